@@ -1,0 +1,5 @@
+"""``python -m murano_flow``."""
+
+from murano_flow.cli import main
+
+main()

@@ -1,0 +1,114 @@
+"""JSON-Schema validation of a loaded blueprint, with messages located in the YAML."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+
+from ..errors import Diagnostic
+from .source import SourceMap
+
+_TYPE_NAMES = {
+    dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
+    int: "an integer", float: "a number", type(None): "nothing (null)",
+}
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The blueprint JSON Schema shipped in the package (``blueprint/schema.json``)."""
+    text = resources.files(__package__).joinpath("schema.json").read_text("utf-8")
+    return dict(json.loads(text))
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(schema())
+
+
+def suggest(word: str, choices: Any) -> str:
+    """A " (did you mean 'x'?)" suffix, or '' when nothing is close."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _describe(value: Any) -> str:
+    return _TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def _message(err: ValidationError) -> str:
+    v, inst = err.validator, err.instance
+    if v == "required":
+        missing = [k for k in err.validator_value if k not in inst]
+        return f"missing required key '{missing[0]}'" if missing else err.message
+    if v == "type":
+        expected = err.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return f"expected {expected}, got {_describe(inst)}"
+    if v == "enum":
+        allowed = ", ".join(repr(x) for x in err.validator_value)
+        hint = suggest(inst, err.validator_value)
+        return f"{inst!r} is not allowed here; use one of: {allowed}{hint}"
+    if v == "const":
+        return f"must be {err.validator_value!r}, not {inst!r}"
+    if v == "pattern" and "(ms|s|m|h)" in err.validator_value:
+        return f"{inst!r} is not a duration: use seconds or a number followed by ms, s, m or h"
+    if v == "pattern":
+        return f"{inst!r} is not valid here (must match {err.validator_value})"
+    if v in ("minimum", "exclusiveMinimum"):
+        return f"{inst!r} is too small (minimum {err.validator_value})"
+    if v in ("minItems", "minProperties", "minLength"):
+        return "must not be empty"
+    return str(err.message)
+
+
+def _one_of(err: ValidationError) -> ValidationError | str:
+    keys = {frozenset(s.get("required", [])) for s in err.validator_value if isinstance(s, dict)}
+    if keys == {frozenset({"script"}), frozenset({"inline"})}:
+        return "an action needs exactly one of 'script' or 'inline'"
+    if not err.context:
+        return err
+    # Prefer the branch that matched the instance's type (mapping vs. string shorthand):
+    # its errors lie deeper, or at least are not type/enum mismatches.
+    deeper = [e for e in err.context if len(e.absolute_path) > len(err.absolute_path)]
+    typed = [e for e in err.context if e.validator not in ("type", "enum", "const")]
+    return best_match(deeper or typed or err.context)
+
+
+def _diagnostics(err: ValidationError, smap: SourceMap, hint: str = "") -> list[Diagnostic]:
+    path = tuple(err.absolute_path)
+    if err.validator in ("oneOf", "anyOf"):
+        picked = _one_of(err)
+        if isinstance(picked, str):
+            return [smap.diag(path, picked)]
+        if picked is not err:
+            same_place = len(picked.absolute_path) == len(err.absolute_path)
+            return _diagnostics(picked, smap, str(err.schema.get("description", "")) * same_place)
+    if "propertyNames" in err.relative_schema_path:
+        name = err.instance
+        msg = f"invalid name {name!r}: use letters, digits and '_' (entities may use '-'), "
+        msg += "starting with a letter"
+        return [smap.diag((*path, str(name)), msg, key=True)]
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        allowed = list(err.schema.get("properties", {}))
+        extra = [k for k in err.instance if k not in allowed]
+        return [
+            smap.diag((*path, k), f"unknown key '{k}'{suggest(k, allowed)}", key=True)
+            for k in extra
+        ]
+    message = _message(err)
+    return [smap.diag(path, f"{message}; {hint}" if hint and path else message)]
+
+
+def check_schema(data: Any, smap: SourceMap) -> list[Diagnostic]:
+    """Every schema violation in ``data`` as located diagnostics."""
+    out: list[Diagnostic] = []
+    for err in _validator().iter_errors(data):
+        out.extend(_diagnostics(err, smap))
+    return out

@@ -1,0 +1,452 @@
+"""The ``murano-flow`` command line: a thin layer that wires stores, transports and the engine.
+
+Exit codes (DESIGN.md section 3): 0 success; 1 the deployment failed or was rolled
+back; 2 invalid input; 3 infrastructure unreachable; 130 interrupted (resumable).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from . import __version__, plans
+from .blueprint import Blueprint, load_blueprint, parse_blueprint, parse_cli_params
+from .engine import DEFAULT_WORKERS, Engine
+from .errors import MuranoFlowError, UsageError
+from .graph import StateGraph
+from .output import (
+    RECAP_COLUMNS,
+    console,
+    deployment_dict,
+    emit,
+    event_dict,
+    node_dict,
+    recap_rows,
+    stamp,
+    table,
+)
+from .progress import Dashboard, LinePrinter, event_line
+from .store import DEFAULT_STORE, Store, open_store
+from .store.base import DeploymentRecord
+from .transports import open_transport
+
+log = logging.getLogger(__name__)
+
+#: Exit code for each final deployment state.
+EXIT_BY_STATE = {"succeeded": 0, "failed": 1, "rolled_back": 0, "cancelled": 1,
+                 "interrupted": 130}
+_FORMATS = click.Choice(["table", "json", "yaml"])
+
+
+class Settings:
+    """Options shared by every command."""
+
+    def __init__(self, store: str, home: str) -> None:
+        self.store_url, self.home = store, Path(home)
+
+    def store(self) -> Store:
+        """Open the journal."""
+        return open_store(self.store_url)
+
+    def transports(self, kind: str, fields: dict[str, Any]) -> Any:
+        """Transport factory handed to the engine."""
+        return open_transport(kind, fields, root=self.home)
+
+
+def _params_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option("--params-file", type=click.Path(dir_okay=False, allow_dash=True),
+                     help="YAML/JSON mapping of parameter values ('-' reads stdin).")(f)
+    return click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
+                        help="A parameter value (repeatable).")(f)
+
+
+def _format_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("-f", "--format", "fmt", type=_FORMATS, default="table",
+                        show_default=True, help="Output format.")(f)
+
+
+def _given(params: tuple[str, ...], params_file: str | None) -> dict[str, Any]:
+    given: dict[str, Any] = {}
+    if params_file:
+        try:
+            text = sys.stdin.read() if params_file == "-" else Path(params_file).read_text("utf-8")
+            data = yaml.safe_load(text) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise UsageError(f"cannot read parameters from {params_file}: {exc}") from exc
+        if not isinstance(data, dict):
+            raise UsageError(f"{params_file} must hold a mapping of parameter names to values")
+        given.update({str(k): v for k, v in data.items()})
+    given.update(parse_cli_params(params))
+    return given
+
+
+def _command(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn MuranoFlowErrors into a clear message and their exit code; no tracebacks."""
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except MuranoFlowError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="murano-flow")
+@click.option("--store", envvar="MURANO_FLOW_STORE", default=DEFAULT_STORE, show_default=True,
+              help="Journal URL (env MURANO_FLOW_STORE).")
+@click.option("--home", envvar="MURANO_FLOW_HOME", default=".murano-flow", show_default=True,
+              help="Directory for local hosts' files and action logs (env MURANO_FLOW_HOME).")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.pass_context
+def cli(ctx: click.Context, store: str, home: str, verbose: int) -> None:
+    """murano-flow: deploy multi-host services from blueprint state graphs."""
+    level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.obj = Settings(store, home)
+
+
+# -- blueprint commands (no side effects) -----------------------------------
+
+
+@cli.command()
+@click.argument("blueprint", type=click.Path(dir_okay=False))
+@_params_options
+@_format_option
+@_command
+def validate(blueprint: str, params: tuple[str, ...], params_file: str | None, fmt: str) -> None:
+    """Check a blueprint; report every problem as file:line:column (exit 2 if any)."""
+    try:
+        bp = load_blueprint(blueprint, _given(params, params_file))
+    except MuranoFlowError as exc:
+        if fmt != "table" and hasattr(exc, "diagnostics"):
+            emit({"valid": False, "problems": [d.__dict__ for d in exc.diagnostics]}, fmt)
+            sys.exit(exc.exit_code)
+        raise
+    summary = {"valid": True, "blueprint": bp.name, "nodes": len(bp.nodes),
+               "entities": len({n.instance for n in bp.nodes.values()}),
+               "targets": len(bp.targets), "assumed_parameters": list(bp.assumed)}
+    if fmt != "table":
+        emit(summary, fmt)
+        return
+    click.echo(f"{blueprint}: OK — {summary['nodes']} states in {summary['entities']} "
+               f"entities, {summary['targets']} targets")
+    if bp.assumed:
+        click.echo(f"  (no value given for: {', '.join(bp.assumed)}; placeholders were used)")
+
+
+@cli.command()
+@click.argument("blueprint", type=click.Path(dir_okay=False))
+@_params_options
+@_format_option
+@_command
+def plan(blueprint: str, params: tuple[str, ...], params_file: str | None, fmt: str) -> None:
+    """Show the waves of states that can run in parallel, with their hosts."""
+    bp = load_blueprint(blueprint, _given(params, params_file))
+    waves = StateGraph(bp).waves()
+    data = [[{"node": n.name, "host": _host_label(bp, n), "action": n.action is not None,
+              "requires": list(n.requires)} for n in wave] for wave in waves]
+    if fmt != "table":
+        emit({"blueprint": bp.name, "waves": data}, fmt)
+        return
+    rows = [[k + 1 if j == 0 else "", n["node"], n["host"],
+             "action" if n["action"] else "sync"] for k, wave in enumerate(data)
+            for j, n in enumerate(wave)]
+    out = console()
+    out.print(table(f"{bp.name}: {len(bp.nodes)} states in {len(waves)} waves",
+                    ("wave", "state", "host", "kind"), rows))
+    if bp.assumed:
+        out.print(f"(placeholders used for: {', '.join(bp.assumed)})")
+
+
+def _host_label(bp: Blueprint, node: Any) -> str:
+    """The host key as the engine will compute it; templates reading outputs stay as text."""
+    try:
+        return plans.target(node, plans.context(bp, node, "", lambda _: {})).key
+    except MuranoFlowError:
+        host = dict(node.host.fields)
+        return f"{node.host.transport}:{host.get('name') or host.get('address')}"
+
+
+@cli.command()
+@click.argument("blueprint", type=click.Path(dir_okay=False))
+@_params_options
+@click.option("--format", "fmt", type=click.Choice(["dot", "png", "svg"]), default="dot",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write here instead of stdout (required for png/svg).")
+@_command
+def graph(blueprint: str, params: tuple[str, ...], params_file: str | None, fmt: str,
+          output: str | None) -> None:
+    """Export the state graph (Graphviz DOT; png/svg need Graphviz's 'dot')."""
+    dot = StateGraph(load_blueprint(blueprint, _given(params, params_file))).to_dot()
+    if fmt == "dot":
+        if output:
+            Path(output).write_text(dot, "utf-8")
+        else:
+            click.echo(dot, nl=False)
+        return
+    exe = shutil.which("dot")
+    if exe is None:
+        raise UsageError(f"--format {fmt} needs Graphviz's 'dot' program",
+                         hint="install graphviz (apt-get install graphviz) or use --format dot")
+    if not output:
+        raise UsageError(f"--format {fmt} writes a binary file: give -o FILE")
+    proc = subprocess.run([exe, f"-T{fmt}", "-o", output], input=dot.encode(),
+                          capture_output=True, check=False)
+    if proc.returncode:
+        raise UsageError(f"dot failed: {proc.stderr.decode(errors='replace').strip()}")
+    click.echo(f"wrote {output}")
+
+
+# -- deployment commands ---------------------------------------------------
+
+
+@cli.command()
+@click.argument("blueprint", type=click.Path(dir_okay=False))
+@_params_options
+@click.option("-w", "--workers", type=click.IntRange(1, 1024), default=DEFAULT_WORKERS,
+              show_default=True, help="Actions running at once (one per host at a time).")
+@click.option("--detach", is_flag=True, help="Run in the background; print the deployment id.")
+@click.option("--id", "deployment_id", help="Use this deployment id instead of a generated one.")
+@_format_option
+@click.pass_obj
+@_command
+def deploy(settings: Settings, blueprint: str, params: tuple[str, ...], params_file: str | None,
+           workers: int, detach: bool, deployment_id: str | None, fmt: str) -> None:
+    """Deploy a blueprint: run every state's action once its requirements are reached."""
+    given = _given(params, params_file)
+    bp = load_blueprint(blueprint, given, strict=True)
+    with settings.store() as store:
+        engine = Engine(store, settings.transports, workers=workers)
+        dep = engine.create(bp, deployment_id, {"text": bp.text, "scripts": bp.scripts})
+        if detach:
+            _spawn_background(settings, dep.id, given, workers)
+            click.echo(dep.id)
+            return
+        _drive(settings, engine, bp, dep, fmt, "deploy")
+
+
+@cli.command()
+@click.argument("deployment")
+@_params_options
+@click.option("-w", "--workers", type=click.IntRange(1, 1024), default=DEFAULT_WORKERS,
+              show_default=True)
+@_format_option
+@click.pass_obj
+@_command
+def resume(settings: Settings, deployment: str, params: tuple[str, ...],
+           params_file: str | None, workers: int, fmt: str) -> None:
+    """Continue an interrupted or failed deployment; reached states are not run again."""
+    with settings.store() as store:
+        dep = store.deployment(deployment)
+        bp = _journaled_blueprint(dep, _given(params, params_file))
+        _drive(settings, Engine(store, settings.transports, workers=workers), bp, dep, fmt,
+               "deploy")
+
+
+@cli.command()
+@click.argument("deployment")
+@_params_options
+@click.option("-w", "--workers", type=click.IntRange(1, 1024), default=DEFAULT_WORKERS,
+              show_default=True)
+@_format_option
+@click.pass_obj
+@_command
+def rollback(settings: Settings, deployment: str, params: tuple[str, ...],
+             params_file: str | None, workers: int, fmt: str) -> None:
+    """Undo a deployment: run 'undo' actions in reverse dependency order."""
+    with settings.store() as store:
+        dep = store.deployment(deployment)
+        bp = _journaled_blueprint(dep, _given(params, params_file))
+        _drive(settings, Engine(store, settings.transports, workers=workers), bp, dep, fmt,
+               "rollback")
+
+
+def _journaled_blueprint(dep: DeploymentRecord, given: dict[str, Any]) -> Blueprint:
+    """The blueprint exactly as deployed; secrets must be given again (never stored)."""
+    values = {k: v for k, v in dep.params.items() if v != "******"}
+    values.update(given)
+    src = dep.source or {}
+    if "text" not in src:
+        raise UsageError(f"deployment {dep.id} has no journaled blueprint")
+    return parse_blueprint(src["text"], dep.path, values, strict=True,
+                           scripts=src.get("scripts", {}))
+
+
+def _spawn_background(settings: Settings, dep_id: str, given: dict[str, Any],
+                      workers: int) -> None:
+    log_dir = settings.home / "engine"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "murano_flow", "--store", settings.store_url, "--home",
+            str(settings.home), "resume", dep_id, "--workers", str(workers), "--params-file", "-"]
+    with (log_dir / f"{dep_id}.log").open("ab") as out:
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=out, stderr=out,
+                                start_new_session=True)
+    assert proc.stdin is not None
+    proc.stdin.write(json.dumps(given).encode())  # secrets travel by pipe, never argv
+    proc.stdin.close()
+
+
+def _drive(settings: Settings, engine: Engine, bp: Blueprint, dep: DeploymentRecord, fmt: str,
+           what: str) -> None:
+    instances: dict[str, int] = {}
+    for n in bp.nodes.values():
+        instances[n.instance] = instances.get(n.instance, 0) + 1
+    tty = sys.stdout.isatty() and fmt == "table"
+    listener: Any = Dashboard(instances, f"{what} {dep.id}") if tty else (
+        LinePrinter() if fmt == "table" else None)
+    engine.listener = listener
+    if fmt == "table" and not tty:
+        click.echo(f"{what} {dep.id}: {len(bp.nodes)} states, {len(instances)} entities")
+    previous = {s: signal.signal(s, lambda *_: engine.request_stop())
+                for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        if isinstance(listener, Dashboard):
+            with listener:
+                final = _run(engine, bp, dep.id, what)
+        else:
+            final = _run(engine, bp, dep.id, what)
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+    _report(settings, final, fmt)
+    code = EXIT_BY_STATE.get(final.state, 1)
+    if what == "deploy" and final.state == "rolled_back":
+        code = 1
+    if final.state == "failed" and engine.infrastructure_failure:
+        code = 3
+    sys.exit(code)
+
+
+def _run(engine: Engine, bp: Blueprint, dep_id: str, what: str) -> DeploymentRecord:
+    return engine.rollback(bp, dep_id) if what == "rollback" else engine.deploy(bp, dep_id)
+
+
+def _report(settings: Settings, dep: DeploymentRecord, fmt: str) -> None:
+    with settings.store() as store:
+        nodes = store.nodes(dep.id)
+    if fmt != "table":
+        emit({"deployment": deployment_dict(dep), "nodes": [node_dict(n) for n in nodes]}, fmt)
+        return
+    out = console()
+    out.print(table(f"{dep.id}: {dep.state}", RECAP_COLUMNS, recap_rows(nodes)))
+    for n in nodes:
+        if n.status in ("failed", "undo_failed"):
+            out.print(f"[red]{n.name}[/] {n.status}: {n.reason}", highlight=False)
+            if n.log_dir:
+                out.print(f"  logs: {n.log_dir}", highlight=False)
+    if dep.state == "interrupted":
+        out.print(f"interrupted; state saved. Continue: murano-flow resume {dep.id}")
+
+
+# -- reading the journal ---------------------------------------------------
+
+
+@cli.command("list")
+@click.option("-n", "--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
+@_format_option
+@click.pass_obj
+@_command
+def list_(settings: Settings, limit: int, fmt: str) -> None:
+    """List deployments, newest first."""
+    with settings.store() as store:
+        deps = store.deployments(limit)
+    if fmt != "table":
+        emit([deployment_dict(d) for d in deps], fmt)
+        return
+    rows = [[d.id, d.blueprint, d.state, stamp(d.created), stamp(d.updated),
+             _short(d.reason)] for d in deps]
+    console().print(table(None, ("id", "blueprint", "state", "created", "updated", "reason"),
+                          rows))
+
+
+@cli.command()
+@click.argument("deployment")
+@click.option("--nodes", "show_nodes", is_flag=True, help="One row per state, not per entity.")
+@_format_option
+@click.pass_obj
+@_command
+def status(settings: Settings, deployment: str, show_nodes: bool, fmt: str) -> None:
+    """Show a deployment: per entity (or per state with --nodes)."""
+    with settings.store() as store:
+        dep, nodes = store.deployment(deployment), store.nodes(deployment)
+    if fmt != "table":
+        emit({"deployment": deployment_dict(dep), "nodes": [node_dict(n) for n in nodes]}, fmt)
+        return
+    out = console()
+    out.print(f"[bold]{dep.id}[/] ({dep.blueprint}): {dep.state}"
+              + (f" — {dep.reason}" if dep.reason else ""), highlight=False)
+    if show_nodes:
+        rows = [[n.name, n.status, n.attempt or "", n.host, stamp(n.started), stamp(n.finished),
+                 n.exit_code if n.exit_code is not None else "", _short(n.reason)]
+                for n in nodes]
+        out.print(table(None, ("state", "status", "try", "host", "started", "finished", "exit",
+                               "reason"), rows))
+    else:
+        out.print(table(None, RECAP_COLUMNS, recap_rows(nodes)))
+
+
+@cli.command()
+@click.argument("deployment")
+@click.option("--follow", is_flag=True, help="Keep printing new events until the end.")
+@click.option("--node", help="Only events of this state (e.g. 'web[0].Installed').")
+@_format_option
+@click.pass_obj
+@_command
+def events(settings: Settings, deployment: str, follow: bool, node: str | None,
+           fmt: str) -> None:
+    """Print the event log of a deployment (JSON lines with -f json --follow)."""
+    from .states import FINISHED
+
+    with settings.store() as store:
+        after = 0
+        while True:
+            batch = store.events(deployment, after)
+            shown = [e for e in batch if node is None or e.node == node]
+            if fmt == "json" and follow:
+                for e in shown:
+                    click.echo(json.dumps(event_dict(e)))
+            elif fmt != "table" and not follow:
+                emit([event_dict(e) for e in shown], fmt)
+            else:
+                for e in shown:
+                    click.echo(event_line(e))
+            after = batch[-1].seq if batch else after
+            if not follow or (not batch and store.deployment(deployment).state in FINISHED):
+                return
+            time.sleep(0.5 if not batch else 0.05)
+
+
+def _short(text: str, width: int = 70) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        cli.main(prog_name="murano-flow", standalone_mode=True)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # a bug: say so plainly, without a wall of traceback
+        if os.environ.get("MURANO_FLOW_DEBUG"):
+            raise
+        click.echo(f"internal error: {type(exc).__name__}: {exc}\n"
+                   "  (set MURANO_FLOW_DEBUG=1 for the traceback, and please report it)", err=True)
+        sys.exit(1)

@@ -1,0 +1,121 @@
+"""The one error tree of murano-flow.
+
+::
+
+    MuranoFlowError                      exit code 1 unless a subclass says otherwise
+     +-- UsageError                      bad CLI arguments or parameters           (2)
+     +-- BlueprintError                  a blueprint with one or more diagnostics   (2)
+     +-- TransitionError                 an illegal node/deployment state change
+     +-- TransportError                  running an action failed at the transport  (3)
+     |    +-- ConnectError               host, agent or broker unreachable          (3)
+     |    +-- CommandTimeout             an action outlived its timeout
+     +-- StoreError                      the journal cannot be used                 (3)
+     |    +-- NotFound                   no such deployment                         (2)
+     |    +-- CorruptState               the journal contradicts itself             (3)
+     +-- DecodeError                     a message or stored value does not decode  (2)
+
+Every error carries structured fields so that the CLI can print what went wrong,
+where, and how to fix it, without a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class MuranoFlowError(Exception):
+    """Base of every error raised on purpose by murano-flow."""
+
+    #: Process exit code the CLI uses for this error (DESIGN.md section 3).
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message}\n  hint: {self.hint}"
+
+
+class UsageError(MuranoFlowError):
+    """Invalid command-line usage or deployment parameters."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem found in a blueprint, located as ``file:line:column``."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+    key: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.column}" if self.line else self.file
+        return f"{where}: {self.message}" + (f" [{self.key}]" if self.key else "")
+
+
+class BlueprintError(MuranoFlowError):
+    """A blueprint (or its parameters) is invalid; carries every diagnostic found."""
+
+    exit_code = 2
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = sorted(diagnostics, key=lambda d: (d.file, d.line, d.column))
+        super().__init__("\n".join(str(d) for d in self.diagnostics))
+
+
+class TransitionError(MuranoFlowError):
+    """A node or deployment was asked to make a move its state machine forbids."""
+
+    def __init__(self, subject: str, state: str, event: str) -> None:
+        super().__init__(f"{subject}: cannot '{event}' while {state}")
+        self.subject, self.state, self.event = subject, state, event
+
+
+class TransportError(MuranoFlowError):
+    """An action could not be run by its transport."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, host: str = "", hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.host = host
+
+
+class ConnectError(TransportError):
+    """The host, agent or broker cannot be reached."""
+
+
+class CommandTimeout(TransportError):
+    """An action ran longer than its timeout and was stopped."""
+
+
+class StoreError(MuranoFlowError):
+    """The journal cannot be opened, read or written."""
+
+    exit_code = 3
+
+
+class NotFound(StoreError):
+    """The journal has no such deployment."""
+
+    exit_code = 2
+
+
+class CorruptState(StoreError):
+    """The journal holds something that cannot be right (e.g. an unknown state)."""
+
+
+class DecodeError(MuranoFlowError):
+    """A message, file or stored value could not be decoded."""
+
+    exit_code = 2
+
+    def __init__(self, what: str, cause: str) -> None:
+        super().__init__(f"cannot decode {what}: {cause}")
+        self.what, self.cause = what, cause

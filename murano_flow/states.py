@@ -1,0 +1,85 @@
+"""Node and deployment states, and the tables of moves allowed between them.
+
+The tables are data: :mod:`murano_flow.lifecycle` feeds them to ``transitions``
+so that an illegal move raises, and ``murano-flow`` can draw them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class NodeState(StrEnum):
+    """Where one node (``entity.State``) of a deployment stands."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    REACHED = "reached"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    UNDOING = "undoing"
+    UNDONE = "undone"
+    UNDO_FAILED = "undo_failed"
+
+
+class DeploymentState(StrEnum):
+    """Where a whole deployment stands."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+    ROLLING_BACK = "rolling_back"
+    ROLLED_BACK = "rolled_back"
+    CANCELLED = "cancelled"
+
+
+#: States in which a node counts as reached by the nodes that require it.
+SATISFIED = frozenset({NodeState.REACHED, NodeState.SKIPPED})
+
+#: Deployment states after which no engine is working on it.
+FINISHED = frozenset(
+    {
+        DeploymentState.SUCCEEDED,
+        DeploymentState.FAILED,
+        DeploymentState.INTERRUPTED,
+        DeploymentState.ROLLED_BACK,
+        DeploymentState.CANCELLED,
+    }
+)
+
+N = NodeState
+#: (source, event, dest) for nodes.
+NODE_TRANSITIONS: tuple[tuple[str | list[str], str, str], ...] = (
+    (N.PENDING, "start", N.RUNNING),  # its requirements are reached; the engine dispatches it
+    (N.RUNNING, "retry", N.RUNNING),  # an attempt failed and the retry policy allows another
+    (N.RUNNING, "reach", N.REACHED),  # the action succeeded (or there was none)
+    (N.RUNNING, "satisfy", N.SKIPPED),  # the check probe passed: nothing to do
+    (N.RUNNING, "fail", N.FAILED),  # the last allowed attempt failed
+    (N.RUNNING, "interrupt", N.PENDING),  # engine stopped, action killed: re-run on resume
+    ([N.FAILED, N.UNDO_FAILED], "reset", N.PENDING),  # resume/retry of a failed node
+    ([N.REACHED, N.SKIPPED, N.FAILED, N.UNDO_FAILED], "undo", N.UNDOING),  # rollback starts
+    (N.UNDOING, "retry", N.UNDOING),  # an undo attempt failed; its retry policy allows another
+    (N.UNDOING, "undone", N.UNDONE),  # the undo action succeeded (or there was none)
+    (N.UNDOING, "undo_fail", N.UNDO_FAILED),  # the undo action failed
+    (N.UNDOING, "interrupt", N.REACHED),  # the engine stopped mid-undo; undo again on next rollback
+)
+
+D = DeploymentState
+#: (source, event, dest) for deployments.
+DEPLOYMENT_TRANSITIONS: tuple[tuple[str | list[str], str, str], ...] = (
+    ([D.PENDING, D.FAILED, D.INTERRUPTED], "start", D.RUNNING),  # deploy, resume or retry
+    (D.RUNNING, "succeed", D.SUCCEEDED),  # every target reached
+    (D.RUNNING, "fail", D.FAILED),  # a node failed and nothing more can run
+    ([D.RUNNING, D.ROLLING_BACK], "interrupt", D.INTERRUPTED),  # Ctrl-C / SIGTERM: state saved
+    ([D.PENDING, D.RUNNING, D.INTERRUPTED], "cancel", D.CANCELLED),  # operator gave up on it
+    (
+        [D.SUCCEEDED, D.FAILED, D.INTERRUPTED, D.CANCELLED, D.ROLLED_BACK, D.RUNNING],
+        "rollback",
+        D.ROLLING_BACK,
+    ),  # undo what was done
+    (D.ROLLING_BACK, "rolled_back", D.ROLLED_BACK),  # every undo ran
+    (D.ROLLING_BACK, "fail", D.FAILED),  # an undo failed
+)
+del N, D

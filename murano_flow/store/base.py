@@ -1,0 +1,110 @@
+"""The journal: deployments, their nodes, and an append-only log of events.
+
+Every write is one short transaction (:meth:`Store.commit`), so the engine can
+group-commit the transitions that complete together. A node row holds both its
+state and its *intention* (``execute`` or ``revert``), as TaskFlow does, so a
+crash between deciding and doing is resumable in either direction.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class DeploymentRecord:
+    """One deployment, as journaled."""
+
+    id: str
+    blueprint: str
+    path: str
+    digest: str
+    state: str
+    created: float
+    updated: float
+    #: Parameter values with secrets masked.
+    params: dict[str, Any] = field(default_factory=dict)
+    targets: list[str] = field(default_factory=list)
+    reason: str = ""
+    #: Blueprint text and script files, so rollback/resume do not depend on the disk.
+    source: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class NodeRecord:
+    """One node of a deployment, as journaled."""
+
+    deployment: str
+    name: str
+    instance: str
+    state: str
+    status: str = "pending"
+    intention: str = "execute"
+    host: str = ""
+    attempt: int = 0
+    started: float | None = None
+    finished: float | None = None
+    exit_code: int | None = None
+    reason: str = ""
+    outputs: dict[str, Any] = field(default_factory=dict)
+    stdout_tail: str = ""
+    stderr_tail: str = ""
+    log_dir: str = ""
+    requires: list[str] = field(default_factory=list)
+    has_action: bool = False
+
+
+@dataclass
+class Event:
+    """One entry of the append-only event log; ``seq`` is assigned by the store."""
+
+    deployment: str
+    ts: float
+    kind: str
+    node: str = ""
+    status: str = ""
+    attempt: int = 0
+    message: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    seq: int = 0
+
+
+class Store(ABC):
+    """Where deployments are journaled. Implementations: memory, sqlite."""
+
+    @abstractmethod
+    def create(self, deployment: DeploymentRecord, nodes: list[NodeRecord],
+               events: list[Event]) -> None:
+        """Journal a new deployment with all its nodes, atomically."""
+
+    @abstractmethod
+    def commit(self, deployment: str, nodes: list[NodeRecord], events: list[Event],
+               state: str | None = None, reason: str | None = None) -> None:
+        """Atomically update ``nodes``, append ``events`` and optionally set the state."""
+
+    @abstractmethod
+    def deployment(self, deployment: str) -> DeploymentRecord:
+        """The deployment called ``deployment``; raise NotFound."""
+
+    @abstractmethod
+    def deployments(self, limit: int = 100) -> list[DeploymentRecord]:
+        """The most recent deployments, newest first."""
+
+    @abstractmethod
+    def nodes(self, deployment: str) -> list[NodeRecord]:
+        """Every node of ``deployment`` in creation order."""
+
+    @abstractmethod
+    def events(self, deployment: str, after: int = 0, limit: int = 10_000) -> list[Event]:
+        """Events of ``deployment`` with ``seq > after``, oldest first."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,76 @@
+"""An in-memory journal for tests and benchmarks; state lives on the instance."""
+
+from __future__ import annotations
+
+import copy
+import threading
+
+from ..errors import NotFound
+from .base import DeploymentRecord, Event, NodeRecord, Store
+
+
+class MemoryStore(Store):
+    """Keeps everything in dicts; copies on the way in and out, like a database would."""
+
+    def __init__(self) -> None:
+        self._deployments: dict[str, DeploymentRecord] = {}
+        self._nodes: dict[str, dict[str, NodeRecord]] = {}
+        self._events: dict[str, list[Event]] = {}
+        self._seq = 0
+        self._lock = threading.Lock()
+
+    def create(self, deployment: DeploymentRecord, nodes: list[NodeRecord],
+               events: list[Event]) -> None:
+        with self._lock:
+            self._deployments[deployment.id] = copy.deepcopy(deployment)
+            self._nodes[deployment.id] = {n.name: copy.copy(n) for n in nodes}
+            self._events[deployment.id] = []
+            self._append(events)
+
+    def commit(self, deployment: str, nodes: list[NodeRecord], events: list[Event],
+               state: str | None = None, reason: str | None = None) -> None:
+        with self._lock:
+            rec = self._get(deployment)
+            table = self._nodes[deployment]
+            for n in nodes:
+                table[n.name] = copy.copy(n)
+            self._append(events)
+            if state is not None:
+                rec.state = state
+            if reason is not None:
+                rec.reason = reason
+            if events:
+                rec.updated = events[-1].ts
+
+    def deployment(self, deployment: str) -> DeploymentRecord:
+        with self._lock:
+            return copy.deepcopy(self._get(deployment))
+
+    def deployments(self, limit: int = 100) -> list[DeploymentRecord]:
+        with self._lock:
+            recs = sorted(self._deployments.values(), key=lambda d: d.created, reverse=True)
+            return [copy.deepcopy(d) for d in recs[:limit]]
+
+    def nodes(self, deployment: str) -> list[NodeRecord]:
+        with self._lock:
+            self._get(deployment)
+            return [copy.copy(n) for n in self._nodes[deployment].values()]
+
+    def events(self, deployment: str, after: int = 0, limit: int = 10_000) -> list[Event]:
+        with self._lock:
+            self._get(deployment)
+            return [copy.copy(e) for e in self._events[deployment] if e.seq > after][:limit]
+
+    def _get(self, deployment: str) -> DeploymentRecord:
+        try:
+            return self._deployments[deployment]
+        except KeyError:
+            raise NotFound(f"no deployment '{deployment}' in the journal",
+                           hint="'murano-flow list' shows the known deployments") from None
+
+    def _append(self, events: list[Event]) -> None:
+        for e in events:
+            self._seq += 1
+            stored = copy.copy(e)
+            stored.seq = e.seq = self._seq
+            self._events[e.deployment].append(stored)

@@ -1,0 +1,198 @@
+"""The SQLite journal (WAL mode): the embedded default.
+
+Durability settings: ``sync=normal`` (default) survives a kill -9 of the engine at
+any point, because WAL commits are atomic and the OS keeps written pages; it may
+lose the last commits on power loss. ``sync=full`` fsyncs every commit and
+survives power loss too. The engine group-commits, so either costs one commit per
+batch of completions, not one per transition.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ..errors import CorruptState, NotFound, StoreError
+from .base import DeploymentRecord, Event, NodeRecord, Store
+
+#: Version of the schema below, kept in ``PRAGMA user_version``.
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS deployments (
+    id TEXT PRIMARY KEY, blueprint TEXT NOT NULL, path TEXT NOT NULL, digest TEXT NOT NULL,
+    state TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL, params TEXT NOT NULL,
+    targets TEXT NOT NULL, reason TEXT NOT NULL, source TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS nodes (
+    deployment TEXT NOT NULL REFERENCES deployments(id), seq INTEGER NOT NULL,
+    name TEXT NOT NULL, instance TEXT NOT NULL, state TEXT NOT NULL, status TEXT NOT NULL,
+    intention TEXT NOT NULL, host TEXT NOT NULL, attempt INTEGER NOT NULL, started REAL,
+    finished REAL, exit_code INTEGER, reason TEXT NOT NULL, outputs TEXT NOT NULL,
+    stdout_tail TEXT NOT NULL, stderr_tail TEXT NOT NULL, log_dir TEXT NOT NULL,
+    requires TEXT NOT NULL, has_action INTEGER NOT NULL, PRIMARY KEY (deployment, name));
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, deployment TEXT NOT NULL, ts REAL NOT NULL,
+    kind TEXT NOT NULL, node TEXT NOT NULL, status TEXT NOT NULL, attempt INTEGER NOT NULL,
+    message TEXT NOT NULL, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_by_deployment ON events (deployment, seq);
+CREATE INDEX IF NOT EXISTS deployments_by_created ON deployments (created);
+"""
+
+_NODE_COLS = ("deployment", "name", "instance", "state", "status", "intention", "host",
+              "attempt", "started", "finished", "exit_code", "reason", "outputs",
+              "stdout_tail", "stderr_tail", "log_dir", "requires", "has_action")
+_NODE_JSON = {"outputs", "requires"}
+_UPDATE_NODE = (
+    "UPDATE nodes SET " + ", ".join(f"{c} = ?" for c in _NODE_COLS[2:])
+    + " WHERE deployment = ? AND name = ?"
+)
+_EVENT_COLS = ("deployment", "ts", "kind", "node", "status", "attempt", "message", "data")
+
+
+class SqliteStore(Store):
+    """Journal in one SQLite file; one connection, guarded for use from any thread."""
+
+    def __init__(self, path: str | Path, *, sync: str = "normal") -> None:
+        if sync not in ("normal", "full"):
+            raise StoreError(f"unknown sync setting {sync!r}", hint="use sync=normal or sync=full")
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                                       check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={sync.upper()}")
+            self._migrate()
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"cannot open the journal {self.path}: {exc}",
+                             hint="check the path and permissions, or pick another "
+                                  "with --store sqlite:///PATH") from exc
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"the journal {self.path} has schema {version}; this murano-flow "
+                             f"knows up to {SCHEMA_VERSION}", hint="upgrade murano-flow")
+        if version == SCHEMA_VERSION:
+            return
+        with self._tx() as db:  # executescript() would commit halfway; run statements one by one
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreError(f"journal {self.path}: {exc}") from exc
+
+    def create(self, deployment: DeploymentRecord, nodes: list[NodeRecord],
+               events: list[Event]) -> None:
+        d = deployment
+        with self._tx() as db:
+            db.execute("INSERT INTO deployments VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                       (d.id, d.blueprint, d.path, d.digest, d.state, d.created, d.updated,
+                        json.dumps(d.params), json.dumps(d.targets), d.reason,
+                        json.dumps(d.source)))
+            db.executemany(
+                f"INSERT INTO nodes (seq, {', '.join(_NODE_COLS)}) "
+                f"VALUES (?, {', '.join('?' * len(_NODE_COLS))})",
+                ((i, *_node_row(n)) for i, n in enumerate(nodes)))
+            self._insert_events(db, events)
+
+    def commit(self, deployment: str, nodes: list[NodeRecord], events: list[Event],
+               state: str | None = None, reason: str | None = None) -> None:
+        with self._tx() as db:
+            if nodes:
+                db.executemany(_UPDATE_NODE, (
+                    (*_node_row(n)[2:], n.deployment, n.name) for n in nodes))
+            self._insert_events(db, events)
+            if state is not None or reason is not None or events:
+                ts = events[-1].ts if events else None
+                db.execute("UPDATE deployments SET state = coalesce(?, state), "
+                           "reason = coalesce(?, reason), updated = coalesce(?, updated) "
+                           "WHERE id = ?", (state, reason, ts, deployment))
+
+    def _insert_events(self, db: sqlite3.Connection, events: list[Event]) -> None:
+        for e in events:
+            cur = db.execute(
+                f"INSERT INTO events ({', '.join(_EVENT_COLS)}) VALUES (?,?,?,?,?,?,?,?)",
+                (e.deployment, e.ts, e.kind, e.node, e.status, e.attempt, e.message,
+                 json.dumps(e.data)))
+            e.seq = int(cur.lastrowid or 0)
+
+    def deployment(self, deployment: str) -> DeploymentRecord:
+        rows = self._query("SELECT * FROM deployments WHERE id = ?", (deployment,))
+        if not rows:
+            raise NotFound(f"no deployment '{deployment}' in the journal {self.path}",
+                           hint="'murano-flow list' shows the known deployments")
+        return _deployment(rows[0])
+
+    def deployments(self, limit: int = 100) -> list[DeploymentRecord]:
+        rows = self._query("SELECT * FROM deployments ORDER BY created DESC LIMIT ?", (limit,))
+        return [_deployment(r) for r in rows]
+
+    def nodes(self, deployment: str) -> list[NodeRecord]:
+        self.deployment(deployment)
+        cols = ", ".join(_NODE_COLS)
+        rows = self._query(f"SELECT {cols} FROM nodes WHERE deployment = ? ORDER BY seq",
+                           (deployment,))
+        out = [NodeRecord(**_decode(dict(zip(_NODE_COLS, r, strict=True)), _NODE_JSON))
+               for r in rows]
+        for n in out:
+            n.has_action = bool(n.has_action)
+        return out
+
+    def events(self, deployment: str, after: int = 0, limit: int = 10_000) -> list[Event]:
+        self.deployment(deployment)
+        cols = ", ".join(("seq", *_EVENT_COLS))
+        rows = self._query(f"SELECT {cols} FROM events WHERE deployment = ? AND seq > ? "
+                           "ORDER BY seq LIMIT ?", (deployment, after, limit))
+        return [Event(**_decode(dict(zip(("seq", *_EVENT_COLS), r, strict=True)), {"data"}))
+                for r in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _query(self, sql: str, args: tuple[Any, ...]) -> list[Any]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, args).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"journal {self.path}: {exc}") from exc
+
+
+def _node_row(n: NodeRecord) -> tuple[Any, ...]:
+    return tuple(json.dumps(getattr(n, c)) if c in _NODE_JSON else getattr(n, c)
+                 for c in _NODE_COLS)
+
+
+def _decode(row: dict[str, Any], json_cols: set[str]) -> dict[str, Any]:
+    for col in json_cols:
+        try:
+            row[col] = json.loads(row[col])
+        except (TypeError, ValueError) as exc:
+            raise CorruptState(f"journal column {col} holds invalid JSON: {exc}") from exc
+    return row
+
+
+def _deployment(row: tuple[Any, ...]) -> DeploymentRecord:
+    cols = ("id", "blueprint", "path", "digest", "state", "created", "updated", "params",
+            "targets", "reason", "source")
+    return DeploymentRecord(**_decode(dict(zip(cols, row, strict=True)),
+                                      {"params", "targets", "source"}))

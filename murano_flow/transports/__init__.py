@@ -1,0 +1,30 @@
+"""Transports: how plans reach hosts. Only ``local`` ships in this release."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConnectError
+from .base import Transport
+from .local import LocalTransport
+from .stub import StubTransport
+
+__all__ = ["LocalTransport", "StubTransport", "Transport", "open_transport"]
+
+#: Transports the blueprint format knows but this release cannot use yet.
+PLANNED = {"ssh": "paramiko", "winrm": "pywinrm", "amqp": "the guest agent over RabbitMQ"}
+
+
+def open_transport(kind: str, host: dict[str, Any], *, root: Path) -> Transport:
+    """A transport for one rendered host mapping; raise ConnectError if unusable."""
+    if kind == "local":
+        return LocalTransport(root, str(host.get("name", "local")))
+    if kind in PLANNED:
+        raise ConnectError(
+            f"the '{kind}' transport ({PLANNED[kind]}) is not available in this release",
+            host=str(host.get("address", host.get("name", ""))),
+            hint="validate, plan and graph work for this blueprint; deploy it once the "
+                 f"'{kind}' transport ships, or set host: local to try it on this machine",
+        )
+    raise ConnectError(f"unknown transport '{kind}'")

@@ -1,0 +1,33 @@
+"""The one small interface every transport implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from types import TracebackType
+
+from ..protocol import Plan, Result
+
+
+class Transport(ABC):
+    """Runs plans on one host.
+
+    ``send`` blocks until the plan finished and returns its Result; a script
+    that fails is a Result, not an exception. Exceptions (``TransportError``)
+    mean the host could not be used at all. ``send`` may be called from several
+    worker threads at once; ``close`` stops whatever is still running.
+    """
+
+    @abstractmethod
+    def send(self, plan: Plan) -> Result:
+        """Run ``plan`` and return its result."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
+        """Stop running plans and release connections."""
+
+    def __enter__(self) -> Transport:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

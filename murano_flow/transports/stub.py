@@ -1,0 +1,29 @@
+"""An in-process transport for tests and benchmarks: a Python handler plays the host."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..protocol import Plan, Result
+from .base import Transport
+
+Handler = Callable[[Plan], "Result | dict[str, Any] | None"]
+
+
+class StubTransport(Transport):
+    """Calls ``handler(plan)``; None means success, a dict means success with those outputs."""
+
+    def __init__(self, handler: Handler | None = None) -> None:
+        self.handler = handler
+        self.sent: list[Plan] = []
+
+    def send(self, plan: Plan) -> Result:
+        """Record ``plan`` and let the handler decide its result."""
+        self.sent.append(plan)
+        now = time.time()
+        answer = self.handler(plan) if self.handler else None
+        if isinstance(answer, Result):
+            return answer
+        return Result(plan.id, "ok", 0, outputs=answer or {}, started=now, finished=time.time())
