@@ -158,7 +158,8 @@ def plan(blueprint: str, params: tuple[str, ...], params_file: str | None, fmt: 
     """Show the waves of states that can run in parallel, with their hosts."""
     bp = load_blueprint(blueprint, _given(params, params_file))
     waves = StateGraph(bp).waves()
-    data = [[{"node": n.name, "host": _host_label(bp, n), "action": n.action is not None,
+    data = [[{"node": n.name, "host": _host_label(bp, n) if n.action else "",
+              "action": n.action is not None,
               "requires": list(n.requires)} for n in wave] for wave in waves]
     if fmt != "table":
         emit({"blueprint": bp.name, "waves": data}, fmt)
@@ -179,7 +180,8 @@ def _host_label(bp: Blueprint, node: Any) -> str:
         return plans.target(node, plans.context(bp, node, "", lambda _: {})).key
     except MuranoFlowError:
         host = dict(node.host.fields)
-        return f"{node.host.transport}:{host.get('name') or host.get('address')}"
+        label = str(host.get("name") or host.get("address"))
+        return f"{node.host.transport}:<{label.replace('{{', '').replace('}}', '').strip()}>"
 
 
 @cli.command()
