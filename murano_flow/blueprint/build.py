@@ -277,14 +277,14 @@ class _Builder:
                 if names is None:
                     continue
                 refs[ref_text] = tuple(names)
-                self._check_attr(ref_text, attr, path)
+                self._check_attr(ref_text, attr, path, group)
         return tuple((t, n, "[*]" in t) for t, n in refs.items())
 
-    def _check_attr(self, ref_text: str, attr: str | None, path: YPath) -> None:
+    def _check_attr(self, ref_text: str, attr: str | None, path: YPath, group: str) -> None:
         ref = parse_ref(ref_text)
-        if attr is None or ref is None or ref.entity is None:
+        if attr is None or ref is None:
             return
-        raw = self.data["entities"][ref.entity]["states"].get(ref.state) or {}
+        raw = self.data["entities"][ref.entity or group]["states"].get(ref.state) or {}
         declared = raw.get("outputs")
         if declared and attr not in declared and ref.index != "*":
             self.diag(path, f"{ref_text} publishes no output '{attr}'{suggest(attr, declared)}; "

@@ -58,7 +58,8 @@ def coerce(param: Parameter, value: Any) -> Any:
             raise ValueError(f"expected a {param.type} in JSON/YAML flow syntax") from None
     want = _PY_TYPES[param.type]
     if not isinstance(value, want) or (param.type == "integer" and isinstance(value, bool)):
-        raise ValueError(f"expected a {param.type}, got {type(value).__name__} {value!r}")
+        article = "an" if param.type == "integer" else "a"
+        raise ValueError(f"expected {article} {param.type}, got {type(value).__name__} {value!r}")
     return value
 
 

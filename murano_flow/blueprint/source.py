@@ -20,6 +20,10 @@ Path = tuple[str | int, ...]
 MAX_NODES = 500_000
 
 
+#: Tags of collections built as plain dicts and lists.
+_PLAIN_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
+
+
 class _TooLarge(Exception):
     pass
 
@@ -72,6 +76,11 @@ class _Builder:
         if self.count > MAX_NODES:
             raise _TooLarge
         self.smap.values[path] = _mark(node)
+        if isinstance(node, yaml.CollectionNode) and node.tag not in _PLAIN_TAGS:
+            line, col = _mark(node)
+            self.problems.append(Diagnostic(
+                self.smap.file, line, col, f"YAML tag {node.tag!r} is not allowed "
+                "(only plain YAML data is allowed: no tags such as !!python/...)"))
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):

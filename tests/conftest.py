@@ -1,0 +1,93 @@
+"""Shared fixtures: temporary journals and homes, blueprint writers, free ports."""
+
+from __future__ import annotations
+
+import os
+import socket
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from murano_flow.blueprint import Blueprint, load_blueprint
+
+ROOT = Path(__file__).resolve().parent.parent
+BLUEPRINTS = ROOT / "blueprints"
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private MURANO_FLOW_HOME and SQLite journal for CLI tests."""
+    h = tmp_path / "home"
+    monkeypatch.setenv("MURANO_FLOW_HOME", str(h))
+    monkeypatch.setenv("MURANO_FLOW_STORE", f"sqlite:///{h}/journal.db")
+    return h
+
+
+@pytest.fixture
+def write_blueprint(tmp_path: Path) -> Callable[..., Path]:
+    """Write a blueprint (dedented) plus optional script files; return its path."""
+
+    def write(text: str, name: str = "bp.yaml", files: dict[str, str] | None = None) -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text))
+        for rel, body in (files or {}).items():
+            script = tmp_path / rel
+            script.parent.mkdir(parents=True, exist_ok=True)
+            script.write_text(textwrap.dedent(body))
+        return path
+
+    return write
+
+
+@pytest.fixture
+def blueprint(write_blueprint: Callable[..., Path]) -> Callable[..., Blueprint]:
+    """Write and load a blueprint in one step."""
+
+    def make(text: str, params: dict[str, object] | None = None,
+             files: dict[str, str] | None = None) -> Blueprint:
+        return load_blueprint(write_blueprint(text, files=files), params or {}, strict=True)
+
+    return make
+
+
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct TCP ports free on 127.0.0.1 right now."""
+    socks = []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def consecutive_free_ports(n: int) -> int:
+    """A base port such that base .. base+n-1 are all free."""
+    for _ in range(50):
+        base = free_ports(1)[0]
+        if base + n > 65000:
+            continue
+        try:
+            socks = []
+            for p in range(base, base + n):
+                s = socket.socket()
+                s.bind(("127.0.0.1", p))
+                socks.append(s)
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+        return base
+    raise RuntimeError("no run of free ports found")
+
+
+@pytest.fixture(autouse=True)
+def _no_user_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in list(os.environ):
+        if key.startswith("MURANO_FLOW_"):
+            monkeypatch.delenv(key)
