@@ -63,6 +63,8 @@ def parse_blueprint(
     it was journaled, whatever the disk holds now.
     """
     data, smap, problems = load_yaml(text, file)
+    if data is None and not problems:
+        problems.append(Diagnostic(file, 1, 1, "the blueprint is empty (or just 'null')"))
     if data is not None and not isinstance(data, dict):
         problems.append(Diagnostic(file, 1, 1, "a blueprint is a mapping with keys "
                                                "'format', 'name' and 'entities'"))

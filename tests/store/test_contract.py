@@ -1,0 +1,151 @@
+"""One behaviour suite for every journal, run against each implementation."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+
+import pytest
+
+from murano_flow.errors import NotFound, StoreError
+from murano_flow.store import MemoryStore, SqliteStore, open_store
+from murano_flow.store.base import DeploymentRecord, Event, NodeRecord, Store
+
+
+class StoreContract:
+    """Behaviour every Store must have; subclasses provide ``make``."""
+
+    def make(self, tmp_path) -> Store:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def store(self, tmp_path):
+        s = self.make(tmp_path)
+        yield s
+        s.close()
+
+    def _create(self, store: Store, dep_id: str = "d1", created: float | None = None) -> None:
+        now = created or time.time()
+        dep = DeploymentRecord(dep_id, "bp", "bp.yaml", "abc", "pending", now, now,
+                               params={"n": 2, "pw": "******"}, targets=["a.Deployed"],
+                               source={"text": "format: 1", "scripts": {"x.sh": "echo"}})
+        nodes = [NodeRecord(dep_id, "a.Installed", "a", "Installed", has_action=True),
+                 NodeRecord(dep_id, "a.Deployed", "a", "Deployed", requires=["a.Installed"])]
+        store.create(dep, nodes, [Event(dep_id, now, "deployment", status="pending")])
+
+    def test_create_and_read_back(self, store):
+        self._create(store)
+        dep = store.deployment("d1")
+        assert dep.state == "pending" and dep.params == {"n": 2, "pw": "******"}
+        assert dep.source["scripts"] == {"x.sh": "echo"}
+        nodes = store.nodes("d1")
+        assert [n.name for n in nodes] == ["a.Installed", "a.Deployed"]
+        assert nodes[0].has_action is True and nodes[1].requires == ["a.Installed"]
+
+    def test_commit_updates_nodes_events_and_state_atomically(self, store):
+        self._create(store)
+        node = store.nodes("d1")[0]
+        node.status, node.attempt, node.outputs = "reached", 1, {"url": "http://x"}
+        events = [Event("d1", time.time(), "reached", node=node.name, status="reached")]
+        store.commit("d1", [node], events, state="running")
+        assert events[0].seq > 0  # the store numbers events
+        assert store.nodes("d1")[0].outputs == {"url": "http://x"}
+        assert store.deployment("d1").state == "running"
+        assert [e.kind for e in store.events("d1")] == ["deployment", "reached"]
+
+    def test_events_after_a_sequence_number(self, store):
+        self._create(store)
+        first = store.events("d1")[-1].seq
+        store.commit("d1", [], [Event("d1", time.time(), "x"), Event("d1", time.time(), "y")])
+        assert [e.kind for e in store.events("d1", after=first)] == ["x", "y"]
+        assert len(store.events("d1", after=first, limit=1)) == 1
+
+    def test_unknown_deployment_is_not_found(self, store):
+        with pytest.raises(NotFound):
+            store.deployment("nope")
+        with pytest.raises(NotFound):
+            store.nodes("nope")
+        with pytest.raises(NotFound):
+            store.events("nope")
+
+    def test_list_newest_first(self, store):
+        self._create(store, "old", created=1000.0)
+        self._create(store, "new", created=2000.0)
+        assert [d.id for d in store.deployments()] == ["new", "old"]
+        assert [d.id for d in store.deployments(limit=1)] == ["new"]
+
+    def test_concurrent_commits_from_threads(self, store):
+        self._create(store)
+
+        def work(k: int) -> None:
+            for j in range(20):
+                store.commit("d1", [], [Event("d1", time.time(), f"t{k}-{j}")])
+
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        seqs = [e.seq for e in store.events("d1")]
+        assert len(seqs) == 81 and seqs == sorted(set(seqs))
+
+
+class TestMemoryStore(StoreContract):
+    def make(self, tmp_path) -> Store:
+        return MemoryStore()
+
+
+class TestSqliteStore(StoreContract):
+    def make(self, tmp_path) -> Store:
+        return SqliteStore(tmp_path / "j.db")
+
+    def test_survives_reopening(self, tmp_path):
+        s = self.make(tmp_path)
+        self._create(s)
+        s.close()
+        again = SqliteStore(tmp_path / "j.db")
+        assert again.deployment("d1").blueprint == "bp"
+        again.close()
+
+    def test_failed_commit_leaves_nothing_half_written(self, store):
+        self._create(store)
+        node = store.nodes("d1")[0]
+        node.status = "reached"
+        bad = Event("d1", time.time(), "x", data={"unserialisable": object()})
+        with pytest.raises(TypeError):
+            store.commit("d1", [node], [bad], state="running")
+        assert store.nodes("d1")[0].status == "pending"
+        assert store.deployment("d1").state == "pending"
+
+    def test_not_a_database_is_a_clear_store_error(self, tmp_path):
+        path = tmp_path / "junk.db"
+        path.write_bytes(b"this is not sqlite" * 100)
+        with pytest.raises(StoreError, match="cannot open the journal"):
+            SqliteStore(path)
+
+    def test_newer_schema_is_refused(self, tmp_path):
+        path = tmp_path / "new.db"
+        db = sqlite3.connect(path)
+        db.execute("PRAGMA user_version=99")
+        db.close()
+        with pytest.raises(StoreError, match="schema 99"):
+            SqliteStore(path)
+
+    def test_wal_mode_and_sync_setting(self, tmp_path):
+        s = SqliteStore(tmp_path / "f.db", sync="full")
+        assert s._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert s._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        s.close()
+
+
+def test_open_store_urls(tmp_path):
+    assert isinstance(open_store("memory://"), MemoryStore)
+    s = open_store(f"sqlite:///{tmp_path}/x.db?sync=full")
+    assert isinstance(s, SqliteStore) and s.path == tmp_path / "x.db"
+    s.close()
+    from murano_flow.errors import UsageError
+
+    for url in ("sqlite://", "mysql://x", "postgresql://localhost/db"):
+        with pytest.raises(UsageError):
+            open_store(url)

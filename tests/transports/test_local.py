@@ -1,0 +1,124 @@
+"""The local transport: real subprocesses, inputs as data, outputs, logs, timeouts."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+
+from murano_flow.protocol import Plan
+from murano_flow.transports import LocalTransport
+
+
+def plan(body: str, *, kind: str = "action", script_type: str = "sh", timeout: float = 30,
+         env: dict[str, str] | None = None, params: dict | None = None,
+         args: tuple[str, ...] = ()) -> Plan:
+    return Plan(id="d/n/action/1", deployment="d", node="web[0].Installed", kind=kind,
+                attempt=1, script_type=script_type, body=body, args=args, env=env or {},
+                params=params or {"inputs": {"x": 1}}, timeout=timeout)
+
+
+@pytest.fixture
+def transport(tmp_path):
+    t = LocalTransport(tmp_path, "web-0")
+    yield t
+    t.close()
+
+
+def test_success_collects_outputs_and_tails(transport):
+    res = transport.send(plan('echo hello; echo oops >&2\n'
+                              'printf \'{"url": "http://x"}\' > "$MURANO_FLOW_OUTPUT"'))
+    assert res.ok and res.exit_code == 0
+    assert res.outputs == {"url": "http://x"}
+    assert res.stdout_tail.strip() == "hello" and res.stderr_tail.strip() == "oops"
+    assert os.path.exists(os.path.join(res.log_dir, "stdout.log"))
+
+
+def test_inputs_arrive_as_data_never_spliced_into_a_command(transport, tmp_path):
+    evil = "$(touch pwned); `touch pwned2`; rm -rf /"
+    res = transport.send(plan('printf %s "$EVIL" > seen.txt\n'
+                              'python3 -c "import json,os; print(json.load(open('
+                              'os.environ[\'MURANO_FLOW_PARAMS\']))[\'inputs\'][\'v\'])"',
+                              env={"EVIL": evil}, params={"inputs": {"v": evil}},
+                              args=(evil,)))
+    assert res.ok, res.stderr_tail
+    assert (transport.workdir / "seen.txt").read_text() == evil
+    assert res.stdout_tail.strip() == evil
+    assert not (transport.workdir / "pwned").exists()
+    assert not (transport.workdir / "pwned2").exists()
+
+
+def test_params_file_is_private_to_the_owner(transport):
+    res = transport.send(plan('stat -c %a "$MURANO_FLOW_PARAMS"'))
+    assert res.stdout_tail.strip() == "600"
+
+
+def test_runs_in_the_persistent_host_directory(transport):
+    transport.send(plan("echo state > marker"))
+    res = transport.send(plan('cat marker; echo "$MURANO_FLOW_HOST_DIR"'))
+    assert res.stdout_tail.split() == ["state", str(transport.workdir)]
+
+
+def test_non_zero_exit_is_a_failed_result(transport):
+    res = transport.send(plan("echo broken >&2; exit 3"))
+    assert res.status == "failed" and res.exit_code == 3 and "broken" in res.stderr_tail
+
+
+def test_timeout_kills_the_whole_process_group(transport, tmp_path):
+    started = time.monotonic()
+    res = transport.send(plan("sleep 300 & echo $! > child.pid; sleep 300", timeout=0.5))
+    assert res.status == "timeout" and "timed out after 0.5s" in res.message
+    assert time.monotonic() - started < 10
+    child = int((transport.workdir / "child.pid").read_text())
+    time.sleep(0.2)
+    assert not _alive(child)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for its reaper does not count)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_invalid_output_json_fails_the_action(transport):
+    res = transport.send(plan('echo "not json" > "$MURANO_FLOW_OUTPUT"'))
+    assert res.status == "failed" and "invalid JSON" in res.message
+    res = transport.send(plan('echo "[1, 2]" > "$MURANO_FLOW_OUTPUT"'))
+    assert res.status == "failed" and "JSON object" in res.message
+
+
+def test_python_and_bash_scripts(transport):
+    res = transport.send(plan("import sys; print(sys.argv[1:])", script_type="python",
+                              args=("a b", "c")))
+    assert res.ok and res.stdout_tail.strip() == "['a b', 'c']"
+    res = transport.send(plan("echo ${BASH_VERSION:+bash}", script_type="bash"))
+    assert res.stdout_tail.strip() == "bash"
+
+
+def test_powershell_without_pwsh_is_a_clear_error(transport, monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    res = transport.send(plan("Write-Output 1", script_type="powershell"))
+    assert res.status == "error" and "pwsh" in res.message
+
+
+def test_close_stops_running_plans(transport):
+    import threading
+
+    results = []
+    thread = threading.Thread(target=lambda: results.append(transport.send(plan("sleep 60"))))
+    thread.start()
+    time.sleep(0.5)
+    transport.close()
+    thread.join(timeout=15)
+    assert results and results[0].status == "error"
+
+
+def test_result_marker_is_written_for_resume(transport):
+    res = transport.send(plan("true"))
+    marker = json.loads(open(os.path.join(res.log_dir, "result.json")).read())
+    assert marker["plan_id"] == "d/n/action/1" and marker["status"] == "ok"
