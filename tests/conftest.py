@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -11,9 +10,6 @@ from pathlib import Path
 import pytest
 
 from murano_flow.blueprint import Blueprint, load_blueprint
-
-ROOT = Path(__file__).resolve().parent.parent
-BLUEPRINTS = ROOT / "blueprints"
 
 
 @pytest.fixture
@@ -50,40 +46,6 @@ def blueprint(write_blueprint: Callable[..., Path]) -> Callable[..., Blueprint]:
         return load_blueprint(write_blueprint(text, files=files), params or {}, strict=True)
 
     return make
-
-
-def free_ports(n: int) -> list[int]:
-    """``n`` distinct TCP ports free on 127.0.0.1 right now."""
-    socks = []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
-def consecutive_free_ports(n: int) -> int:
-    """A base port such that base .. base+n-1 are all free."""
-    for _ in range(50):
-        base = free_ports(1)[0]
-        if base + n > 65000:
-            continue
-        try:
-            socks = []
-            for p in range(base, base + n):
-                s = socket.socket()
-                s.bind(("127.0.0.1", p))
-                socks.append(s)
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-        return base
-    raise RuntimeError("no run of free ports found")
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -120,5 +121,5 @@ def test_close_stops_running_plans(transport):
 
 def test_result_marker_is_written_for_resume(transport):
     res = transport.send(plan("true"))
-    marker = json.loads(open(os.path.join(res.log_dir, "result.json")).read())
+    marker = json.loads(Path(res.log_dir, "result.json").read_text())
     assert marker["plan_id"] == "d/n/action/1" and marker["status"] == "ok"

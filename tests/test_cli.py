@@ -1,0 +1,224 @@
+"""The command line end to end: real local deployments, the journal, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from helpers import BLUEPRINTS, consecutive_free_ports
+
+from murano_flow.cli import cli
+from murano_flow.store import SqliteStore
+
+WEBFARM = str(BLUEPRINTS / "webfarm.yaml")
+
+
+def mf(*args: str, input: str | None = None):
+    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+
+def farm_params(count: int) -> list[str]:
+    base = consecutive_free_ports(count + 1)
+    return ["-p", f"web_count={count}", "-p", f"lb_port={base}", "-p", f"base_port={base + 1}"]
+
+
+def get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as reply:
+        return reply.headers["X-Backend"]
+
+
+def test_validate_plan_and_graph_of_the_shipped_blueprints():
+    for name in ("webfarm", "active-directory", "sql-alwayson"):
+        path = str(BLUEPRINTS / f"{name}.yaml")
+        assert mf("validate", path).exit_code == 0
+        plan = json.loads(mf("plan", path, "-f", "json").output)
+        assert plan["blueprint"] == name and plan["waves"]
+        dot = mf("graph", path).output
+        assert dot.startswith("digraph") and "->" in dot
+
+
+def test_plan_waves_reflect_the_graph():
+    plan = json.loads(mf("plan", WEBFARM, "-p", "web_count=2", "-f", "json").output)
+    first = {n["node"] for n in plan["waves"][0]}
+    assert first == {"web[0].ContentPublished", "web[1].ContentPublished"}
+    assert plan["waves"][-1] == [{"node": "lb.Deployed", "host": "", "action": False,
+                                  "requires": ["lb.HealthChecked"]}]
+
+
+def test_graph_png_without_graphviz_says_how_to_fix(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    result = CliRunner().invoke(cli, ["graph", WEBFARM, "--format", "png", "-o", "x.png"])
+    assert result.exit_code == 2 and "Graphviz" in result.output
+
+
+@pytest.mark.parametrize("count,workers", [(2, 1), (3, 4)])
+def test_deploy_webfarm_for_real_then_roll_back(home: Path, count: int, workers: int):
+    params = farm_params(count)
+    result = mf("deploy", WEBFARM, *params, "--workers", str(workers), "--id", "farm")
+    assert result.exit_code == 0, result.output
+    status = json.loads(mf("status", "farm", "-f", "json").output)
+    assert status["deployment"]["state"] == "succeeded"
+    nodes = {n["name"]: n for n in status["nodes"]}
+    lb_url = nodes["lb.Configured"]["outputs"]["url"]
+    assert {get(lb_url) for _ in range(2 * count)} == {f"web[{i}]" for i in range(count)}
+    assert nodes["lb.HealthChecked"]["outputs"]["backends_seen"] == [
+        f"web[{i}]" for i in range(count)]
+
+    # every action started only after the states it requires were reached
+    events = json.loads(mf("events", "farm", "-f", "json").output)
+    reached = {e["node"]: e["ts"] for e in events if e["kind"] == "reached"}
+    requires = {n["name"]: n["requires"] for n in status["nodes"]}
+    started = [e for e in events if e["kind"] == "running"]
+    assert len(started) == 2 * count + 2  # sync states emit no "running"
+    for e in started:
+        assert all(reached[r] <= e["ts"] for r in requires[e["node"]]), e
+
+    assert mf("rollback", "farm").exit_code == 0
+    with pytest.raises(OSError):
+        get(lb_url)
+    listed = json.loads(mf("list", "-f", "json").output)
+    assert [d["state"] for d in listed] == ["rolled_back"]
+
+
+FAILING = """
+format: 1
+name: failing
+entities:
+  a:
+    states:
+      Deployed:
+        action: {inline: "echo 'cannot reach the repo' >&2; exit 7"}
+"""
+
+
+def test_failed_deploy_exits_1_and_says_why(home, write_blueprint):
+    result = mf("deploy", str(write_blueprint(FAILING)), "--id", "f1")
+    assert result.exit_code == 1
+    assert "a.Deployed failed: exit code 7: cannot reach the repo" in result.output
+    shown = mf("status", "f1", "--nodes").output
+    assert "failed" in shown and "exit code 7" in shown
+
+
+def test_unknown_deployment_and_bad_parameters_exit_2(home):
+    result = CliRunner().invoke(cli, ["status", "nope"])
+    assert result.exit_code == 2 and "no deployment 'nope'" in result.output
+    result = CliRunner().invoke(cli, ["deploy", WEBFARM, "-p", "web_count=many"])
+    assert result.exit_code == 2 and "expected an integer" in result.output
+    result = CliRunner().invoke(cli, ["deploy", WEBFARM, "-p", "oops"])
+    assert result.exit_code == 2 and "name=value" in result.output
+    result = CliRunner().invoke(cli, ["--store", "mysql://x", "list"])
+    assert result.exit_code == 2 and "unknown store URL" in result.output
+
+
+def test_unavailable_transport_exits_3(home):
+    ad = str(BLUEPRINTS / "active-directory.yaml")
+    result = CliRunner().invoke(cli, ["deploy", ad, "-p", "admin_password=Sup3rSecretPassw0rd",
+                                      "-p", "recovery_password=Sup3rSecretPassw0rd"])
+    assert result.exit_code == 3, result.output
+    assert "'winrm' transport" in result.output
+    assert "Sup3rSecretPassw0rd" not in result.output
+
+
+SECRET = """
+format: 1
+name: secret
+parameters:
+  token: {type: string, secret: true}
+entities:
+  a:
+    states:
+      Deployed:
+        action:
+          inline: 'echo "token=$TOKEN"; echo "token=$TOKEN" >&2; exit 1'
+          env: {TOKEN: "{{ params.token }}"}
+"""
+
+
+def test_secrets_never_reach_any_output_or_the_journal(home, write_blueprint):
+    path = str(write_blueprint(SECRET))
+    result = mf("deploy", path, "-p", "token=tok-12345-xyz", "--id", "s1")
+    outputs = [result.output]
+    for args in (["status", "s1", "-f", "json"], ["status", "s1", "--nodes"],
+                 ["events", "s1", "-f", "json"], ["list", "-f", "yaml"]):
+        outputs.append(mf(*args).output)
+    assert all("tok-12345-xyz" not in o for o in outputs)
+    assert "token=******" in outputs[1]
+    raw = b"".join(p.read_bytes() for p in home.glob("journal.db*"))
+    assert b"tok-12345-xyz" not in raw
+
+
+SLOW = """
+format: 1
+name: slow
+entities:
+  first: {states: {Deployed: {action: "echo first >> ../../ran.log"}}}
+  slow:
+    states:
+      Deployed:
+        requires: first.Deployed
+        action: "echo slow >> ../../ran.log; [ -f ../../fast ] || sleep 60"
+"""
+
+
+def test_ctrl_c_saves_state_exits_130_and_resume_finishes(home, write_blueprint):
+    path = write_blueprint(SLOW)
+    env = {**os.environ, "MURANO_FLOW_HOME": str(home),
+           "MURANO_FLOW_STORE": f"sqlite:///{home}/journal.db"}
+    proc = subprocess.Popen([sys.executable, "-m", "murano_flow", "deploy", str(path),
+                             "--id", "c1"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 30
+    while "slow" not in _read(home / "ran.log") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 130, out
+    assert "murano-flow resume c1" in out and "Traceback" not in out
+
+    store = SqliteStore(home / "journal.db")
+    status = {n.name: n.status for n in store.nodes("c1")}
+    assert store.deployment("c1").state == "interrupted"
+    assert status == {"first.Deployed": "reached", "slow.Deployed": "pending"}
+    kinds = [e.kind for e in store.events("c1") if e.node == "slow.Deployed"]
+    assert kinds == ["running", "interrupted"]
+    store.close()
+
+    (home / "fast").write_text("")
+    result = mf("resume", "c1")
+    assert result.exit_code == 0, result.output
+    assert _read(home / "ran.log").split() == ["first", "slow", "slow"]
+
+
+def _read(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
+
+
+def test_detached_deploy_runs_in_the_background(home, write_blueprint):
+    path = write_blueprint(SLOW.replace("|| sleep 60", "|| true"))
+    result = mf("deploy", str(path), "--detach", "--id", "bg1")
+    assert result.output.strip() == "bg1"
+    deadline = time.monotonic() + 60
+    state = ""
+    while time.monotonic() < deadline:
+        state = json.loads(mf("status", "bg1", "-f", "json").output)["deployment"]["state"]
+        if state in ("succeeded", "failed"):
+            break
+        time.sleep(0.2)
+    assert state == "succeeded"
+    follow = mf("events", "bg1", "--follow").output
+    assert "slow.Deployed" in follow and "nodes reached" in follow
+
+
+def test_events_follow_json_lines(home, write_blueprint):
+    mf("deploy", str(write_blueprint(FAILING)), "--id", "e1")
+    lines = mf("events", "e1", "--follow", "-f", "json").output.strip().splitlines()
+    assert all(json.loads(line)["deployment"] == "e1" for line in lines)
+    assert json.loads(lines[-1])["status"] == "failed"
