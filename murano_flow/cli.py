@@ -27,6 +27,7 @@ from .blueprint import Blueprint, load_blueprint, parse_blueprint, parse_cli_par
 from .engine import DEFAULT_WORKERS, Engine
 from .errors import MuranoFlowError, UsageError
 from .graph import StateGraph
+from .lifecycle import allowed
 from .output import (
     RECAP_COLUMNS,
     console,
@@ -243,40 +244,45 @@ def deploy(settings: Settings, blueprint: str, params: tuple[str, ...], params_f
         _drive(settings, engine, bp, dep, fmt, "deploy")
 
 
+def _journaled_command(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Options of the commands that continue a journaled deployment."""
+    f = _command(f)
+    f = click.pass_obj(f)
+    f = _format_option(f)
+    f = click.option("-w", "--workers", type=click.IntRange(1, 1024), default=DEFAULT_WORKERS,
+                     show_default=True)(f)
+    f = _params_options(f)
+    return click.argument("deployment")(f)
+
+
 @cli.command()
-@click.argument("deployment")
-@_params_options
-@click.option("-w", "--workers", type=click.IntRange(1, 1024), default=DEFAULT_WORKERS,
-              show_default=True)
-@_format_option
-@click.pass_obj
-@_command
+@_journaled_command
 def resume(settings: Settings, deployment: str, params: tuple[str, ...],
            params_file: str | None, workers: int, fmt: str) -> None:
     """Continue an interrupted or failed deployment; reached states are not run again."""
-    with settings.store() as store:
-        dep = store.deployment(deployment)
-        bp = _journaled_blueprint(dep, _given(params, params_file))
-        _drive(settings, Engine(store, settings.transports, workers=workers), bp, dep, fmt,
-               "deploy")
+    _continue(settings, deployment, _given(params, params_file), workers, fmt, "deploy")
 
 
 @cli.command()
-@click.argument("deployment")
-@_params_options
-@click.option("-w", "--workers", type=click.IntRange(1, 1024), default=DEFAULT_WORKERS,
-              show_default=True)
-@_format_option
-@click.pass_obj
-@_command
+@_journaled_command
 def rollback(settings: Settings, deployment: str, params: tuple[str, ...],
              params_file: str | None, workers: int, fmt: str) -> None:
     """Undo a deployment: run 'undo' actions in reverse dependency order."""
+    _continue(settings, deployment, _given(params, params_file), workers, fmt, "rollback")
+
+
+def _continue(settings: Settings, deployment: str, given: dict[str, Any], workers: int,
+              fmt: str, what: str) -> None:
     with settings.store() as store:
         dep = store.deployment(deployment)
-        bp = _journaled_blueprint(dep, _given(params, params_file))
-        _drive(settings, Engine(store, settings.transports, workers=workers), bp, dep, fmt,
-               "rollback")
+        event = "start" if what == "deploy" else "rollback"
+        if not allowed("deployment", dep.state, event):
+            busy = " (an engine may be driving it right now)" if dep.state == "running" else ""
+            raise UsageError(f"deployment {dep.id} is {dep.state}{busy}: nothing to "
+                             f"{'resume' if what == 'deploy' else 'roll back'}",
+                             hint=f"'murano-flow status {dep.id}' shows where it stands")
+        bp = _journaled_blueprint(dep, given)
+        _drive(settings, Engine(store, settings.transports, workers=workers), bp, dep, fmt, what)
 
 
 def _journaled_blueprint(dep: DeploymentRecord, given: dict[str, Any]) -> Blueprint:
