@@ -120,7 +120,7 @@ class Engine:
         """Drive ``deployment_id`` forward until its targets are reached or it fails."""
         run = self._load(bp, deployment_id, reverse=False)
         for rec in run.records:
-            if rec.status in (NodeState.FAILED, NodeState.UNDO_FAILED):
+            if rec.status in (NodeState.FAILED, NodeState.UNDO_FAILED, NodeState.UNDONE):
                 self._node(run, rec, "reset", "pending", "reset for another try")
         self._deployment(run, "start", f"deploying with up to {self.workers} workers")
         satisfied = [r.status in SATISFIED for r in run.records]
@@ -262,6 +262,8 @@ class Engine:
                 batch.append(item)
                 busy_hosts.add(key)
                 run.busy[i] = key
+            elif run.queues[key]:
+                run.runnable.append(key)  # the host stays free for its next node
         self._flush(run)  # journal 'running' before any plan leaves this process
         for i, transport, check, action in batch:
             pool.submit(self._execute, run.done, i, transport, check, action)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -222,3 +223,10 @@ def test_events_follow_json_lines(home, write_blueprint):
     lines = mf("events", "e1", "--follow", "-f", "json").output.strip().splitlines()
     assert all(json.loads(line)["deployment"] == "e1" for line in lines)
     assert json.loads(lines[-1])["status"] == "failed"
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+def test_graph_png_with_graphviz(tmp_path):
+    out = tmp_path / "farm.png"
+    result = mf("graph", WEBFARM, "--format", "png", "-o", str(out))
+    assert result.exit_code == 0 and out.read_bytes()[:4] == b"\x89PNG"

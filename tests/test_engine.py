@@ -336,3 +336,22 @@ def test_sqlite_journal_records_the_same_story(tmp_path):
     assert {n.status for n in store.nodes(dep.id)} == {"reached"}
     kinds = [e.kind for e in store.events(dep.id)]
     assert kinds[0] == "deployment" and kinds.count("reached") == 5
+
+
+def test_an_interrupted_rollback_can_be_resumed_forward():
+    rec = Recorder()
+    release = threading.Event()
+    engine, store, bp, dep = run(UNDO, rec)
+    rec.behaviour["mid[2].Deployed/undo"] = lambda p: release.wait(5) and None
+    result = {}
+    thread = threading.Thread(target=lambda: result.setdefault("d", engine.rollback(bp, dep.id)))
+    thread.start()
+    while not any(p.node == "mid[2].Deployed" and p.kind == "undo" for p in rec.calls):
+        time.sleep(0.01)
+    engine.request_stop()
+    release.set()
+    thread.join(10)
+    assert result["d"].state == "interrupted"
+    assert store.nodes(dep.id)[0].status == "reached"  # base was not undone yet
+    assert engine.deploy(bp, dep.id).state == "succeeded"
+    assert {n.status for n in store.nodes(dep.id)} == {"reached"}
