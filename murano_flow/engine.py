@@ -168,8 +168,7 @@ class Engine:
                     break
                 batch = self._wait(run, in_flight)
                 in_flight -= len(batch)
-                for outcome in batch:
-                    self._analyze(run, resolver, outcome)
+                self._complete(run, resolver, batch)
                 self._due_retries(run)
         except KeyboardInterrupt:  # no signal handler installed: same clean stop
             self._stop(run)
@@ -177,7 +176,7 @@ class Engine:
                 item = run.done.get()
                 if isinstance(item, Outcome):
                     in_flight -= 1
-                    self._analyze(run, resolver, item)
+                    self._complete(run, resolver, [item])
         finally:
             self._close(run, pool)
         return self._finish(run)
@@ -323,7 +322,15 @@ class Engine:
 
     # -- ANALYZE ---------------------------------------------------------------
 
-    def _analyze(self, run: _Run, resolver: Forward | Reverse, out: Outcome) -> None:
+    def _complete(self, run: _Run, resolver: Forward | Reverse, batch: list[Outcome]) -> None:
+        """Apply a batch of outcomes, commit them together, then release their dependents."""
+        done = [out.index for out in batch if self._analyze(run, out)]
+        self._flush(run)  # group commit: durable before anything that depends on them starts
+        for i in done:
+            self._release(run, resolver, resolver.completed(i))
+
+    def _analyze(self, run: _Run, out: Outcome) -> bool:
+        """Apply one outcome; True when its node is now satisfied (or undone)."""
         i = out.index
         key = run.busy.pop(i)
         if run.queues.get(key):
@@ -340,7 +347,7 @@ class Engine:
             if missing:
                 who = "check passed but" if out.satisfied else "the action"
                 self._failed(run, i, f"{who} did not publish declared outputs: {missing}")
-                return
+                return False
             run.outputs[i] = dict(res.outputs)
             rec.outputs = run.masker.data(res.outputs)
         if out.satisfied:
@@ -353,9 +360,8 @@ class Engine:
         else:
             run.infrastructure |= out.infrastructure
             self._retry_or_fail(run, i, _describe(out))
-            return
-        self._flush(run)  # the completion is durable before anything that depends on it starts
-        self._release(run, resolver, resolver.completed(i))
+            return False
+        return True
 
     def _retry_or_fail(self, run: _Run, i: int, reason: str) -> None:
         rec, node = run.records[i], run.graph.nodes[i]
