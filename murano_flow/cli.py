@@ -278,7 +278,7 @@ def _continue(settings: Settings, deployment: str, given: dict[str, Any], worker
         event = "start" if what == "deploy" else "rollback"
         if not allowed("deployment", dep.state, event):
             busy = " (an engine may be driving it right now)" if dep.state == "running" else ""
-            raise UsageError(f"deployment {dep.id} is {dep.state}{busy}: nothing to "
+            raise UsageError(f"deployment {dep.id} is '{dep.state}'{busy}: nothing to "
                              f"{'resume' if what == 'deploy' else 'roll back'}",
                              hint=f"'murano-flow status {dep.id}' shows where it stands")
         bp = _journaled_blueprint(dep, given)

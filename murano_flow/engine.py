@@ -30,7 +30,7 @@ from typing import Any
 from . import plans
 from .blueprint.expressions import ExpressionError
 from .blueprint.spec import Blueprint, Node
-from .errors import MuranoFlowError, TransportError
+from .errors import MuranoFlowError, NotFound, TransportError, UsageError
 from .graph import StateGraph
 from .lifecycle import fire_deployment, fire_node
 from .masking import Masker
@@ -105,6 +105,13 @@ class Engine:
         now = time.time()
         masker = Masker(bp.secrets)
         dep_id = deployment_id or f"{bp.name}-{secrets.token_hex(4)}"
+        try:
+            self.store.deployment(dep_id)
+        except NotFound:
+            pass
+        else:
+            raise UsageError(f"a deployment called '{dep_id}' already exists",
+                             hint=f"pick another --id, or 'murano-flow resume {dep_id}'")
         secret_names = {p.name for p in bp.parameters.values() if p.secret}
         params = {k: ("******" if k in secret_names else masker.data(v))
                   for k, v in bp.values.items()}

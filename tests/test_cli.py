@@ -230,3 +230,17 @@ def test_graph_png_with_graphviz(tmp_path):
     out = tmp_path / "farm.png"
     result = mf("graph", WEBFARM, "--format", "png", "-o", str(out))
     assert result.exit_code == 0 and out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_deployment_id_cannot_be_reused(home, write_blueprint):
+    path = str(write_blueprint(FAILING))
+    mf("deploy", path, "--id", "same")
+    result = CliRunner().invoke(cli, ["deploy", path, "--id", "same"])
+    assert result.exit_code == 2 and "already exists" in result.output
+
+
+def test_resume_of_a_finished_deployment_says_why_not(home, write_blueprint):
+    path = str(write_blueprint(SLOW.replace("|| sleep 60", "|| true")))
+    assert mf("deploy", path, "--id", "done").exit_code == 0
+    result = CliRunner().invoke(cli, ["resume", "done"])
+    assert result.exit_code == 2 and "is 'succeeded': nothing to resume" in result.output
