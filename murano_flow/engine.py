@@ -23,7 +23,6 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +38,7 @@ from .resolver import Forward, Reverse
 from .states import SATISFIED, NodeState
 from .store.base import DeploymentRecord, Event, NodeRecord, Store
 from .transports.base import Transport
+from .workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,8 @@ class _Run:
     masker: Masker
     reverse: bool = False
     outputs: list[dict[str, Any]] = field(default_factory=list)
-    queues: dict[str, deque[tuple[int, plans.Target]]] = field(default_factory=dict)
+    queues: dict[str, deque[tuple[int, plans.Target, dict[str, Any]]]] = field(
+        default_factory=dict)
     runnable: deque[str] = field(default_factory=deque)
     busy: dict[int, str] = field(default_factory=dict)
     retries: list[tuple[float, int]] = field(default_factory=list)
@@ -165,7 +166,7 @@ class Engine:
         return run
 
     def _drive(self, run: _Run, resolver: Forward | Reverse) -> DeploymentRecord:
-        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="murano-flow-worker")
+        pool = WorkerPool(self.workers)
         in_flight = 0
         try:
             self._release(run, resolver, resolver.initial())
@@ -210,8 +211,8 @@ class Engine:
         for transport in list(run.transports.values()):
             transport.close()
 
-    def _close(self, run: _Run, pool: ThreadPoolExecutor) -> None:
-        pool.shutdown(wait=True)
+    def _close(self, run: _Run, pool: WorkerPool) -> None:
+        pool.shutdown()
         for transport in run.transports.values():
             transport.close()
         self._run = None
@@ -237,7 +238,7 @@ class Engine:
                 self._node(run, rec, "start", "running", "rendering its host")
                 self._failed(run, i, f"expression error: {exc.message}")
                 continue
-            self._enqueue(run, i, where)
+            self._enqueue(run, i, where, ctx)
 
     def _sync(self, run: _Run, i: int) -> None:
         rec = run.records[i]
@@ -249,21 +250,22 @@ class Engine:
         fire_node(rec, "start")  # passes through running; one event is enough
         self._node(run, rec, "reach", "reached", "synchronisation point reached")
 
-    def _enqueue(self, run: _Run, i: int, where: plans.Target, front: bool = False) -> None:
+    def _enqueue(self, run: _Run, i: int, where: plans.Target, ctx: dict[str, Any],
+                 front: bool = False) -> None:
         q = run.queues.setdefault(where.key, deque())
         if not q and where.key not in run.busy.values():
             run.runnable.append(where.key)
-        q.appendleft((i, where)) if front else q.append((i, where))
+        q.appendleft((i, where, ctx)) if front else q.append((i, where, ctx))
 
-    def _dispatch(self, run: _Run, pool: ThreadPoolExecutor, slots: int) -> int:
+    def _dispatch(self, run: _Run, pool: WorkerPool, slots: int) -> int:
         batch: list[tuple[int, Transport, Plan | None, Plan]] = []
         busy_hosts = set(run.busy.values())
         while slots > len(batch) and run.runnable and not run.stopping:
             key = run.runnable.popleft()
             if key in busy_hosts or not run.queues.get(key):
                 continue
-            i, where = run.queues[key].popleft()
-            item = self._start(run, i, where)
+            i, where, ctx = run.queues[key].popleft()
+            item = self._start(run, i, where, ctx)
             if item is not None:
                 batch.append(item)
                 busy_hosts.add(key)
@@ -275,7 +277,7 @@ class Engine:
             pool.submit(self._execute, run.done, i, transport, check, action)
         return len(batch)
 
-    def _start(self, run: _Run, i: int, where: plans.Target
+    def _start(self, run: _Run, i: int, where: plans.Target, ctx: dict[str, Any]
                ) -> tuple[int, Transport, Plan | None, Plan] | None:
         node, rec = run.graph.nodes[i], run.records[i]
         rec.host = where.key
@@ -284,7 +286,6 @@ class Engine:
         rec.started, rec.finished = time.time(), None
         try:
             transport = self._transport(run, where)
-            ctx = self._context(run, node)
             if run.reverse:
                 extra = {"MURANO_FLOW_FAILURE": rec.reason} if rec.status == "failed" else {}
                 event = "retry" if rec.status == NodeState.UNDOING else "undo"
@@ -403,7 +404,8 @@ class Engine:
                 continue
             node = run.graph.nodes[i]
             try:
-                self._enqueue(run, i, plans.target(node, self._context(run, node)), front=True)
+                ctx = self._context(run, node)
+                self._enqueue(run, i, plans.target(node, ctx), ctx, front=True)
             except ExpressionError as exc:
                 self._failed(run, i, f"expression error: {exc.message}")
 

@@ -15,6 +15,7 @@ ALLOWED = {
     "states": set(),
     "masking": set(),
     "dag": set(),
+    "workers": set(),
     "protocol": {"errors"},
     "lifecycle": {"errors", "states"},
     "blueprint": {"errors", "blueprint", "dag"},
@@ -24,7 +25,7 @@ ALLOWED = {
     "store": {"errors", "store"},
     "transports": {"errors", "protocol", "transports"},
     "engine": {"blueprint", "errors", "graph", "lifecycle", "masking", "plans", "protocol",
-               "resolver", "states", "store", "transports"},
+               "resolver", "states", "store", "transports", "workers"},
 }
 
 
@@ -58,7 +59,7 @@ def test_all_is_complete_and_importable():
     public = {name for name in dir(murano_flow) if not name.startswith("_")}
     modules = {"blueprint", "cli", "dag", "engine", "errors", "graph", "lifecycle", "masking",
                "output", "plans", "progress", "protocol", "resolver", "states", "store",
-               "transports"}
+               "transports", "workers"}
     assert public - modules - {"annotations", "logging"} == set(murano_flow.__all__) - {
         "__version__"}
     for name in murano_flow.__all__:

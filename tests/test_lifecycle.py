@@ -72,3 +72,25 @@ def test_allowed_answers_without_changing_anything():
     assert allowed("node", "reached", "undo")
     assert not allowed("node", "pending", "reach")
     assert allowed("deployment", "interrupted", "start")
+
+
+def test_compiled_node_moves_match_the_transitions_machine_exactly():
+    from transitions import MachineError
+
+    from murano_flow.lifecycle import NODE_MACHINE
+
+    events = list(NODE_MACHINE.events)
+    for state in NodeState:
+        for event in events:
+            via_machine = Node(status=state.value)
+            try:
+                NODE_MACHINE.events[event].trigger(via_machine)
+                expected = via_machine.status
+            except MachineError:
+                expected = None
+            compiled = Node(status=state.value)
+            try:
+                got = fire_node(compiled, event)
+            except TransitionError:
+                got = None
+            assert got == expected, (state, event)

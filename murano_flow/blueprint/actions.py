@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -109,8 +110,8 @@ class ActionBuilder:
 
 def _looks_like_path(text: str) -> bool:
     text = text.strip()
-    return "\n" not in text and " " not in text and Path(text).suffix in SHELL_BY_SUFFIX | {
-        ".sh": "sh"}
+    suffix = os.path.splitext(text)[1]
+    return "\n" not in text and " " not in text and suffix in (*SHELL_BY_SUFFIX, ".sh")
 
 
 def host_spec(raw: Any) -> HostSpec:

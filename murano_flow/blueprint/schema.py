@@ -8,6 +8,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+import fastjsonschema
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
@@ -106,8 +107,23 @@ def _diagnostics(err: ValidationError, smap: SourceMap, hint: str = "") -> list[
     return [smap.diag(path, f"{message}; {hint}" if hint and path else message)]
 
 
+@cache
+def _fast_check() -> Any:
+    # The schema uses nothing beyond draft 7, so fastjsonschema can compile it to Python.
+    return fastjsonschema.compile({**schema(), "$schema": "http://json-schema.org/draft-07/schema#"})
+
+
 def check_schema(data: Any, smap: SourceMap) -> list[Diagnostic]:
-    """Every schema violation in ``data`` as located diagnostics."""
+    """Every schema violation in ``data`` as located diagnostics.
+
+    A compiled validator answers "valid" quickly; only an invalid document pays for
+    jsonschema's full walk, which finds every error with its path.
+    """
+    try:
+        _fast_check()(data)
+        return []
+    except fastjsonschema.JsonSchemaException:
+        pass
     out: list[Diagnostic] = []
     for err in _validator().iter_errors(data):
         out.extend(_diagnostics(err, smap))
