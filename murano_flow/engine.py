@@ -30,6 +30,7 @@ from . import plans
 from .blueprint.expressions import ExpressionError
 from .blueprint.spec import Blueprint, Node
 from .errors import MuranoFlowError, NotFound, TransportError, UsageError
+from .gcpause import paused_gc
 from .graph import StateGraph
 from .lifecycle import fire_deployment, fire_node
 from .masking import Masker
@@ -166,6 +167,10 @@ class Engine:
         return run
 
     def _drive(self, run: _Run, resolver: Forward | Reverse) -> DeploymentRecord:
+        with paused_gc():
+            return self._traverse(run, resolver)
+
+    def _traverse(self, run: _Run, resolver: Forward | Reverse) -> DeploymentRecord:
         pool = WorkerPool(self.workers)
         in_flight = 0
         try:
@@ -332,8 +337,9 @@ class Engine:
 
     def _complete(self, run: _Run, resolver: Forward | Reverse, batch: list[Outcome]) -> None:
         """Apply a batch of outcomes, commit them together, then release their dependents."""
+        # No commit here: nothing that depends on these completions can leave the process
+        # before _dispatch commits them together with the next 'running' rows.
         done = [out.index for out in batch if self._analyze(run, out)]
-        self._flush(run)  # group commit: durable before anything that depends on them starts
         for i in done:
             self._release(run, resolver, resolver.completed(i))
 

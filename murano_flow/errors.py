@@ -65,7 +65,8 @@ class BlueprintError(MuranoFlowError):
     exit_code = 2
 
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
-        self.diagnostics = sorted(diagnostics, key=lambda d: (d.file, d.line, d.column))
+        self.diagnostics = sorted(set(diagnostics), key=lambda d: (d.file, d.line, d.column,
+                                                                    d.message))
         super().__init__("\n".join(str(d) for d in self.diagnostics))
 
 

@@ -16,16 +16,17 @@ ALLOWED = {
     "masking": set(),
     "dag": set(),
     "workers": set(),
+    "gcpause": set(),
     "protocol": {"errors"},
     "lifecycle": {"errors", "states"},
-    "blueprint": {"errors", "blueprint", "dag"},
+    "blueprint": {"errors", "blueprint", "dag", "gcpause"},
     "graph": {"blueprint", "dag"},
     "resolver": set(),
     "plans": {"blueprint", "protocol"},
     "store": {"errors", "store"},
     "transports": {"errors", "protocol", "transports"},
     "engine": {"blueprint", "errors", "graph", "lifecycle", "masking", "plans", "protocol",
-               "resolver", "states", "store", "transports", "workers"},
+               "resolver", "states", "store", "transports", "workers", "gcpause"},
 }
 
 
@@ -59,7 +60,7 @@ def test_all_is_complete_and_importable():
     public = {name for name in dir(murano_flow) if not name.startswith("_")}
     modules = {"blueprint", "cli", "dag", "engine", "errors", "graph", "lifecycle", "masking",
                "output", "plans", "progress", "protocol", "resolver", "states", "store",
-               "transports", "workers"}
+               "transports", "workers", "gcpause"}
     assert public - modules - {"annotations", "logging"} == set(murano_flow.__all__) - {
         "__version__"}
     for name in murano_flow.__all__:

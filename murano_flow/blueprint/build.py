@@ -13,6 +13,7 @@ from typing import Any
 
 from ..dag import ancestors, find_cycle, requires_transitively
 from ..errors import BlueprintError, Diagnostic
+from ..gcpause import paused_gc
 from . import params as P
 from .actions import ActionBuilder, action_templates, host_spec, host_templates
 from .expressions import CONTEXT_NAMES, ExpressionError, analyze, is_template, render
@@ -62,6 +63,12 @@ def parse_blueprint(
     ``scripts`` maps script paths to their text, to rebuild a blueprint exactly as
     it was journaled, whatever the disk holds now.
     """
+    with paused_gc():
+        return _parse(text, file, given, strict, scripts)
+
+
+def _parse(text: str, file: str, given: dict[str, Any] | None, strict: bool,
+           scripts: dict[str, str] | None) -> Blueprint:
     data, smap, problems = load_yaml(text, file)
     if data is None and not problems:
         problems.append(Diagnostic(file, 1, 1, "the blueprint is empty (or just 'null')"))
@@ -217,7 +224,7 @@ class _Builder:
             state=state, requires=tuple(dict.fromkeys(requires)), action=actions["action"],
             check=actions["check"], undo=actions["undo"], host=shared["host"],
             outputs=tuple(raw.get("outputs", ())), reboot=bool(raw.get("reboot", False)),
-            output_refs=refs, line=self.smap.at(base, key=True)[0],
+            output_refs=refs,
         )
 
     def _resolve(self, text: str, group: str | None, index: int | None,

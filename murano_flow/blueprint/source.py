@@ -1,13 +1,16 @@
-"""Safe YAML loading that remembers where every key and value came from.
+"""Safe YAML loading, with the line and column of every key and value on demand.
 
-``yaml.SafeLoader`` composes the node tree (so only plain data can come out),
-then we build dicts and lists ourselves, recording the line and column of each
-path. Duplicate keys, which PyYAML silently lets the last one win, are reported.
+The fast path loads plain data with PyYAML's safe loader (libyaml when present),
+reporting duplicate keys (which PyYAML silently lets the last one win), then walks
+the data once: values that are not plain JSON-like data, recursive aliases and
+alias bombs are refused there. Positions are needed only to report problems, so the
+:class:`SourceMap` composes the document a second time, keeping marks, the first
+time a problem asks where it is.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import contextlib
 from typing import Any
 
 import yaml
@@ -16,47 +19,18 @@ from ..errors import Diagnostic
 
 Path = tuple[str | int, ...]
 
-#: Upper bound on built YAML nodes: stops "billion laughs" alias bombs.
+#: Upper bound on the size of the data once aliases are expanded ("billion laughs").
 MAX_NODES = 2_000_000
 
-#: Upper bound on re-expansions of aliased collections (legit anchors repeat a few times).
-MAX_ALIAS_REUSE = 10_000
+#: PyYAML's safe loader, backed by libyaml when PyYAML was built with it (3x faster).
+_SAFE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-#: libyaml's safe composer when PyYAML was built with it (3x faster), else the pure one.
-_COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-#: Tags of collections built as plain dicts and lists.
-_PLAIN_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
+#: Scalar types that are plain data (what JSON can carry).
+_PLAIN = (str, int, float, bool, type(None))
 
 
-class _TooLarge(Exception):
-    pass
-
-
-@dataclass
-class SourceMap:
-    """Line/column (1-based) of every path of a loaded document."""
-
-    file: str
-    values: dict[Path, tuple[int, int]] = field(default_factory=dict)
-    keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
-
-    def at(self, path: Path, *, key: bool = False) -> tuple[int, int]:
-        """Position of ``path`` (its key if ``key``), else of its nearest known parent."""
-        table = self.keys if key else self.values
-        while path:
-            if path in table:
-                return table[path]
-            if path in self.values:
-                return self.values[path]
-            path = path[:-1]
-        return self.values.get((), (1, 1))
-
-    def diag(self, path: Path, message: str, *, key: bool = False) -> Diagnostic:
-        """A diagnostic located at ``path``; ``key`` points at the key rather than the value."""
-        line, col = self.at(path, key=key)
-        return Diagnostic(self.file, line, col, message, _dotted(path))
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
 
 
 def _dotted(path: Path) -> str:
@@ -66,67 +40,88 @@ def _dotted(path: Path) -> str:
     return out
 
 
-def _mark(node: yaml.Node) -> tuple[int, int]:
-    return node.start_mark.line + 1, node.start_mark.column + 1
+class SourceMap:
+    """Line/column (1-based) of every path of a document, computed when first asked."""
+
+    def __init__(self, file: str, text: str) -> None:
+        self.file, self._text = file, text
+        self._values: dict[Path, tuple[int, int]] | None = None
+        self._keys: dict[Path, tuple[int, int]] = {}
+
+    def at(self, path: Path, *, key: bool = False) -> tuple[int, int]:
+        """Position of ``path`` (its key if ``key``), else of its nearest known parent."""
+        values = self._positions()
+        table = self._keys if key else values
+        while path:
+            if path in table:
+                return table[path]
+            if path in values:
+                return values[path]
+            path = path[:-1]
+        return values.get((), (1, 1))
+
+    def diag(self, path: Path, message: str, *, key: bool = False) -> Diagnostic:
+        """A diagnostic located at ``path``; ``key`` points at the key rather than the value."""
+        line, col = self.at(path, key=key)
+        return Diagnostic(self.file, line, col, message, _dotted(path))
+
+    def _positions(self) -> dict[Path, tuple[int, int]]:
+        if self._values is None:
+            self._values = {}
+            # A syntax error is reported with its own mark: then there is nothing to walk.
+            with contextlib.suppress(yaml.YAMLError, RecursionError):
+                root = yaml.compose(self._text, Loader=_SAFE)
+                if root is not None:
+                    _walk_marks(root, (), self._values, self._keys)
+        return self._values
 
 
-class _Builder:
-    def __init__(self, smap: SourceMap) -> None:
-        self.smap = smap
-        self.problems: list[Diagnostic] = []
-        self.loader = yaml.SafeLoader("")
-        self.count = 0
-        self.seen: set[int] = set()
-        self.reused = 0
-
-    def build(self, node: yaml.Node, path: Path) -> Any:
-        self.count += 1
-        if isinstance(node, yaml.CollectionNode):
-            if id(node) in self.seen:
-                self.reused += 1
-            self.seen.add(id(node))
-        if self.count > MAX_NODES or self.reused > MAX_ALIAS_REUSE:
-            raise _TooLarge
-        self.smap.values[path] = _mark(node)
-        if isinstance(node, yaml.CollectionNode) and node.tag not in _PLAIN_TAGS:
-            line, col = _mark(node)
-            self.problems.append(Diagnostic(
-                self.smap.file, line, col, f"YAML tag {node.tag!r} is not allowed "
-                "(only plain YAML data is allowed: no tags such as !!python/...)"))
+def _walk_marks(node: yaml.Node, path: Path, values: dict[Path, tuple[int, int]],
+                keys: dict[Path, tuple[int, int]]) -> None:
+    stack = [(node, path)]
+    seen: set[int] = set()
+    while stack:
+        node, path = stack.pop()
+        values.setdefault(path, _mark(node))
+        if id(node) in seen:  # an alias: its contents were marked where they are defined
+            continue
+        seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self.loader.construct_object(node, deep=True)
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    keys.setdefault((*path, key_node.value), _mark(key_node))
+                    stack.append((value_node, (*path, key_node.value)))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, (*path, i)) for i, item in enumerate(node.value))
 
-    def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[Any, Any]:
-        self.loader.flatten_mapping(node)  # YAML merge keys (<<) are plain data, keep them
-        out: dict[Any, Any] = {}
+
+class _Loader(_SAFE):  # type: ignore[misc, valid-type]
+    """The safe loader, reporting duplicate and non-scalar keys instead of hiding them."""
+
+    def __init__(self, text: str, file: str) -> None:
+        super().__init__(text)
+        self.file = file
+        self.problems: list[Diagnostic] = []
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[str, Any]:
+        self.flatten_mapping(node)  # YAML merge keys (<<) are plain data, keep them
+        out: dict[str, Any] = {}
+        first: dict[str, int] = {}
         for key_node, value_node in node.value:
-            key = self.loader.construct_object(key_node, deep=True)
+            key = self.construct_object(key_node, deep=deep)
+            line, col = _mark(key_node)
             if not isinstance(key, str | int | float | bool) or key is None:
-                line, col = _mark(key_node)
-                self.problems.append(
-                    Diagnostic(self.smap.file, line, col, "mapping keys must be plain scalars")
-                )
+                self.problems.append(Diagnostic(self.file, line, col,
+                                                "mapping keys must be plain scalars"))
                 continue
-            key = str(key) if not isinstance(key, str) else key
-            if key in out:
-                line, col = _mark(key_node)
-                first = self.smap.keys[(*path, key)][0]
-                self.problems.append(
-                    Diagnostic(
-                        self.smap.file,
-                        line,
-                        col,
-                        f"duplicate key '{key}' (first defined on line {first}); "
-                        "remove one of them",
-                        _dotted((*path, key)),
-                    )
-                )
+            key = key if isinstance(key, str) else str(key)
+            if key in first:
+                self.problems.append(Diagnostic(
+                    self.file, line, col, f"duplicate key '{key}' (first defined on line "
+                    f"{first[key]}); remove one of them"))
                 continue
-            self.smap.keys[(*path, key)] = _mark(key_node)
-            out[key] = self.build(value_node, (*path, key))
+            first[key] = line
+            out[key] = self.construct_object(value_node, deep=deep)
         return out
 
 
@@ -141,27 +136,55 @@ def _yaml_problem(exc: yaml.YAMLError, file: str) -> Diagnostic:
     return Diagnostic(file, 1, 1, f"YAML error: {exc}")  # reader errors: bad bytes
 
 
+def _scan(root: Any, smap: SourceMap) -> list[Diagnostic]:
+    """Refuse non-plain values, recursive aliases and alias bombs, in one linear walk."""
+    size: dict[int, int] = {}
+    active: set[int] = set()
+    problems: list[Diagnostic] = []
+    stack: list[tuple[Any, Path, bool]] = [(root, (), False)]
+    while stack:
+        obj, path, leaving = stack.pop()
+        if not isinstance(obj, dict | list):
+            if not isinstance(obj, _PLAIN):
+                problems.append(smap.diag(path, f"a {type(obj).__name__} value is not plain "
+                                                "data; quote it to make it a string"))
+            continue
+        key = id(obj)
+        children = list(obj.values()) if isinstance(obj, dict) else obj
+        if leaving:
+            active.discard(key)
+            size[key] = 1 + sum(size.get(id(c), 1) for c in children)
+            if size[key] > MAX_NODES:
+                return [Diagnostic(smap.file, 1, 1, f"the blueprint expands to more than "
+                                   f"{MAX_NODES} values once aliases are expanded (alias bomb?)")]
+            continue
+        if key in active:
+            return [smap.diag(path, "a YAML alias refers to its own parent (recursive data)",
+                              key=True)]
+        if key in size:
+            continue
+        active.add(key)
+        stack.append((obj, path, True))
+        items = obj.items() if isinstance(obj, dict) else enumerate(obj)
+        stack.extend((v, (*path, k), False) for k, v in items)
+    return problems
+
+
 def load_yaml(text: str, file: str) -> tuple[Any, SourceMap, list[Diagnostic]]:
     """Parse ``text`` safely; return (data, source map, problems).
 
     On a syntax error the data is ``None`` and the problem says where.
     """
-    smap = SourceMap(file)
+    smap = SourceMap(file, text)
+    loader = _Loader(text, file)
     try:
-        root = yaml.compose(text, Loader=_COMPOSER)
+        data = loader.get_single_data()
     except yaml.YAMLError as exc:
         return None, smap, [_yaml_problem(exc, file)]
-    if root is None:
-        return None, smap, [Diagnostic(file, 1, 1, "the blueprint is empty")]
-    builder = _Builder(smap)
-    try:
-        data = builder.build(root, ())
-    except _TooLarge:
-        msg = (f"the blueprint expands to more than {MAX_NODES} YAML nodes or re-expands "
-               f"aliases more than {MAX_ALIAS_REUSE} times (alias bomb?)")
-        return None, smap, [Diagnostic(file, 1, 1, msg)]
-    except yaml.YAMLError as exc:  # e.g. an unsafe or unknown tag
-        return None, smap, [_yaml_problem(exc, file)]
-    except (ValueError, TypeError, OverflowError, RecursionError) as exc:  # e.g. bad timestamps
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:  # e.g. bad dates
         return None, smap, [Diagnostic(file, 1, 1, f"YAML value error: {exc}")]
-    return data, smap, builder.problems
+    finally:
+        loader.dispose()
+    if data is None:
+        return None, smap, loader.problems
+    return data, smap, loader.problems + _scan(data, smap)

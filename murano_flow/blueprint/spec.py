@@ -98,7 +98,6 @@ class Node:
     reboot: bool = False
     #: Reference text -> node names, for each ``outputs['...']`` its templates read.
     output_refs: tuple[tuple[str, tuple[str, ...], bool], ...] = ()
-    line: int = 0
 
 
 @dataclass(frozen=True)

@@ -47,8 +47,11 @@ _NODE_COLS = ("deployment", "name", "instance", "state", "status", "intention", 
               "attempt", "started", "finished", "exit_code", "reason", "outputs",
               "stdout_tail", "stderr_tail", "log_dir", "requires", "has_action")
 _NODE_JSON = {"outputs", "requires"}
+#: Columns a node's progress changes; identity and requirements are written once.
+_PROGRESS_COLS = ("status", "intention", "host", "attempt", "started", "finished", "exit_code",
+                  "reason", "outputs", "stdout_tail", "stderr_tail", "log_dir")
 _UPDATE_NODE = (
-    "UPDATE nodes SET " + ", ".join(f"{c} = ?" for c in _NODE_COLS[2:])
+    "UPDATE nodes SET " + ", ".join(f"{c} = ?" for c in _PROGRESS_COLS)
     + " WHERE deployment = ? AND name = ?"
 )
 _EVENT_COLS = ("deployment", "ts", "kind", "node", "status", "attempt", "message", "data")
@@ -118,8 +121,7 @@ class SqliteStore(Store):
                state: str | None = None, reason: str | None = None) -> None:
         with self._tx() as db:
             if nodes:
-                db.executemany(_UPDATE_NODE, (
-                    (*_node_row(n)[2:], n.deployment, n.name) for n in nodes))
+                db.executemany(_UPDATE_NODE, (_progress_row(n) for n in nodes))
             self._insert_events(db, events)
             if state is not None or reason is not None or events:
                 ts = events[-1].ts if events else None
@@ -128,12 +130,16 @@ class SqliteStore(Store):
                            "WHERE id = ?", (state, reason, ts, deployment))
 
     def _insert_events(self, db: sqlite3.Connection, events: list[Event]) -> None:
-        for e in events:
-            cur = db.execute(
-                f"INSERT INTO events ({', '.join(_EVENT_COLS)}) VALUES (?,?,?,?,?,?,?,?)",
-                (e.deployment, e.ts, e.kind, e.node, e.status, e.attempt, e.message,
-                 json.dumps(e.data)))
-            e.seq = int(cur.lastrowid or 0)
+        if not events:
+            return
+        db.executemany(
+            f"INSERT INTO events ({', '.join(_EVENT_COLS)}) VALUES (?,?,?,?,?,?,?,?)",
+            [(e.deployment, e.ts, e.kind, e.node, e.status, e.attempt, e.message,
+              json.dumps(e.data) if e.data else "{}") for e in events])
+        # Inside our write transaction no one else inserts, so the new ids are consecutive.
+        last = db.execute("SELECT last_insert_rowid()").fetchone()[0]
+        for k, e in enumerate(events):
+            e.seq = last - len(events) + 1 + k
 
     def deployment(self, deployment: str) -> DeploymentRecord:
         rows = self._query("SELECT * FROM deployments WHERE id = ?", (deployment,))
@@ -180,6 +186,12 @@ class SqliteStore(Store):
 def _node_row(n: NodeRecord) -> tuple[Any, ...]:
     return tuple(json.dumps(getattr(n, c)) if c in _NODE_JSON else getattr(n, c)
                  for c in _NODE_COLS)
+
+
+def _progress_row(n: NodeRecord) -> tuple[Any, ...]:
+    return (n.status, n.intention, n.host, n.attempt, n.started, n.finished, n.exit_code,
+            n.reason, json.dumps(n.outputs) if n.outputs else "{}", n.stdout_tail,
+            n.stderr_tail, n.log_dir, n.deployment, n.name)
 
 
 def _decode(row: dict[str, Any], json_cols: set[str]) -> dict[str, Any]:
