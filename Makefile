@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 MF     := $(BIN)/murano-flow
 
-.PHONY: install demo test test-fast lint clean
+.PHONY: install demo test test-fast lint bench bench-quick clean
 
 install: $(VENV)/.installed
 
@@ -26,6 +26,14 @@ test-fast: install
 lint: install
 	$(BIN)/ruff check murano_flow tests blueprints scripts
 	$(BIN)/mypy murano_flow
+
+bench: install  ## side-by-side benchmark vs a bare floor and TaskFlow (not part of make test)
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench.run
+
+bench-quick: install  ## the same up to 1,000 nodes, one run each
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench.run --quick --repeat 1
 
 clean:
 	rm -rf $(VENV) .murano-flow .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -60,15 +60,40 @@ def measure(contender: str, shape: S.Shape, workers: int, timeout: float) -> dic
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
-def validate_and_plan(n: int = 10_000) -> dict[str, Any]:
-    """Seconds for `validate` + `plan` of an n-node blueprint, through the CLI code path."""
+#: A 10,000-node blueprint written the way people write them: counted entities.
+COUNTED = """
+format: 1
+name: counted
+parameters:
+  n: {type: integer, default: 2500}
+entities:
+  vm:
+    count: "{{ params.n }}"
+    host: {transport: local, name: "vm-{{ index }}"}
+    states:
+      Allocated: {action: {inline: allocate, env: {I: "{{ index }}"}}, outputs: [ip]}
+      Configured:
+        requires: [Allocated, "{% if index > 0 %}vm[0].Configured{% endif %}"]
+        action: {inline: configure, env: {IP: "{{ outputs['Allocated'].ip }}"}}
+      Joined: {requires: Configured, action: join}
+      Deployed: {requires: ["Joined"]}
+"""
+
+
+def validate_and_plan() -> list[dict[str, Any]]:
+    """Seconds for `validate` + `plan` of two 10,000-node blueprints (CLI code path)."""
     from murano_flow.blueprint import parse_blueprint
     from murano_flow.graph import StateGraph
 
-    text = blueprint_text(S.layered(n))
-    start = time.perf_counter()
-    StateGraph(parse_blueprint(text, "big.yaml")).waves()
-    return {"wall": time.perf_counter() - start, "nodes": n}
+    out = []
+    for name, text in (("explicit (one entity per node)", blueprint_text(S.layered(10_000))),
+                       ("counted (2,500 members x 4 states)", COUNTED)):
+        start = time.perf_counter()
+        bp = parse_blueprint(text, "big.yaml")
+        StateGraph(bp).waves()
+        out.append({"kind": "validate+plan", "blueprint": name, "nodes": len(bp.nodes),
+                    "wall": time.perf_counter() - start})
+    return out
 
 
 def versions() -> dict[str, str]:
@@ -113,6 +138,8 @@ def main() -> None:
                 for name in args.only:
                     if (name, family) in stopped:
                         continue
+                    if name in best and best[name].get("wall", 0) > 5:
+                        continue  # slow enough that one run says it all
                     got = measure(name, shape, workers, args.timeout)
                     if "error" in got or got["wall"] < best.get(name, {"wall": 1e18})["wall"]:
                         best[name] = got
@@ -129,9 +156,11 @@ def main() -> None:
                                               f"(> {args.limit:.0f} s)"
             _ratios(rows, shape.name)
             _print_shape(rows, shape.name)
-    vp = validate_and_plan()
-    rows.append({"kind": "validate+plan", **vp})
-    print(f"\nvalidate + plan of a {vp['nodes']:,}-node blueprint: {vp['wall']:.2f} s")
+    print()
+    for vp in validate_and_plan():
+        rows.append(vp)
+        print(f"validate + plan, {vp['nodes']:,}-node blueprint, {vp['blueprint']}: "
+              f"{vp['wall']:.2f} s")
     _growth(rows)
     _targets(rows)
     out = RESULTS / "latest.jsonl"
@@ -224,8 +253,10 @@ def _targets(rows: list[dict[str, Any]]) -> None:
     checks.append(("makespan / critical path <= 1.05", v, v and v <= 1.05))
     v = get("layered-1000", "murano-memory", "ratio_to_taskflow")
     checks.append((">= 100x TaskFlow's nodes/s at 1,000 nodes", v, v and v >= 100))
-    vp = next(r["wall"] for r in rows if r.get("kind") == "validate+plan")
-    checks.append(("validate + plan of 10,000 nodes < 2 s", vp, vp < 2))
+    for r in rows:
+        if r.get("kind") == "validate+plan":
+            checks.append((f"validate + plan of 10,000 nodes < 2 s ({r['blueprint']})",
+                           r["wall"], r["wall"] < 2))
     print("\ntargets")
     for text, value, ok in checks:
         shown = "n/a" if value is None else f"{value:.3g}"
