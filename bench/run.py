@@ -43,8 +43,23 @@ def child(contender: str, shape_name: str, workers: int) -> None:
     """Run one measurement and print it as JSON (child-process mode)."""
     shape = S.by_name(shape_name)
     out = CONTENDERS[contender](shape, workers)
-    out["rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["rss_mib"] = peak_rss_mib()
     print(json.dumps(out))
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident set size.
+
+    VmHWM belongs to this process image; ru_maxrss would also count the parent's peak,
+    which Linux carries across fork and exec.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure(contender: str, shape: S.Shape, workers: int, timeout: float) -> dict[str, Any]:
@@ -117,7 +132,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="sizes up to 1,000 only")
     ap.add_argument("--repeat", type=int, default=3, help="runs per measurement (best kept)")
     ap.add_argument("--limit", type=float, default=60.0, help="stop a series past this (s)")
-    ap.add_argument("--timeout", type=float, default=300.0, help="kill one run after this (s)")
+    ap.add_argument("--timeout", type=float, default=120.0, help="kill one run after this (s)")
     ap.add_argument("--only", nargs="*", choices=sorted(CONTENDERS), default=sorted(CONTENDERS))
     args = ap.parse_args()
     if args.child:

@@ -104,6 +104,11 @@ class Engine:
     def create(self, bp: Blueprint, deployment_id: str | None = None,
                source: dict[str, Any] | None = None) -> DeploymentRecord:
         """Journal a new pending deployment of ``bp``; return its record."""
+        with paused_gc():
+            return self._create(bp, deployment_id, source)
+
+    def _create(self, bp: Blueprint, deployment_id: str | None,
+                source: dict[str, Any] | None) -> DeploymentRecord:
         now = time.time()
         masker = Masker(bp.secrets)
         dep_id = deployment_id or f"{bp.name}-{secrets.token_hex(4)}"
@@ -127,6 +132,15 @@ class Engine:
 
     def deploy(self, bp: Blueprint, deployment_id: str) -> DeploymentRecord:
         """Drive ``deployment_id`` forward until its targets are reached or it fails."""
+        with paused_gc():
+            return self._forward(bp, deployment_id)
+
+    def rollback(self, bp: Blueprint, deployment_id: str) -> DeploymentRecord:
+        """Undo every node that was done (or failed), in reverse dependency order."""
+        with paused_gc():
+            return self._backward(bp, deployment_id)
+
+    def _forward(self, bp: Blueprint, deployment_id: str) -> DeploymentRecord:
         run = self._load(bp, deployment_id, reverse=False)
         for rec in run.records:
             if rec.status in (NodeState.FAILED, NodeState.UNDO_FAILED, NodeState.UNDONE):
@@ -136,8 +150,7 @@ class Engine:
         todo = [not s for s in satisfied]
         return self._drive(run, Forward(run.graph.preds, run.graph.succ, satisfied, todo))
 
-    def rollback(self, bp: Blueprint, deployment_id: str) -> DeploymentRecord:
-        """Undo every node that was done (or failed), in reverse dependency order."""
+    def _backward(self, bp: Blueprint, deployment_id: str) -> DeploymentRecord:
         run = self._load(bp, deployment_id, reverse=True)
         todo = [r.status in (*SATISFIED, NodeState.FAILED, NodeState.UNDO_FAILED)
                 for r in run.records]
@@ -167,10 +180,6 @@ class Engine:
         return run
 
     def _drive(self, run: _Run, resolver: Forward | Reverse) -> DeploymentRecord:
-        with paused_gc():
-            return self._traverse(run, resolver)
-
-    def _traverse(self, run: _Run, resolver: Forward | Reverse) -> DeploymentRecord:
         pool = WorkerPool(self.workers)
         in_flight = 0
         try:
