@@ -24,7 +24,7 @@ test-fast: install
 	$(BIN)/python -m pytest -q -x -m "not slow"
 
 lint: install
-	$(BIN)/ruff check murano_flow tests blueprints scripts
+	$(BIN)/ruff check murano_flow tests blueprints scripts bench
 	$(BIN)/mypy murano_flow
 
 bench: install  ## side-by-side benchmark vs a bare floor and TaskFlow (not part of make test)

@@ -85,6 +85,7 @@ def murano(shape: Shape, workers: int, store_kind: str) -> dict[str, Any]:
     t0 = time.perf_counter()
     bp = parse_blueprint(blueprint_text(shape), f"{shape.name}.yaml")
     parsed = time.perf_counter() - t0
+    rss_parse = _peak_rss_mib()
     with tempfile.TemporaryDirectory() as tmp:
         if store_kind == "memory":
             store: Any = MemoryStore()
@@ -98,7 +99,13 @@ def murano(shape: Shape, workers: int, store_kind: str) -> dict[str, Any]:
         wall = time.perf_counter() - start
         store.close()
     assert final.state == "succeeded", final.reason
-    return {"wall": wall, "parse": parsed}
+    return {"wall": wall, "parse": parsed, "rss_after_parse_mib": rss_parse}
+
+
+def _peak_rss_mib() -> float:
+    """Peak resident set so far (VmHWM), to tell the parser's share from the engine's."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmHWM:"))
 
 
 def taskflow(shape: Shape, workers: int, backend_kind: str) -> dict[str, Any]:

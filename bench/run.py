@@ -252,18 +252,21 @@ def _targets(rows: list[dict[str, Any]]) -> None:
         return None
 
     checks = []
-    for n in (10_000, 50_000):
-        v = get(f"layered-{n}", "murano-memory", "ratio_to_floor")
-        checks.append((f"in-memory engine >= 25% of floor at {n:,} nodes", v, v and v >= 0.25))
-    spread = [r["spread_1k_up"] for r in rows if r.get("kind") == "growth"
-              and r["family"] == "layered" and r["contender"] == "murano-memory"]
-    checks.append(("time per node flat 1k..50k (max/min <= 1.3/0.7)", spread[0] if spread
-                   else None, bool(spread) and spread[0] <= 1.3 / 0.7))
-    rss = get("layered-50000", "murano-memory", "rss_mib")
-    checks.append(("peak RSS < 500 MiB at 50,000 nodes", rss, rss and rss < 500))
-    for n in (10_000, 50_000):
-        v = get(f"layered-{n}", "murano-sqlite", "ratio_to_floor")
-        checks.append((f"SQLite (kill-9-safe) >= 10% of floor at {n:,}", v, v and v >= 0.10))
+    for family in ("layered", "layered-full"):
+        for n in (10_000, 50_000):
+            v = get(f"{family}-{n}", "murano-memory", "ratio_to_floor")
+            checks.append((f"{family}: in-memory engine >= 25% of floor at {n:,} nodes", v,
+                           v and v >= 0.25))
+        spread = [r["spread_1k_up"] for r in rows if r.get("kind") == "growth"
+                  and r["family"] == family and r["contender"] == "murano-memory"]
+        checks.append((f"{family}: time per node flat 1k..50k (max/min <= 1.3/0.7)",
+                       spread[0] if spread else None, bool(spread) and spread[0] <= 1.3 / 0.7))
+        rss = get(f"{family}-50000", "murano-memory", "rss_mib")
+        checks.append((f"{family}: peak RSS < 500 MiB at 50,000 nodes", rss, rss and rss < 500))
+        for n in (10_000, 50_000):
+            v = get(f"{family}-{n}", "murano-sqlite", "ratio_to_floor")
+            checks.append((f"{family}: SQLite (kill-9-safe) >= 10% of floor at {n:,}", v,
+                           v and v >= 0.10))
     v = get("makespan-200", "murano-memory", "makespan_ratio")
     checks.append(("makespan / critical path <= 1.05", v, v and v <= 1.05))
     v = get("layered-1000", "murano-memory", "ratio_to_taskflow")

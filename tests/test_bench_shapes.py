@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from bench import shapes as S
 from bench.contenders import blueprint_text, floor, murano
-
 from murano_flow.blueprint import parse_blueprint
 
 
