@@ -277,8 +277,9 @@ def _targets(rows: list[dict[str, Any]]) -> None:
                            r["wall"], r["wall"] < 2))
     print("\ntargets")
     for text, value, ok in checks:
-        shown = "n/a" if value is None else f"{value:.3g}"
-        print(f"  {'PASS' if ok else 'MISS'}  {text}: {shown}")
+        shown = "not measured in this run" if value is None else f"{value:.3g}"
+        verdict = "n/a " if value is None else ("PASS" if ok else "MISS")
+        print(f"  {verdict}  {text}: {shown}")
         rows.append({"kind": "target", "target": text, "value": value, "met": bool(ok)})
 
 
