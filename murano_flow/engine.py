@@ -4,10 +4,10 @@ One engine thread owns every piece of state; worker threads only run plans and
 return outcomes through a queue (they never raise). The loop::
 
     RELEASE   nodes whose requirements are met are rendered and queued on their host
-    DISPATCH  free hosts get their next node; the 'running' rows are committed first
+    DISPATCH  free hosts get their next node; one transaction commits the outcomes
+              applied since the last one and the new 'running' rows, then plans go out
     WAIT      block on the completion queue (or until the next retry is due)
-    ANALYZE   apply every outcome that arrived, commit them in one transaction,
-              then RELEASE the nodes they unblock
+    ANALYZE   apply every outcome that arrived, then RELEASE the nodes they unblock
 
 Nothing is acted on before it is journaled: a node starts only after its
 requirements' completion is committed, and its own 'running' row is committed
