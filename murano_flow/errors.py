@@ -13,6 +13,7 @@
      |    +-- NotFound                   no such deployment                         (2)
      |    +-- CorruptState               the journal contradicts itself             (3)
      +-- DecodeError                     a message or stored value does not decode  (2)
+          +-- SignatureError             unsigned, mis-signed, stale or replayed message
 
 Every error carries structured fields so that the CLI can print what went wrong,
 where, and how to fix it, without a traceback.
@@ -120,3 +121,14 @@ class DecodeError(MuranoFlowError):
     def __init__(self, what: str, cause: str) -> None:
         super().__init__(f"cannot decode {what}: {cause}")
         self.what, self.cause = what, cause
+
+
+class SignatureError(DecodeError):
+    """A message failed authentication; ``reason`` is one of REASONS."""
+
+    #: Why a message can be refused.
+    REASONS = ("unsigned", "mis-signed", "wrong-queue", "stale", "replayed")
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__("message", f"{reason}: {detail}")
+        self.reason = reason

@@ -18,6 +18,7 @@ ALLOWED = {
     "workers": set(),
     "gcpause": set(),
     "protocol": {"errors"},
+    "signing": {"errors"},
     "lifecycle": {"errors", "states"},
     "blueprint": {"errors", "blueprint", "dag", "gcpause"},
     "graph": {"blueprint", "dag"},
@@ -59,7 +60,7 @@ def test_layers_import_only_downwards():
 def test_all_is_complete_and_importable():
     public = {name for name in dir(murano_flow) if not name.startswith("_")}
     modules = {"blueprint", "cli", "dag", "engine", "errors", "graph", "lifecycle", "masking",
-               "output", "plans", "progress", "protocol", "resolver", "states", "store",
+               "output", "plans", "progress", "protocol", "resolver", "signing", "states", "store",
                "transports", "workers", "gcpause"}
     assert public - modules - {"annotations", "logging"} == set(murano_flow.__all__) - {
         "__version__"}
