@@ -3,64 +3,45 @@
 Blueprint YAML -> validated, expanded :class:`Blueprint` -> :class:`StateGraph`
 -> :class:`Engine` (thread pool, event-driven resolver) -> transports, with every
 step journaled in a :class:`Store`.
+
+Names are imported on first use, so that ``import murano_flow.protocol`` (what a guest
+agent needs) does not pull in the engine, click, rich or Jinja2.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
+from typing import Any
 
 __version__ = "0.1.0"
 
-from .blueprint import Blueprint, load_blueprint, parse_blueprint  # noqa: E402
-from .engine import Engine  # noqa: E402
-from .errors import (  # noqa: E402
-    BlueprintError,
-    CommandTimeout,
-    ConnectError,
-    CorruptState,
-    DecodeError,
-    Diagnostic,
-    MuranoFlowError,
-    NotFound,
-    StoreError,
-    TransitionError,
-    TransportError,
-    UsageError,
-)
-from .graph import StateGraph  # noqa: E402
-from .protocol import Plan, Result  # noqa: E402
-from .store import MemoryStore, SqliteStore, Store, open_store  # noqa: E402
-from .transports import LocalTransport, StubTransport, Transport, open_transport  # noqa: E402
+#: Public name -> module that defines it.
+_EXPORTS = {
+    "Blueprint": "blueprint", "load_blueprint": "blueprint", "parse_blueprint": "blueprint",
+    "Engine": "engine", "StateGraph": "graph", "Plan": "protocol", "Result": "protocol",
+    "MemoryStore": "store", "SqliteStore": "store", "Store": "store", "open_store": "store",
+    "LocalTransport": "transports", "StubTransport": "transports", "Transport": "transports",
+    "open_transport": "transports",
+    **{name: "errors" for name in (
+        "BlueprintError", "CommandTimeout", "ConnectError", "CorruptState", "DecodeError",
+        "Diagnostic", "MuranoFlowError", "NotFound", "SignatureError", "StoreError",
+        "TransitionError", "TransportError", "UsageError")},
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-__all__ = [
-    "Blueprint",
-    "BlueprintError",
-    "CommandTimeout",
-    "ConnectError",
-    "CorruptState",
-    "DecodeError",
-    "Diagnostic",
-    "Engine",
-    "LocalTransport",
-    "MemoryStore",
-    "MuranoFlowError",
-    "NotFound",
-    "Plan",
-    "Result",
-    "SqliteStore",
-    "StateGraph",
-    "Store",
-    "StoreError",
-    "StubTransport",
-    "TransitionError",
-    "Transport",
-    "TransportError",
-    "UsageError",
-    "__version__",
-    "load_blueprint",
-    "open_store",
-    "open_transport",
-    "parse_blueprint",
-]
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'murano_flow' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

@@ -58,14 +58,25 @@ def test_layers_import_only_downwards():
 
 
 def test_all_is_complete_and_importable():
-    public = {name for name in dir(murano_flow) if not name.startswith("_")}
-    modules = {"blueprint", "cli", "dag", "engine", "errors", "graph", "lifecycle", "masking",
-               "output", "plans", "progress", "protocol", "resolver", "signing", "states", "store",
-               "transports", "workers", "gcpause"}
-    assert public - modules - {"annotations", "logging"} == set(murano_flow.__all__) - {
-        "__version__"}
     for name in murano_flow.__all__:
         assert getattr(murano_flow, name) is not None
+    from murano_flow import errors
+
+    public_errors = {n for n, v in vars(errors).items()
+                     if isinstance(v, type) and issubclass(v, Exception) and not n.startswith("_")}
+    assert public_errors <= set(murano_flow.__all__)
+
+
+def test_the_wire_modules_import_nothing_heavy():
+    import subprocess
+    import sys
+
+    code = ("import sys, murano_flow.protocol, murano_flow.signing; "
+            "bad = [m for m in ('click', 'rich', 'jinja2', 'yaml', 'transitions', "
+            "'murano_flow.engine') if m in sys.modules]; print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"
 
 
 def test_only_safe_yaml_loading():
