@@ -24,8 +24,8 @@ test-fast: install
 	$(BIN)/python -m pytest -q -x -m "not slow"
 
 lint: install
-	$(BIN)/ruff check murano_flow tests blueprints scripts bench
-	$(BIN)/mypy murano_flow
+	$(BIN)/ruff check murano_flow agents tests blueprints scripts bench
+	$(BIN)/mypy murano_flow agents/murano_flow_agent
 
 bench: install  ## side-by-side benchmark vs a bare floor and TaskFlow (not part of make test)
 	$(BIN)/pip install --quiet -e '.[bench]'

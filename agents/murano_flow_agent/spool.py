@@ -1,0 +1,130 @@
+"""The agent's on-disk journal: a plan is written before it is acked, its result before
+it is published, so neither a crash of the agent nor a lost connection loses either.
+
+Layout under the spool directory (mode 0700), one file per plan id (hashed name)::
+
+    plans/ID.json       the plan as received (body + headers), written before the ack
+    running/ID          execution started (written before the script is launched)
+    results/ID.json     the recorded result (written before it is published)
+    published/ID        the broker confirmed the result
+    nonces.json         nonces of accepted plans (replay protection across restarts)
+
+Every file is written to a temporary name, fsynced, renamed into place, and the
+directory fsynced: after a crash a file is either whole or absent.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+_DIRS = ("plans", "running", "results", "published")
+
+
+def _name(plan_id: str) -> str:
+    return hashlib.sha256(plan_id.encode()).hexdigest()[:32]
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a crash leaves the old file or the new, never half."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    dirfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dirfd)
+    finally:
+        os.close(dirfd)
+
+
+class Spool:
+    """Durable bookkeeping of the plans one agent received, ran and answered."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.root, 0o700)
+        for d in _DIRS:
+            (self.root / d).mkdir(exist_ok=True, mode=0o700)
+
+    def _path(self, kind: str, plan_id: str) -> Path:
+        suffix = ".json" if kind in ("plans", "results") else ""
+        return self.root / kind / f"{_name(plan_id)}{suffix}"
+
+    # -- writes, in the order they happen ------------------------------------
+
+    def accept(self, plan_id: str, body: bytes, headers: dict[str, Any]) -> bool:
+        """Journal a received plan; False if this plan id was received before."""
+        path = self._path("plans", plan_id)
+        if path.exists():
+            return False
+        record = {"id": plan_id, "body": base64.b64encode(body).decode(), "headers": headers}
+        atomic_write(path, json.dumps(record).encode())
+        return True
+
+    def start(self, plan_id: str) -> None:
+        """Record that the plan's script is about to run."""
+        atomic_write(self._path("running", plan_id), b"")
+
+    def finish(self, plan_id: str, result: bytes) -> None:
+        """Record the plan's result (before publishing it)."""
+        atomic_write(self._path("results", plan_id), result)
+
+    def published(self, plan_id: str) -> None:
+        """Record that the broker confirmed the result."""
+        atomic_write(self._path("published", plan_id), b"")
+
+    # -- reads -----------------------------------------------------------------
+
+    def result(self, plan_id: str) -> bytes | None:
+        """The recorded result of ``plan_id``, if it finished."""
+        path = self._path("results", plan_id)
+        return path.read_bytes() if path.exists() else None
+
+    def plan(self, plan_id: str) -> tuple[bytes, dict[str, Any]]:
+        """The plan body and headers as received."""
+        record = json.loads(self._path("plans", plan_id).read_text())
+        return base64.b64decode(record["body"]), dict(record["headers"])
+
+    def _ids(self, kind: str) -> list[str]:
+        out = []
+        for path in sorted((self.root / "plans").glob("*.json"), key=lambda p: p.stat().st_mtime):
+            plan_id = json.loads(path.read_text())["id"]
+            if kind == "waiting" and not self._path("running", plan_id).exists() or kind == "interrupted" and self._path("running", plan_id).exists() \
+                    and not self._path("results", plan_id).exists() or kind == "unpublished" and self._path("results", plan_id).exists() \
+                    and not self._path("published", plan_id).exists():
+                out.append(plan_id)
+        return out
+
+    def waiting(self) -> list[str]:
+        """Plans received but never started (run them after a restart), oldest first."""
+        return self._ids("waiting")
+
+    def interrupted(self) -> list[str]:
+        """Plans that started but have no result: the agent died while running them."""
+        return self._ids("interrupted")
+
+    def unpublished(self) -> list[str]:
+        """Results recorded but not confirmed by the broker: publish them again."""
+        return self._ids("unpublished")
+
+    def load_nonces(self) -> dict[str, float]:
+        """Nonces remembered by the replay guard before the last stop."""
+        path = self.root / "nonces.json"
+        try:
+            return {str(k): float(v) for k, v in json.loads(path.read_text()).items()}
+        except (OSError, ValueError, AttributeError):
+            return {}
+
+    def save_nonces(self, nonces: dict[str, float]) -> None:
+        """Persist the replay guard's nonces."""
+        atomic_write(self.root / "nonces.json", json.dumps(nonces).encode())
