@@ -95,27 +95,31 @@ class Spool:
         record = json.loads(self._path("plans", plan_id).read_text())
         return base64.b64decode(record["body"]), dict(record["headers"])
 
-    def _ids(self, kind: str) -> list[str]:
+    def _ids(self, started: bool, finished: bool | None = None,
+             confirmed: bool | None = None) -> list[str]:
+        """Plan ids, oldest first, whose markers match (None: either way)."""
         out = []
         for path in sorted((self.root / "plans").glob("*.json"), key=lambda p: p.stat().st_mtime):
             plan_id = json.loads(path.read_text())["id"]
-            if kind == "waiting" and not self._path("running", plan_id).exists() or kind == "interrupted" and self._path("running", plan_id).exists() \
-                    and not self._path("results", plan_id).exists() or kind == "unpublished" and self._path("results", plan_id).exists() \
-                    and not self._path("published", plan_id).exists():
+            marks = (self._path("running", plan_id).exists(),
+                     self._path("results", plan_id).exists(),
+                     self._path("published", plan_id).exists())
+            wanted = (started, finished, confirmed)
+            if all(w is None or w == m for w, m in zip(wanted, marks, strict=True)):
                 out.append(plan_id)
         return out
 
     def waiting(self) -> list[str]:
         """Plans received but never started (run them after a restart), oldest first."""
-        return self._ids("waiting")
+        return self._ids(started=False)
 
     def interrupted(self) -> list[str]:
         """Plans that started but have no result: the agent died while running them."""
-        return self._ids("interrupted")
+        return self._ids(started=True, finished=False)
 
     def unpublished(self) -> list[str]:
         """Results recorded but not confirmed by the broker: publish them again."""
-        return self._ids("unpublished")
+        return self._ids(started=True, finished=True, confirmed=False)
 
     def load_nonces(self) -> dict[str, float]:
         """Nonces remembered by the replay guard before the last stop."""
