@@ -98,6 +98,7 @@ class Engine:
         #: Whether the last traversal failed because a host or transport was unreachable.
         self.infrastructure_failure = False
         self._run: _Run | None = None
+        self._stop_requested = False
 
     # -- public API ------------------------------------------------------------
 
@@ -162,7 +163,12 @@ class Engine:
         return self._drive(run, Reverse(run.graph.preds, run.graph.succ, todo))
 
     def request_stop(self) -> None:
-        """Ask the running deployment to stop; safe to call from a signal handler."""
+        """Ask the running deployment to stop; safe to call from a signal handler.
+
+        A request made while the deployment is still being loaded is honoured as soon
+        as its loop starts.
+        """
+        self._stop_requested = True
         run = self._run
         if run is not None:
             run.done.put(_STOP)  # SimpleQueue.put is reentrant: fine in a signal handler
@@ -177,6 +183,8 @@ class Engine:
         run = _Run(bp, graph, dep, records, Masker(bp.secrets), reverse,
                    [dict(r.outputs) for r in records])
         self._run = run
+        if self._stop_requested:  # asked before the run existed (e.g. Ctrl-C while loading)
+            self._stop(run)
         return run
 
     def _drive(self, run: _Run, resolver: Forward | Reverse) -> DeploymentRecord:
@@ -230,6 +238,7 @@ class Engine:
         for transport in run.transports.values():
             transport.close()
         self._run = None
+        self._stop_requested = False  # a stop ends this run, not the next one
 
     # -- RELEASE / DISPATCH ----------------------------------------------------
 

@@ -355,3 +355,15 @@ def test_an_interrupted_rollback_can_be_resumed_forward():
     assert store.nodes(dep.id)[0].status == "reached"  # base was not undone yet
     assert engine.deploy(bp, dep.id).state == "succeeded"
     assert {n.status for n in store.nodes(dep.id)} == {"reached"}
+
+
+def test_a_stop_requested_before_the_loop_starts_is_honoured():
+    rec = Recorder()
+    engine, store, bp, dep = run(UNDO, rec)  # a first, complete run
+    assert dep.state == "succeeded"
+    bp2 = parse_blueprint(UNDO, "t.yaml", {}, strict=True)
+    dep2 = engine.create(bp2)
+    engine.request_stop()  # e.g. Ctrl-C while the deployment was loading
+    final = engine.deploy(bp2, dep2.id)
+    assert final.state == "interrupted"
+    assert all(n.status == "pending" for n in store.nodes(dep2.id))
