@@ -246,22 +246,26 @@ class Engine:
         stack = list(ready)
         while stack:
             i = stack.pop()
-            node, rec = run.graph.nodes[i], run.records[i]
+            node = run.graph.nodes[i]
             spec = node.undo if run.reverse else node.action
             if spec is None:  # synchronisation point, or nothing to undo: no host needed
                 self._sync(run, i)
                 stack.extend(resolver.completed(i))
                 continue
-            if run.stopping:
-                continue
-            try:
-                ctx = self._context(run, node)
-                where = plans.target(node, ctx)
-            except ExpressionError as exc:
-                self._node(run, rec, "start", "running", "rendering its host")
-                self._failed(run, i, f"expression error: {exc.message}")
-                continue
-            self._enqueue(run, i, where, ctx)
+            if not run.stopping:
+                self._place(run, i)
+
+    def _place(self, run: _Run, i: int, front: bool = False) -> None:
+        """Render the node's context and host and queue it there; a bad expression fails it."""
+        node, rec = run.graph.nodes[i], run.records[i]
+        try:
+            ctx = self._context(run, node)
+            self._enqueue(run, i, plans.target(node, ctx), ctx, front)
+        except ExpressionError as exc:
+            if rec.status not in (NodeState.RUNNING, NodeState.UNDOING):  # not a retry
+                event, kind = ("undo", "undoing") if run.reverse else ("start", "running")
+                self._node(run, rec, event, kind, "rendering its host")
+            self._failed(run, i, f"expression error: {exc.message}")
 
     def _sync(self, run: _Run, i: int) -> None:
         rec = run.records[i]
@@ -354,7 +358,7 @@ class Engine:
     # -- ANALYZE ---------------------------------------------------------------
 
     def _complete(self, run: _Run, resolver: Forward | Reverse, batch: list[Outcome]) -> None:
-        """Apply a batch of outcomes, commit them together, then release their dependents."""
+        """Apply a batch of outcomes, then release the nodes they unblock."""
         # No commit here: nothing that depends on these completions can leave the process
         # before _dispatch commits them together with the next 'running' rows.
         done = [out.index for out in batch if self._analyze(run, out)]
@@ -417,7 +421,6 @@ class Engine:
         rec.reason = run.masker.text(reason)
         if not run.reverse:
             run.stopping = run.stopping or f"{rec.name} failed: {rec.reason}"
-        self._flush(run)
 
     def _due_retries(self, run: _Run) -> None:
         now = time.monotonic()
@@ -426,12 +429,7 @@ class Engine:
             if run.stopping:
                 self._failed(run, i, f"{run.records[i].reason}; not retried: {run.stopping}")
                 continue
-            node = run.graph.nodes[i]
-            try:
-                ctx = self._context(run, node)
-                self._enqueue(run, i, plans.target(node, ctx), ctx, front=True)
-            except ExpressionError as exc:
-                self._failed(run, i, f"expression error: {exc.message}")
+            self._place(run, i, front=True)
 
     # -- journal ---------------------------------------------------------------
 

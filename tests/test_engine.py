@@ -367,3 +367,28 @@ def test_a_stop_requested_before_the_loop_starts_is_honoured():
     final = engine.deploy(bp2, dep2.id)
     assert final.state == "interrupted"
     assert all(n.status == "pending" for n in store.nodes(dep2.id))
+
+
+BAD_HOST = """
+format: 1
+name: badhost
+parameters:
+  hosts: {type: list, default: []}
+entities:
+  a:
+    host: {transport: local, name: "{{ params.hosts[0] }}"}
+    states:
+      Deployed: {action: work, undo: unwork}
+"""
+
+
+def test_a_host_expression_that_fails_fails_the_node_in_both_directions():
+    rec = Recorder()
+    engine, store, bp, dep = run(BAD_HOST, rec)
+    node = store.nodes(dep.id)[0]
+    assert dep.state == "failed" and node.status == "failed"
+    assert node.reason.startswith("expression error:")
+    final = engine.rollback(bp, dep.id)  # its undo renders the same host: a clean failure
+    node = store.nodes(dep.id)[0]
+    assert final.state == "failed" and node.status == "undo_failed"
+    assert node.reason.startswith("expression error:") and rec.calls == []

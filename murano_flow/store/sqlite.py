@@ -189,9 +189,9 @@ def _node_row(n: NodeRecord) -> tuple[Any, ...]:
 
 
 def _progress_row(n: NodeRecord) -> tuple[Any, ...]:
-    return (n.status, n.intention, n.host, n.attempt, n.started, n.finished, n.exit_code,
-            n.reason, json.dumps(n.outputs) if n.outputs else "{}", n.stdout_tail,
-            n.stderr_tail, n.log_dir, n.deployment, n.name)
+    values = (json.dumps(getattr(n, c)) if c in _NODE_JSON else getattr(n, c)
+              for c in _PROGRESS_COLS)
+    return (*values, n.deployment, n.name)
 
 
 def _decode(row: dict[str, Any], json_cols: set[str]) -> dict[str, Any]:
