@@ -244,3 +244,20 @@ def test_resume_of_a_finished_deployment_says_why_not(home, write_blueprint):
     assert mf("deploy", path, "--id", "done").exit_code == 0
     result = CliRunner().invoke(cli, ["resume", "done"])
     assert result.exit_code == 2 and "is 'succeeded': nothing to resume" in result.output
+
+
+def test_bad_params_files_exit_2_with_the_reason(home, tmp_path):
+    result = CliRunner().invoke(cli, ["validate", WEBFARM, "--params-file",
+                                      str(tmp_path / "missing.yaml")])
+    assert result.exit_code == 2 and "cannot read parameters" in result.output
+    listing = tmp_path / "list.yaml"
+    listing.write_text("- web_count\n- 3\n")
+    result = CliRunner().invoke(cli, ["validate", WEBFARM, "--params-file", str(listing)])
+    assert result.exit_code == 2 and "must hold a mapping" in result.output
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("web_count: [3\n")
+    result = CliRunner().invoke(cli, ["validate", WEBFARM, "--params-file", str(broken)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    good = tmp_path / "good.yaml"
+    good.write_text("web_count: 2\n")
+    assert CliRunner().invoke(cli, ["validate", WEBFARM, "--params-file", str(good)]).exit_code == 0
