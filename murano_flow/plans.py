@@ -8,10 +8,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .blueprint.expressions import render
+from .blueprint.expressions import ExpressionError, render
 from .blueprint.refs import instance_name
 from .blueprint.spec import ActionSpec, Blueprint, Node
 from .protocol import Plan
+
+#: Transports a host may name.
+TRANSPORTS = ("local", "ssh", "winrm", "amqp")
 
 
 @dataclass(frozen=True)
@@ -38,10 +41,14 @@ def context(bp: Blueprint, node: Node, deployment: str,
 def target(node: Node, ctx: dict[str, Any]) -> Target:
     """Render the node's host; local hosts default to one per entity instance."""
     fields = {k: render(v, ctx) for k, v in node.host.fields}
-    if node.host.transport == "local":
+    kind = render(node.host.transport, ctx)
+    if kind not in TRANSPORTS:
+        raise ExpressionError(f"host transport {kind!r} is not one of {', '.join(TRANSPORTS)}")
+    if kind == "local":
         fields.setdefault("name", instance_name(node.group, node.index))
-    ident = fields.get("name") or fields.get("address") or node.instance
-    return Target(node.host.transport, fields, f"{node.host.transport}:{ident}")
+    ident = fields.get("queue") if kind == "amqp" else None
+    ident = ident or fields.get("name") or fields.get("address") or node.instance
+    return Target(kind, fields, f"{kind}:{ident}")
 
 
 def _env_value(value: Any) -> str:
@@ -74,4 +81,5 @@ def plan(node: Node, spec: ActionSpec, kind: str, attempt: int, ctx: dict[str, A
         kind=kind, attempt=attempt, script_type=spec.shell, body=spec.body,
         args=tuple(_env_value(render(a, ctx)) for a in spec.args), env=env, params=params,
         timeout=spec.timeout, reboot=node.reboot and kind == "action", stamp=time.time(),
+        idempotent=node.idempotent or kind == "check",
     )

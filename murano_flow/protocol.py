@@ -38,6 +38,7 @@ class Plan:
     timeout: float = 1800.0
     reboot: bool = False
     stamp: float = 0.0
+    idempotent: bool = False
 
     def encode(self) -> bytes:
         """The plan as UTF-8 JSON."""

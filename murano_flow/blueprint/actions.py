@@ -136,7 +136,7 @@ def action_templates(spec: ActionSpec | None, path: YPath) -> list[tuple[YPath, 
 def host_templates(host: HostSpec, path: YPath) -> list[tuple[YPath, str]]:
     """Every (path, template) of a host mapping."""
     out: list[tuple[YPath, str]] = []
-    _walk(dict(host.fields), path, out)
+    _walk({"transport": host.transport, **dict(host.fields)}, path, out)
     return out
 
 

@@ -224,7 +224,7 @@ class _Builder:
             state=state, requires=tuple(dict.fromkeys(requires)), action=actions["action"],
             check=actions["check"], undo=actions["undo"], host=shared["host"],
             outputs=tuple(raw.get("outputs", ())), reboot=bool(raw.get("reboot", False)),
-            output_refs=refs,
+            idempotent=bool(raw.get("idempotent", False)), output_refs=refs,
         )
 
     def _resolve(self, text: str, group: str | None, index: int | None,

@@ -96,6 +96,8 @@ class Node:
     host: HostSpec
     outputs: tuple[str, ...] = ()
     reboot: bool = False
+    #: Safe to run again if a host died mid-run without a record of how it ended.
+    idempotent: bool = False
     #: Reference text -> node names, for each ``outputs['...']`` its templates read.
     output_refs: tuple[tuple[str, tuple[str, ...], bool], ...] = ()
 

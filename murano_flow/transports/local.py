@@ -20,13 +20,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..errors import DecodeError
 from ..protocol import Plan, Result
+from . import supervise
 from .base import Transport
 
 #: Characters of stdout/stderr kept in a Result (the full logs stay on disk).
 TAIL_CHARS = 4000
-#: Seconds between SIGTERM and SIGKILL when a plan must be stopped.
-KILL_GRACE = 3.0
 _SUFFIX = {"sh": ".sh", "bash": ".sh", "python": ".py", "powershell": ".ps1"}
 
 
@@ -82,17 +82,33 @@ class LocalTransport(Transport):
                           message=f"no interpreter for {plan.script_type} on this host "
                                   "(install PowerShell 7 'pwsh' to run .ps1 locally)")
         rundir = self._prepare(plan)
-        out_file = rundir / "output.json"
-        env = self._env(plan, rundir, out_file)
-        with (rundir / "stdout.log").open("wb") as so, (rundir / "stderr.log").open("wb") as se:
+        script = str(rundir / f"script{_SUFFIX[plan.script_type]}")
+        try:
+            proc = self._spawn([sys.executable, "-I", supervise.__file__, str(rundir),
+                                str(plan.timeout), *argv, script, *plan.args],
+                               self._env(plan, rundir))
+        except OSError as exc:
+            return Result(plan.id, "error", started=started, finished=time.time(),
+                          message=f"cannot start the supervisor: {exc}", log_dir=str(rundir))
+        self._wait(proc)
+        return self._collect(plan, rundir, started)
+
+    def reattach(self, plan: Plan) -> Result | None:
+        """The result of a run of ``plan`` started by an earlier process, waiting for it
+        if it is still running; None if it never started or died without a record."""
+        rundir = self._rundir(plan)
+        if (rundir / "result.json").exists():
             try:
-                proc = self._spawn([*argv, str(rundir / f"script{_SUFFIX[plan.script_type]}"),
-                                    *plan.args], env, so, se)
-            except OSError as exc:
-                return Result(plan.id, "error", started=started, finished=time.time(),
-                              message=f"cannot start {argv[0]}: {exc}", log_dir=str(rundir))
-            status, code = self._wait(proc, plan.timeout)
-        return self._collect(plan, rundir, status, code, started)
+                return Result.decode((rundir / "result.json").read_bytes())
+            except DecodeError:
+                pass
+        while supervise.running(rundir):
+            if self._closed:
+                return None
+            time.sleep(0.2)
+        if supervise.read_exit(rundir) is None:
+            return None
+        return self._collect(plan, rundir, time.time())
 
     def close(self) -> None:
         """Stop every running plan (used on Ctrl-C and shutdown)."""
@@ -104,12 +120,16 @@ class LocalTransport(Transport):
 
     # -- helpers ---------------------------------------------------------------
 
-    def _prepare(self, plan: Plan) -> Path:
-        rundir = self.runs / safe_name(plan.deployment) / safe_name(plan.node) \
+    def _rundir(self, plan: Plan) -> Path:
+        return self.runs / safe_name(plan.deployment) / safe_name(plan.node) \
             / f"{plan.kind}-{plan.attempt}"
+
+    def _prepare(self, plan: Plan) -> Path:
+        rundir = self._rundir(plan)
         rundir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        (rundir / "output.json").unlink(missing_ok=True)
+        for stale in ("output.json", "result.json", supervise.EXIT, "stdout.log", "stderr.log"):
+            (rundir / stale).unlink(missing_ok=True)
         (rundir / f"script{_SUFFIX[plan.script_type]}").write_text(plan.body, "utf-8")
         params = rundir / "params.json"
         fd = os.open(params, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -117,12 +137,12 @@ class LocalTransport(Transport):
             json.dump(plan.params, f, indent=1)
         return rundir
 
-    def _env(self, plan: Plan, rundir: Path, out_file: Path) -> dict[str, str]:
+    def _env(self, plan: Plan, rundir: Path) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MURANO_FLOW_")}
         env.update(plan.env)
         env.update({
             "MURANO_FLOW_PARAMS": str(rundir / "params.json"),
-            "MURANO_FLOW_OUTPUT": str(out_file),
+            "MURANO_FLOW_OUTPUT": str(rundir / "output.json"),
             "MURANO_FLOW_DEPLOYMENT": plan.deployment,
             "MURANO_FLOW_NODE": plan.node,
             "MURANO_FLOW_ATTEMPT": str(plan.attempt),
@@ -130,47 +150,38 @@ class LocalTransport(Transport):
         })
         return env
 
-    def _spawn(self, argv: list[str], env: dict[str, str], so: Any, se: Any
-               ) -> subprocess.Popen[bytes]:
+    def _spawn(self, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         with self._lock:
             if self._closed:
                 raise OSError("the transport is shutting down")
-            # A new session: its own process group, so a timeout or Ctrl-C can kill
-            # the whole tree, and the terminal's Ctrl-C does not reach it directly.
+            # A new session: its own process group, so a timeout or Ctrl-C can kill the
+            # whole tree, the terminal's Ctrl-C does not reach it directly, and the run
+            # outlives us if we are killed (a restarted engine or agent re-attaches).
             proc = subprocess.Popen(argv, cwd=self.workdir, env=env, stdin=subprocess.DEVNULL,
-                                    stdout=so, stderr=se, start_new_session=True)
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                    start_new_session=True)
             self._procs.add(proc)
         return proc
 
-    def _wait(self, proc: subprocess.Popen[bytes], timeout: float) -> tuple[str, int | None]:
-        try:
-            code = proc.wait(timeout=timeout)
-            status = "ok" if code == 0 else "failed"
-        except subprocess.TimeoutExpired:
-            _stop(proc)
-            status, code = "timeout", proc.returncode
+    def _wait(self, proc: subprocess.Popen[bytes]) -> None:
+        proc.wait()  # the supervisor enforces the plan's timeout itself
         with self._lock:
             self._procs.discard(proc)
-            if self._closed and status != "ok":
-                status = "error"
-        return status, code
 
-    def _collect(self, plan: Plan, rundir: Path, status: str, code: int | None,
-                 started: float) -> Result:
-        message = ""
-        if status == "timeout":
-            message = f"timed out after {plan.timeout:g}s; the process group was killed"
-        elif status == "error":
-            message = "stopped: the engine is shutting down"
-        elif code is not None and code < 0:
-            message = f"killed by signal {signal.Signals(-code).name}"
+    def _collect(self, plan: Plan, rundir: Path, started: float) -> Result:
+        end = supervise.read_exit(rundir) or {
+            "status": "error", "code": None,
+            "message": "the run ended without a record (its supervisor was killed)"}
+        status, code, message = str(end["status"]), end.get("code"), str(end.get("message", ""))
+        if self._closed and status != "ok":
+            status, message = "error", "stopped: the engine is shutting down"
         outputs, problem = _read_outputs(rundir / "output.json")
         if problem and status == "ok":
             status, message = "failed", problem
-        result = Result(plan.id, status, code, tail(rundir / "stdout.log"),
-                        tail(rundir / "stderr.log"), outputs, started, time.time(), message,
-                        str(rundir))
-        (rundir / "result.json").write_bytes(result.encode())  # "finished" marker for resume
+        result = Result(plan.id, status, code if isinstance(code, int) else None,
+                        tail(rundir / "stdout.log"), tail(rundir / "stderr.log"), outputs,
+                        started, time.time(), message, str(rundir))
+        (rundir / "result.json").write_bytes(result.encode())  # "collected" marker for resume
         return result
 
 
@@ -187,14 +198,11 @@ def _read_outputs(path: Path) -> tuple[dict[str, Any], str]:
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the plan's process group, then SIGKILL it after a grace period."""
-    for sig, wait in ((signal.SIGTERM, KILL_GRACE), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            return
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    """Ask a supervisor to stop its script (it records the end), then make sure."""
+    try:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=supervise.KILL_GRACE + 10)
+    except subprocess.TimeoutExpired:
+        supervise.stop_group(proc)
+    except ProcessLookupError:
+        pass
