@@ -25,7 +25,7 @@ import yaml
 from . import __version__, plans
 from .blueprint import Blueprint, load_blueprint, parse_blueprint, parse_cli_params
 from .engine import DEFAULT_WORKERS, Engine
-from .errors import MuranoFlowError, UsageError
+from .errors import ConnectError, MuranoFlowError, UsageError
 from .graph import StateGraph
 from .lifecycle import allowed
 from .output import (
@@ -43,6 +43,7 @@ from .progress import Dashboard, LinePrinter, event_line
 from .store import DEFAULT_STORE, Store, open_store
 from .store.base import DeploymentRecord
 from .transports import open_transport
+from .transports.amqp import DEFAULT_BROKER, Broker, agent_secret
 
 log = logging.getLogger(__name__)
 
@@ -55,16 +56,27 @@ _FORMATS = click.Choice(["table", "json", "yaml"])
 class Settings:
     """Options shared by every command."""
 
-    def __init__(self, store: str, home: str) -> None:
-        self.store_url, self.home = store, Path(home)
+    def __init__(self, store: str, home: str, broker: str) -> None:
+        self.store_url, self.home, self.broker_url = store, Path(home), broker
+        self._broker: Broker | None = None
 
     def store(self) -> Store:
         """Open the journal."""
         return open_store(self.store_url)
 
     def transports(self, kind: str, fields: dict[str, Any]) -> Any:
-        """Transport factory handed to the engine."""
-        return open_transport(kind, fields, root=self.home)
+        """Transport factory handed to the engine (agent hosts share one connection)."""
+        return open_transport(kind, fields, root=self.home, broker=self.broker)
+
+    def broker(self) -> Broker:
+        """The broker connection of the current run, opened on first use."""
+        if self._broker is None or self._broker.closed:
+            try:
+                self._broker = Broker(self.broker_url, agent_secret(self.home))
+            except ImportError as exc:
+                raise ConnectError("agent hosts need pika",
+                                   hint="pip install 'murano-flow[amqp]'") from exc
+        return self._broker
 
 
 def _params_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -112,13 +124,15 @@ def _command(f: Callable[..., Any]) -> Callable[..., Any]:
               help="Journal URL (env MURANO_FLOW_STORE).")
 @click.option("--home", envvar="MURANO_FLOW_HOME", default=".murano-flow", show_default=True,
               help="Directory for local hosts' files and action logs (env MURANO_FLOW_HOME).")
+@click.option("--broker", envvar="MURANO_FLOW_BROKER", default=DEFAULT_BROKER,
+              show_default=True, help="RabbitMQ URL for agent hosts (env MURANO_FLOW_BROKER).")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.pass_context
-def cli(ctx: click.Context, store: str, home: str, verbose: int) -> None:
+def cli(ctx: click.Context, store: str, home: str, broker: str, verbose: int) -> None:
     """murano-flow: deploy multi-host services from blueprint state graphs."""
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    ctx.obj = Settings(store, home)
+    ctx.obj = Settings(store, home, broker)
 
 
 # -- blueprint commands (no side effects) -----------------------------------
@@ -447,6 +461,9 @@ def _short(text: str, width: int = 70) -> str:
 
 def main() -> None:
     """Console-script entry point."""
+    from .agentcli import agent  # registers `murano-flow agent ...`
+
+    cli.add_command(agent)
     try:
         cli.main(prog_name="murano-flow", standalone_mode=True)
     except KeyboardInterrupt:

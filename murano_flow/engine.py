@@ -326,7 +326,7 @@ class Engine:
             assert node.action is not None
             check = plans.plan(node, node.check, "check", rec.attempt, ctx) if node.check else None
             return i, transport, check, plans.plan(node, node.action, "action", rec.attempt, ctx)
-        except (ExpressionError, TransportError) as exc:
+        except (ExpressionError, TransportError, UsageError) as exc:  # UsageError: bad host
             if rec.status == NodeState.PENDING:
                 self._node(run, rec, "start", "running", "")
             run.infrastructure |= isinstance(exc, TransportError)

@@ -99,6 +99,42 @@ class Result:
             raise DecodeError("result", str(exc)) from exc
 
 
+#: What an agent tells the engine: it took a plan, it is still running it, or how it ended.
+NOTICE_KINDS = ("accepted", "heartbeat", "result")
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A message from an agent (its queue name) about one plan; ``result`` iff kind is result."""
+
+    kind: str
+    agent: str
+    plan_id: str
+    result: Result | None = None
+
+    def encode(self) -> bytes:
+        """The notice as UTF-8 JSON."""
+        raw = {"kind": self.kind, "agent": self.agent, "plan_id": self.plan_id,
+               "result": asdict(self.result) if self.result else None}
+        return json.dumps(raw, separators=(",", ":")).encode()
+
+    @classmethod
+    def decode(cls, data: bytes | str) -> Notice:
+        """Parse and validate a notice; raise DecodeError."""
+        raw = _load(data, "notice")
+        _need(raw, "notice", kind=str, agent=str, plan_id=str)
+        if raw["kind"] not in NOTICE_KINDS:
+            raise DecodeError("notice", f"kind {raw['kind']!r} is not one of {NOTICE_KINDS}")
+        result = None
+        if raw["kind"] == "result":
+            if not isinstance(raw.get("result"), dict):
+                raise DecodeError("notice", "a result notice carries no result")
+            result = Result.decode(json.dumps(raw["result"]))
+            if result.plan_id != raw["plan_id"]:
+                raise DecodeError("notice", "the result is for another plan")
+        return cls(raw["kind"], raw["agent"], raw["plan_id"], result)
+
+
 def _load(data: bytes | str, what: str) -> dict[str, Any]:
     try:
         raw = json.loads(data)

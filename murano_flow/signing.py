@@ -33,6 +33,16 @@ def new_key() -> str:
     return secrets.token_hex(32)
 
 
+def agent_key(secret: str, queue: str) -> str:
+    """The key of the agent consuming ``queue``, derived from the engines' shared secret.
+
+    Engines need only the one secret; each agent gets only its own key, so a
+    compromised VM cannot sign as another agent.
+    """
+    return hmac.new(secret.encode(), b"murano-flow agent key\0" + queue.encode(),
+                    hashlib.sha256).hexdigest()
+
+
 def _mac(key: str, queue: str, stamp: str, nonce: str, body: bytes) -> str:
     msg = b"\0".join((queue.encode(), stamp.encode(), nonce.encode(), body))
     return hmac.new(bytes.fromhex(key), msg, hashlib.sha256).hexdigest()
@@ -52,6 +62,10 @@ class ReplayGuard:
     def __init__(self, max_age: float = MAX_AGE, capacity: int = 100_000) -> None:
         self.max_age, self.capacity = max_age, capacity
         self._seen: OrderedDict[str, float] = OrderedDict()
+
+    def seen(self, nonce: str) -> bool:
+        """Whether ``nonce`` is remembered."""
+        return nonce in self._seen
 
     def check_and_add(self, nonce: str, stamp: float) -> bool:
         """False when ``nonce`` was already seen; otherwise remember it."""

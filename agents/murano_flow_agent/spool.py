@@ -3,11 +3,12 @@ it is published, so neither a crash of the agent nor a lost connection loses eit
 
 Layout under the spool directory (mode 0700), one file per plan id (hashed name)::
 
-    plans/ID.json       the plan as received (body + headers), written before the ack
+    plans/ID.json       the plan as received (body, signature headers, reply-to queue),
+                        written before the ack; its nonce feeds replay protection
     running/ID          execution started (written before the script is launched)
     results/ID.json     the recorded result (written before it is published)
+    rebooting/ID        the host reboots before the result may be published
     published/ID        the broker confirmed the result
-    nonces.json         nonces of accepted plans (replay protection across restarts)
 
 Every file is written to a temporary name, fsynced, renamed into place, and the
 directory fsynced: after a crash a file is either whole or absent.
@@ -22,7 +23,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-_DIRS = ("plans", "running", "results", "published")
+_DIRS = ("plans", "running", "results", "rebooting", "published")
 
 
 def _name(plan_id: str) -> str:
@@ -62,14 +63,25 @@ class Spool:
 
     # -- writes, in the order they happen ------------------------------------
 
-    def accept(self, plan_id: str, body: bytes, headers: dict[str, Any]) -> bool:
+    def accept(self, plan_id: str, body: bytes, headers: dict[str, Any], reply_to: str) -> bool:
         """Journal a received plan; False if this plan id was received before."""
         path = self._path("plans", plan_id)
         if path.exists():
             return False
-        record = {"id": plan_id, "body": base64.b64encode(body).decode(), "headers": headers}
-        atomic_write(path, json.dumps(record).encode())
+        self._write_plan(path, {"id": plan_id, "body": base64.b64encode(body).decode(),
+                                "headers": headers, "reply_to": reply_to})
         return True
+
+    def redirect(self, plan_id: str, reply_to: str) -> None:
+        """Send ``plan_id``'s notices to ``reply_to`` from now on (a re-sent plan's queue)."""
+        path = self._path("plans", plan_id)
+        record = json.loads(path.read_text())
+        if record.get("reply_to") != reply_to:
+            self._write_plan(path, {**record, "reply_to": reply_to})
+
+    @staticmethod
+    def _write_plan(path: Path, record: dict[str, Any]) -> None:
+        atomic_write(path, json.dumps(record).encode())
 
     def start(self, plan_id: str) -> None:
         """Record that the plan's script is about to run."""
@@ -79,9 +91,34 @@ class Spool:
         """Record the plan's result (before publishing it)."""
         atomic_write(self._path("results", plan_id), result)
 
+    def reboot_pending(self, plan_id: str, pending: bool = True) -> None:
+        """Mark (or clear) that the host must reboot before the result is published."""
+        path = self._path("rebooting", plan_id)
+        if pending:
+            atomic_write(path, b"")
+        else:
+            path.unlink(missing_ok=True)
+
     def published(self, plan_id: str) -> None:
         """Record that the broker confirmed the result."""
         atomic_write(self._path("published", plan_id), b"")
+
+    def prune(self, before: float) -> int:
+        """Forget finished plans last touched before ``before`` (epoch seconds); how many.
+
+        Only plans whose result was published, and older than the signature window,
+        so a replay of one is refused as stale rather than run again.
+        """
+        gone = 0
+        for path in (self.root / "plans").glob("*.json"):
+            name = path.stem
+            if path.stat().st_mtime >= before or not (self.root / "published" / name).exists():
+                continue
+            for d in _DIRS:
+                (self.root / d / (f"{name}.json" if d in ("plans", "results") else name)
+                 ).unlink(missing_ok=True)
+            gone += 1
+        return gone
 
     # -- reads -----------------------------------------------------------------
 
@@ -95,16 +132,23 @@ class Spool:
         record = json.loads(self._path("plans", plan_id).read_text())
         return base64.b64decode(record["body"]), dict(record["headers"])
 
+    def reply_to(self, plan_id: str) -> str:
+        """The queue that wants ``plan_id``'s notices."""
+        return str(json.loads(self._path("plans", plan_id).read_text()).get("reply_to", ""))
+
+    def known(self, plan_id: str) -> bool:
+        """Whether ``plan_id`` was received before."""
+        return self._path("plans", plan_id).exists()
+
     def _ids(self, started: bool, finished: bool | None = None,
-             confirmed: bool | None = None) -> list[str]:
+             confirmed: bool | None = None, rebooting: bool | None = None) -> list[str]:
         """Plan ids, oldest first, whose markers match (None: either way)."""
         out = []
         for path in sorted((self.root / "plans").glob("*.json"), key=lambda p: p.stat().st_mtime):
             plan_id = json.loads(path.read_text())["id"]
-            marks = (self._path("running", plan_id).exists(),
-                     self._path("results", plan_id).exists(),
-                     self._path("published", plan_id).exists())
-            wanted = (started, finished, confirmed)
+            marks = [self._path(d, plan_id).exists()
+                     for d in ("running", "results", "published", "rebooting")]
+            wanted = (started, finished, confirmed, rebooting)
             if all(w is None or w == m for w, m in zip(wanted, marks, strict=True)):
                 out.append(plan_id)
         return out
@@ -117,18 +161,21 @@ class Spool:
         """Plans that started but have no result: the agent died while running them."""
         return self._ids(started=True, finished=False)
 
+    def rebooting(self) -> list[str]:
+        """Plans whose host was to reboot after them: back now, their results may go."""
+        return self._ids(started=True, finished=True, rebooting=True)
+
     def unpublished(self) -> list[str]:
         """Results recorded but not confirmed by the broker: publish them again."""
-        return self._ids(started=True, finished=True, confirmed=False)
+        return self._ids(started=True, finished=True, confirmed=False, rebooting=False)
 
-    def load_nonces(self) -> dict[str, float]:
-        """Nonces remembered by the replay guard before the last stop."""
-        path = self.root / "nonces.json"
-        try:
-            return {str(k): float(v) for k, v in json.loads(path.read_text()).items()}
-        except (OSError, ValueError, AttributeError):
-            return {}
-
-    def save_nonces(self, nonces: dict[str, float]) -> None:
-        """Persist the replay guard's nonces."""
-        atomic_write(self.root / "nonces.json", json.dumps(nonces).encode())
+    def nonces(self) -> dict[str, float]:
+        """Nonce -> time stamp of every plan still in the spool (replay protection)."""
+        out: dict[str, float] = {}
+        for path in (self.root / "plans").glob("*.json"):
+            try:
+                headers = json.loads(path.read_text())["headers"]
+                out[str(headers["mf-nonce"])] = float(headers["mf-stamp"])
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+        return out

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
+from ..durations import seconds
 from .schema import suggest
 from .source import Path as YPath
 from .source import SourceMap
@@ -14,18 +14,6 @@ from .spec import DEFAULT_TIMEOUT, SHELL_BY_SUFFIX, ActionSpec, HostSpec, RetryP
 
 #: Largest script file a blueprint may reference.
 MAX_SCRIPT_BYTES = 1 << 20
-
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "": 1.0}
-
-
-def seconds(value: Any) -> float:
-    """A schema-valid duration (number or '30s', '5m', ...) in seconds."""
-    if isinstance(value, int | float):
-        return float(value)
-    m = re.fullmatch(r"([0-9.]+)(ms|s|m|h)?", value)
-    assert m is not None  # guaranteed by the schema
-    return float(m[1]) * _UNITS[m[2] or ""]
-
 
 def retry_policy(raw: Any) -> RetryPolicy:
     """A RetryPolicy from an integer or a ``retries`` mapping."""

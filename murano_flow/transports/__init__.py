@@ -1,9 +1,10 @@
-"""Transports: how plans reach hosts. Only ``local`` ships in this release."""
+"""Transports: how plans reach hosts."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConnectError
 from .base import Transport
@@ -12,14 +13,24 @@ from .stub import StubTransport
 
 __all__ = ["LocalTransport", "StubTransport", "Transport", "open_transport"]
 
+if TYPE_CHECKING:
+    from .amqp import Broker
+
 #: Transports the blueprint format knows but this release cannot use yet.
-PLANNED = {"ssh": "paramiko", "winrm": "pywinrm", "amqp": "the guest agent over RabbitMQ"}
+PLANNED = {"ssh": "paramiko", "winrm": "pywinrm"}
 
 
-def open_transport(kind: str, host: dict[str, Any], *, root: Path) -> Transport:
+def open_transport(kind: str, host: dict[str, Any], *, root: Path,
+                   broker: Callable[[], Broker] | None = None) -> Transport:
     """A transport for one rendered host mapping; raise ConnectError if unusable."""
     if kind == "local":
         return LocalTransport(root, str(host.get("name", "local")))
+    if kind == "amqp":
+        from .amqp import AgentTransport, Limits, agent_queue
+
+        if broker is None:
+            raise ConnectError("no broker is configured for agent hosts")
+        return AgentTransport(broker(), agent_queue(host), Limits.from_options(host.get("options")))
     if kind in PLANNED:
         raise ConnectError(
             f"the '{kind}' transport ({PLANNED[kind]}) is not available in this release",

@@ -28,7 +28,7 @@ LOCK, EXIT = "lock", "exit.json"
 
 def lock(fd: int, *, wait: bool) -> bool:
     """Take the exclusive run lock on ``fd``; False if ``wait`` is off and it is held."""
-    if os.name == "nt":  # pragma: no cover - Windows guests only
+    if sys.platform == "win32":  # pragma: no cover - Windows guests only
         import msvcrt
         try:
             msvcrt.locking(fd, msvcrt.LK_LOCK if wait else msvcrt.LK_NBLCK, 1)
@@ -66,7 +66,7 @@ def read_exit(rundir: Path) -> dict[str, Any] | None:
 
 def stop_group(proc: subprocess.Popen[bytes]) -> None:
     """SIGTERM ``proc``'s process group, then SIGKILL it after a grace period."""
-    if os.name == "nt":  # pragma: no cover - Windows guests only
+    if sys.platform == "win32":  # pragma: no cover - Windows guests only
         subprocess.run(["taskkill", "/T", "/F", "/PID", str(proc.pid)], check=False,
                        capture_output=True)
         proc.wait()

@@ -1,0 +1,335 @@
+"""The guest agent: plans from its own durable queue, run one at a time, answered durably.
+
+Two threads. The main thread owns the pika connection (pika is not thread-safe):
+it receives plans, journals them to the spool, acks them, and publishes notices
+(accepted, heartbeat, result) with publisher confirms. The runner thread executes
+plans one at a time and records each result in the spool before handing it to the
+main thread for publishing. Every step is on disk before the next one is visible
+to anyone, so a crash, a broker restart or a cut connection loses nothing:
+
+* a plan acked is in the spool; a plan not acked is redelivered by the broker;
+* a result recorded is published again until the broker confirms it;
+* a plan id received again (redelivery, or an engine re-sending after its own
+  restart) gets its recorded result, or "accepted" if it is still running —
+  it is never run twice;
+* a plan whose run outlived a killed agent is re-attached through its supervisor;
+  one whose run left no trace (the VM was reset) is re-run if its state is marked
+  idempotent, otherwise reported as interrupted.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import queue
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pika
+import pika.exceptions
+from pika.adapters.blocking_connection import BlockingChannel
+
+from murano_flow.errors import DecodeError, SignatureError
+from murano_flow.masking import Masker
+from murano_flow.protocol import Notice, Plan, Result
+from murano_flow.signing import NONCE, STAMP, ReplayGuard, sign, verify
+from murano_flow.transports.amqp import (
+    broker_error,
+    close_quietly,
+    connection_parameters,
+    masked_url,
+)
+from murano_flow.transports.local import LocalTransport
+
+from .config import AgentConfig
+from .spool import Spool
+
+log = logging.getLogger("murano_flow_agent")
+
+#: Longest pause between reconnection attempts.
+MAX_BACKOFF = 30.0
+#: How long one turn of the main loop waits for broker traffic.
+TICK = 0.1
+
+
+class Agent:
+    """One guest agent; ``run()`` until ``stop()``."""
+
+    def __init__(self, config: AgentConfig) -> None:
+        self.cfg = config
+        self.spool = Spool(config.spool)
+        self.guard = ReplayGuard(config.max_age)
+        self.hosts: dict[str, LocalTransport] = {}
+        self.todo: queue.SimpleQueue[tuple[str, bool] | None] = queue.SimpleQueue()
+        #: (what, plan id) from the runner to the main thread: "result" or "reboot".
+        self.outbox: deque[tuple[str, str]] = deque()
+        self.unpublished: set[str] = set()
+        self.current: str | None = None
+        self.stopping = threading.Event()
+        self._channel: BlockingChannel | None = None
+        self._last_beat = 0.0
+
+    # -- life cycle ----------------------------------------------------------------
+
+    def run(self) -> None:
+        """Recover from the spool, then serve the queue until stopped, reconnecting."""
+        self._recover()
+        runner = threading.Thread(target=self._run_plans, name="plan-runner", daemon=True)
+        runner.start()
+        delay = 1.0
+        while not self.stopping.is_set():
+            try:
+                self._session()
+                delay = 1.0
+            except (pika.exceptions.AMQPError, OSError) as exc:
+                if self.stopping.is_set():
+                    break
+                log.warning("broker connection lost (%s); reconnecting in %.0f s",
+                            broker_error(exc), delay)
+                self.stopping.wait(delay)
+                delay = min(delay * 2, MAX_BACKOFF)
+        self.todo.put(None)
+        log.info("agent stopped; a plan still running goes on and is re-attached at restart")
+
+    def stop(self) -> None:
+        """Ask ``run`` to return (from a signal handler or another thread)."""
+        self.stopping.set()
+
+    def _recover(self) -> None:
+        self.guard.load(self.spool.nonces())
+        gone = self.spool.prune(time.time() - self.cfg.max_age)
+        if gone:
+            log.info("forgot %d finished plans older than the signature window", gone)
+        for plan_id in self.spool.rebooting():
+            log.info("the host is back from the reboot plan %s asked for", plan_id)
+            self.spool.reboot_pending(plan_id, False)
+        for plan_id in self.spool.interrupted():
+            log.warning("plan %s was running when the agent stopped; re-attaching", plan_id)
+            self.todo.put((plan_id, True))
+        for plan_id in self.spool.waiting():
+            self.todo.put((plan_id, False))
+        self.unpublished.update(self.spool.unpublished())
+
+    # -- the broker side (main thread) -------------------------------------------------
+
+    def _session(self) -> None:
+        conn = pika.BlockingConnection(connection_parameters(self.cfg.broker))
+        try:
+            channel = conn.channel()
+            channel.confirm_delivery()
+            channel.basic_qos(prefetch_count=1)
+            channel.queue_declare(self.cfg.queue, durable=True)
+            channel.basic_consume(self.cfg.queue, functools.partial(self._on_plan, channel))
+            self._channel = channel
+            log.info("connected to %s; waiting for plans on queue %s",
+                     masked_url(self.cfg.broker), self.cfg.queue)
+            for plan_id in sorted(self.unpublished):
+                self._publish_result(plan_id)
+            while not self.stopping.is_set():
+                conn.process_data_events(time_limit=TICK)
+                if self._flush(conn):
+                    return
+        finally:
+            self._channel = None
+            close_quietly(conn)
+
+    def _flush(self, conn: pika.BlockingConnection) -> bool:
+        """Publish what the runner finished and due heartbeats; True after a reboot wait."""
+        while self.outbox:
+            what, plan_id = self.outbox.popleft()
+            if what == "reboot":
+                conn.close()
+                self._reboot(plan_id)
+                return True
+            self.unpublished.add(plan_id)
+            self._publish_result(plan_id)
+        current = self.current
+        if current and time.monotonic() - self._last_beat >= self.cfg.heartbeat:
+            self._last_beat = time.monotonic()
+            self._notify(self.spool.reply_to(current), Notice("heartbeat", self.cfg.queue, current))
+        return False
+
+    def _on_plan(self, channel: BlockingChannel, method: pika.spec.Basic.Deliver,
+                 props: pika.BasicProperties, body: bytes) -> None:
+        self._take(body, props.headers or {}, props.reply_to or "", bool(method.redelivered))
+        channel.basic_ack(method.delivery_tag)  # only after the plan is journaled (or refused)
+
+    def _take(self, body: bytes, headers: dict[str, Any], reply_to: str,
+              redelivered: bool) -> None:
+        try:
+            verify(self.cfg.key, self.cfg.queue, body, headers, max_age=self.cfg.max_age)
+            plan = Plan.decode(body)
+        except SignatureError as exc:
+            log.error("REJECTED a message on queue %s: %s - %s; it is dropped",
+                      self.cfg.queue, exc.reason, exc.cause)
+            return
+        except DecodeError as exc:
+            log.error("REJECTED a signed message on queue %s: %s; it is dropped",
+                      self.cfg.queue, exc)
+            return
+        if not reply_to:
+            log.error("REJECTED plan %s: it names no queue for its result", plan.id)
+            return
+        nonce, stamp = str(headers[NONCE]), float(headers[STAMP])
+        if self.guard.seen(nonce) and not redelivered:
+            log.error("REJECTED plan %s: replayed (its nonce was already used); it is dropped",
+                      plan.id)
+            return
+        if self.spool.known(plan.id):
+            self._repeat(plan.id, reply_to)
+            return
+        self.guard.check_and_add(nonce, stamp)
+        self.spool.accept(plan.id, body, headers, reply_to)
+        log.info("accepted plan %s (%s of %s, attempt %d)", plan.id, plan.kind, plan.node,
+                 plan.attempt)
+        self.todo.put((plan.id, False))
+        self._notify(reply_to, Notice("accepted", self.cfg.queue, plan.id))
+
+    def _repeat(self, plan_id: str, reply_to: str) -> None:
+        """A plan id seen before: answer from the spool, never run it again."""
+        self.spool.redirect(plan_id, reply_to)
+        if self.spool.result(plan_id) is not None and plan_id not in self.spool.rebooting():
+            log.info("plan %s received again; sending its recorded result", plan_id)
+            self.unpublished.add(plan_id)
+            self._publish_result(plan_id)
+        else:
+            log.info("plan %s received again; it is already queued or running", plan_id)
+            self._notify(reply_to, Notice("accepted", self.cfg.queue, plan_id))
+
+    def _publish_result(self, plan_id: str) -> None:
+        data = self.spool.result(plan_id)
+        if data is None:
+            return
+        try:
+            result = Result.decode(data)
+        except DecodeError as exc:
+            log.error("the recorded result of plan %s is unreadable (%s); it is not sent",
+                      plan_id, exc)
+            self.unpublished.discard(plan_id)
+            return
+        if self._notify(self.spool.reply_to(plan_id),
+                        Notice("result", self.cfg.queue, plan_id, result)):
+            self.spool.published(plan_id)
+        self.unpublished.discard(plan_id)
+
+    def _notify(self, reply_to: str, notice: Notice) -> bool:
+        """Publish a signed notice; True once the broker confirmed it."""
+        channel = self._channel
+        if channel is None:
+            return False
+        body = notice.encode()
+        props = pika.BasicProperties(delivery_mode=2, content_type="application/json",
+                                     type=notice.kind, headers=sign(self.cfg.key, reply_to, body))
+        try:
+            channel.basic_publish("", reply_to, body, props, mandatory=True)
+        except pika.exceptions.UnroutableError:
+            log.warning("the %s of plan %s cannot be delivered: queue %s no longer exists; "
+                        "it stays recorded and is sent when the plan is asked for again",
+                        notice.kind, notice.plan_id, reply_to)
+            return False
+        return True
+
+    def _reboot(self, plan_id: str) -> None:
+        argv = list(self.cfg.reboot_command)
+        log.warning("plan %s asks for a reboot: running %s", plan_id, " ".join(argv))
+        try:
+            done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                                  timeout=120, check=False)
+            problem = f"exit code {done.returncode}" if done.returncode else ""
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            problem = str(exc)
+        if not problem and self.stopping.wait(self.cfg.reboot_wait):
+            return  # stopped (the OS shutting us down): the result goes after the restart
+        log.error("the host did not reboot (%s); sending the result of plan %s anyway",
+                  problem or f"still up after {self.cfg.reboot_wait:g} s", plan_id)
+        self.spool.reboot_pending(plan_id, False)
+        self.unpublished.add(plan_id)
+
+    # -- running plans (runner thread) -------------------------------------------------
+
+    def _run_plans(self) -> None:
+        while (item := self.todo.get()) is not None:
+            plan_id, reattach = item
+            try:
+                self._execute(plan_id, reattach)
+            except Exception:  # one broken plan must not stop the agent
+                log.exception("internal error running plan %s", plan_id)
+                self._record(plan_id, False, Result(plan_id, "error",
+                                                    message="internal error in the agent"))
+            finally:
+                self.current = None
+
+    def _execute(self, plan_id: str, reattach: bool) -> None:
+        plan = Plan.decode(self.spool.plan(plan_id)[0])
+        host = self._host(plan)
+        self.current, self._last_beat = plan_id, 0.0
+        result = host.reattach(plan) if reattach else None
+        if reattach and result is None:
+            if not plan.idempotent:
+                log.error("plan %s was interrupted and left no record of how it ended",
+                          plan_id)
+                self._record(plan_id, False, Result(
+                    plan_id, "error", started=time.time(), finished=time.time(),
+                    message="interrupted: the host lost this run (the agent or VM restarted "
+                            "mid-action) and it may have partly run; check the host, then "
+                            "retry, or mark the state idempotent to let the agent re-run it"))
+                return
+            log.warning("re-running idempotent plan %s, interrupted without a record", plan_id)
+        if result is None:
+            self.spool.start(plan_id)
+            log.info("running plan %s", plan_id)
+            result = host.send(plan)
+        self._record(plan_id, plan.reboot, result)
+
+    def _record(self, plan_id: str, reboot: bool, result: Result) -> None:
+        self.spool.finish(plan_id, result.encode())
+        log.info("plan %s: %s%s in %.1f s%s", plan_id, result.status,
+                 "" if result.exit_code is None else f" (exit {result.exit_code})",
+                 max(0.0, result.finished - result.started),
+                 f" - {result.message}" if result.message else "")
+        if reboot and result.ok:
+            self.spool.reboot_pending(plan_id)
+            self.outbox.append(("reboot", plan_id))
+        else:
+            self.outbox.append(("result", plan_id))
+
+    def _host(self, plan: Plan) -> LocalTransport:
+        """One working directory per entity, as the local transport keeps per host."""
+        entity = str(plan.params.get("entity") or plan.node.split(".")[0])
+        if entity not in self.hosts:
+            self.hosts[entity] = LocalTransport(self.cfg.spool / "work", entity)
+        return self.hosts[entity]
+
+
+def setup_logging(cfg: AgentConfig, level: int = logging.INFO) -> None:
+    """Log to stdout and, if configured, a private file; secrets masked in both."""
+    masker = Masker([cfg.key])
+    password = urlsplit(cfg.broker).password
+    if password:
+        masker.add(password)
+
+    class _Mask(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            record.msg, record.args = masker.text(record.getMessage()), None
+            return True
+
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s")
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stdout)]
+    if cfg.log_file:
+        Path(cfg.log_file).parent.mkdir(parents=True, exist_ok=True)
+        Path(cfg.log_file).touch(mode=0o600)
+        handlers.append(logging.FileHandler(cfg.log_file, encoding="utf-8"))
+    log.handlers.clear()
+    for handler in handlers:
+        handler.setFormatter(fmt)
+        handler.addFilter(_Mask())
+        log.addHandler(handler)
+    log.setLevel(level)
+    log.propagate = False
+

@@ -1,0 +1,411 @@
+"""The amqp transport: plans pushed to guest agents through RabbitMQ.
+
+One :class:`Broker` per engine run owns one pika connection, driven by its own I/O
+thread (pika is not thread-safe); every agent host of the run is an
+:class:`AgentTransport` sharing it. A worker thread's ``send`` hands its plan to
+the I/O thread and waits for the agent's result.
+
+* Plans go to the agent's durable queue (declared on demand), persistent, with
+  ``mandatory`` and publisher confirms; a plan not confirmed when the connection
+  drops is published again after the reconnect (the agent deduplicates by plan id).
+* Notices come back on this engine's durable results queue: "accepted" (the plan
+  is in the agent's spool), "heartbeat" (still running), "result". Each is
+  verified with the key of the agent the plan went to; forged, altered, replayed
+  or misdirected ones are logged and ignored, duplicates dropped.
+* Three distinct failures: the agent never took the plan (no consumer on its queue
+  within ``ready_timeout``), the agent took it and then went silent for
+  ``heartbeat_timeout``, or the action itself failed (an ordinary Result).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..durations import seconds
+from ..errors import ConnectError, DecodeError, SignatureError, UsageError
+from ..protocol import Notice, Plan, Result
+from ..signing import ReplayGuard, agent_key, new_key, sign, verify
+from .base import Transport
+
+log = logging.getLogger(__name__)
+
+#: Default broker when neither --broker nor MURANO_FLOW_BROKER says otherwise.
+DEFAULT_BROKER = "amqp://guest:guest@127.0.0.1:5672/%2F"
+#: A results queue nobody consumes for this long is deleted by the broker.
+RESULTS_EXPIRE_MS = 24 * 3600 * 1000
+#: How long one turn of the I/O loop waits for broker traffic.
+TICK = 0.1
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long the engine waits on an agent, from the host's ``options``."""
+
+    ready_timeout: float = 600.0      # plan queued, nobody took it
+    heartbeat_timeout: float = 60.0   # plan taken, then silence
+    reboot_timeout: float = 1800.0    # silence allowed while a reboot step runs
+
+    @classmethod
+    def from_options(cls, options: Any) -> Limits:
+        """Limits from a host's ``options`` mapping; UsageError for a bad value."""
+        options = options if isinstance(options, dict) else {}
+        values: dict[str, float] = {}
+        for name in cls.__dataclass_fields__:
+            if name in options:
+                try:
+                    values[name] = seconds(options[name])
+                except ValueError as exc:
+                    raise UsageError(f"host option {name}: {exc}") from None
+        return cls(**values)
+
+
+@dataclass(eq=False)
+class _Call:
+    """One plan on its way to an agent and back."""
+
+    plan: Plan
+    queue: str
+    key: str
+    limits: Limits
+    state: str = "queued"   # queued -> published -> accepted
+    deadline: float = 0.0
+    done: threading.Event = field(default_factory=threading.Event)
+    result: Result | None = None
+    error: ConnectError | None = None
+
+    def finish(self, result: Result | None = None, error: ConnectError | None = None) -> None:
+        if not self.done.is_set():
+            self.result, self.error = result, error
+            self.done.set()
+
+
+class Broker:
+    """One RabbitMQ connection, its I/O thread, and the plans waiting on agents."""
+
+    def __init__(self, url: str, secret: str, *, results_queue: str | None = None,
+                 connect_timeout: float = 30.0) -> None:
+        import pika  # imported here: a local-only install does not need pika
+
+        self._pika = pika
+        self.url, self.secret = url, secret
+        self.results_queue = results_queue or f"murano-flow.results.{secrets.token_hex(6)}"
+        self.connect_timeout = connect_timeout
+        self._calls: dict[str, _Call] = {}
+        self._outbox: deque[_Call] = deque()
+        self._lock = threading.Lock()
+        self._heard: set[str] = set()
+        self._guard = ReplayGuard()
+        self._conn: Any = None
+        self._channel: Any = None
+        self._declared: set[str] = set()
+        self._flushing = False
+        self._users = 0
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="amqp-io", daemon=True)
+        self._thread.start()
+
+    # -- the worker-thread side ------------------------------------------------
+
+    def call(self, queue: str, plan: Plan, limits: Limits) -> Result:
+        """Send ``plan`` to the agent on ``queue`` and wait for its result."""
+        call = _Call(plan, queue, agent_key(self.secret, queue), limits)
+        with self._lock:
+            if self._closed.is_set():
+                raise ConnectError("the broker connection is closed (the engine is stopping)")
+            self._calls[plan.id] = call
+            self._outbox.append(call)
+        self._wake()
+        call.done.wait()
+        with self._lock:
+            self._calls.pop(plan.id, None)
+        if call.error:
+            raise call.error
+        assert call.result is not None
+        return call.result
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close`` was called (a new run needs a new Broker)."""
+        return self._closed.is_set()
+
+    def acquire(self) -> Broker:
+        """Count one more transport using this connection."""
+        with self._lock:
+            self._users += 1
+        return self
+
+    def release(self) -> None:
+        """One transport done; the last one closes the connection."""
+        with self._lock:
+            self._users -= 1
+            last = self._users <= 0
+        if last:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the I/O thread; plans still waiting fail (their agents keep them)."""
+        self._closed.set()
+        self._wake()
+        self._thread.join(timeout=10)
+        self._fail_all(ConnectError("stopped waiting: the engine is shutting down",
+                                    hint="the agents keep their plans; `murano-flow resume` "
+                                         "collects the results"))
+
+    def _wake(self) -> None:
+        conn = self._conn
+        if conn is not None:
+            try:
+                conn.add_callback_threadsafe(self._flush)
+            except Exception:  # noqa: BLE001 - closing or reconnecting: the loop flushes later
+                log.debug("wake-up skipped: connection not usable")
+
+    # -- the I/O thread ----------------------------------------------------------
+
+    def _loop(self) -> None:
+        pika = self._pika
+        down_since, delay = time.monotonic(), 0.2
+        while not self._closed.is_set():
+            try:
+                conn = pika.BlockingConnection(connection_parameters(self.url))
+            except (pika.exceptions.AMQPError, OSError, ValueError) as exc:
+                problem = broker_error(exc)
+                if time.monotonic() - down_since > self.connect_timeout:
+                    self._fail_all(ConnectError(
+                        f"cannot reach the broker at {masked_url(self.url)}: {problem}",
+                        hint="start RabbitMQ (rabbitmq-server -detached) or fix --broker / "
+                             "MURANO_FLOW_BROKER"))
+                    down_since = time.monotonic()
+                self._closed.wait(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            delay = 0.2
+            try:
+                self._serve(conn, outage=time.monotonic() - down_since)
+            except (pika.exceptions.AMQPError, OSError) as exc:
+                log.warning("broker connection lost (%s); reconnecting", broker_error(exc))
+            finally:
+                self._conn = self._channel = None
+                close_quietly(conn)
+            down_since = time.monotonic()
+
+    def _serve(self, conn: Any, outage: float) -> None:
+        channel = conn.channel()
+        channel.confirm_delivery()
+        channel.queue_declare(self.results_queue, durable=True,
+                              arguments={"x-expires": RESULTS_EXPIRE_MS})
+        channel.basic_consume(self.results_queue, self._on_notice)
+        self._declared = set()
+        now = time.monotonic()
+        with self._lock:
+            for call in self._calls.values():
+                if call.state == "queued" and call not in self._outbox:
+                    self._outbox.append(call)  # its publish was never confirmed
+                elif call.state != "queued":  # the outage was ours: agents were not silent
+                    call.deadline = max(call.deadline + outage, now + TICK)
+        self._conn, self._channel = conn, channel
+        while not self._closed.is_set():
+            self._flush()
+            conn.process_data_events(time_limit=TICK)
+            self._check_deadlines()
+
+    def _flush(self) -> None:
+        if self._flushing or self._channel is None:
+            return
+        self._flushing = True
+        try:
+            while True:
+                with self._lock:
+                    if not self._outbox:
+                        return
+                    call = self._outbox.popleft()
+                if not call.done.is_set():
+                    self._publish(call)
+        finally:
+            self._flushing = False
+
+    def _publish(self, call: _Call) -> None:
+        pika, channel = self._pika, self._channel
+        if call.queue not in self._declared:
+            try:
+                channel.queue_declare(call.queue, durable=True)
+            except pika.exceptions.ChannelClosedByBroker as exc:
+                call.finish(error=ConnectError(
+                    f"cannot use agent queue '{call.queue}': {exc.reply_text}",
+                    hint="the queue exists with other settings; delete it (rabbitmqctl "
+                         "delete_queue) or give the host another queue"))
+                raise
+            self._declared.add(call.queue)
+        body = call.plan.encode()
+        props = pika.BasicProperties(delivery_mode=2, content_type="application/json",
+                                     type="plan", reply_to=self.results_queue,
+                                     headers=sign(call.key, call.queue, body))
+        channel.basic_publish("", call.queue, body, props, mandatory=True)
+        call.state, call.deadline = "published", time.monotonic() + call.limits.ready_timeout
+
+    def _on_notice(self, channel: Any, method: Any, props: Any, body: bytes) -> None:
+        channel.basic_ack(method.delivery_tag)  # handling is in memory; a loss means a resend
+        try:
+            notice = Notice.decode(body)
+        except DecodeError as exc:
+            log.warning("ignored a malformed message on %s: %s", self.results_queue, exc)
+            return
+        with self._lock:
+            call = self._calls.get(notice.plan_id)
+        if call is None or call.done.is_set():
+            log.debug("dropped a %s for plan %s: nobody waits for it (a duplicate)",
+                      notice.kind, notice.plan_id)
+            return
+        if notice.agent != call.queue:
+            log.warning("IGNORED a %s for plan %s from agent '%s': the plan went to '%s'",
+                        notice.kind, notice.plan_id, notice.agent, call.queue)
+            return
+        try:
+            verify(call.key, self.results_queue, body, props.headers, guard=self._guard)
+        except SignatureError as exc:
+            log.warning("IGNORED a %s for plan %s claiming to come from agent '%s': %s (%s)",
+                        notice.kind, notice.plan_id, notice.agent, exc.reason, exc.cause)
+            return
+        self._heard.add(call.queue)
+        if notice.kind == "result":
+            call.finish(result=notice.result)
+            return
+        call.state = "accepted"
+        quiet = call.limits.reboot_timeout if call.plan.reboot else call.limits.heartbeat_timeout
+        call.deadline = time.monotonic() + quiet
+
+    def _check_deadlines(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            late = [c for c in self._calls.values()
+                    if c.state != "queued" and not c.done.is_set() and now > c.deadline]
+        for call in late:
+            call.finish(error=self._silence(call))
+
+    def _silence(self, call: _Call) -> ConnectError:
+        """Which of "never came", "went away" and "stopped answering" this is."""
+        lim, q, node = call.limits, call.queue, call.plan.node
+        if call.state == "accepted":
+            return ConnectError(
+                f"the agent on queue '{q}' stopped heartbeating while running {node}: "
+                f"nothing heard for {lim.heartbeat_timeout:g} s", host=q,
+                hint="the VM may be down or the agent crashed; the plan stays in the agent's "
+                     "spool, and `murano-flow resume` collects its result once the agent is back")
+        consumers = self._channel.queue_declare(q, passive=True).method.consumer_count
+        if consumers == 0 and q not in self._heard:
+            return ConnectError(
+                f"no agent ever connected to queue '{q}' (waited {lim.ready_timeout:g} s "
+                f"for it to take {node})", host=q,
+                hint="check that the VM booted and its agent runs with a config from "
+                     "`murano-flow agent config` for this queue; the agent's log says why not")
+        if consumers == 0:
+            return ConnectError(
+                f"the agent on queue '{q}' went away: nothing consumes its queue, and {node} "
+                f"waited {lim.ready_timeout:g} s", host=q,
+                hint="restart the agent; the plan waits in its durable queue")
+        return ConnectError(
+            f"the agent on queue '{q}' is connected but did not accept {node} within "
+            f"{lim.ready_timeout:g} s", host=q,
+            hint="its log probably says REJECTED: its key does not match this engine's "
+                 "agent secret (regenerate its config with `murano-flow agent config`), or "
+                 "its clock is more than 5 minutes off")
+
+    def _fail_all(self, error: ConnectError) -> None:
+        with self._lock:
+            calls = list(self._calls.values())
+            self._outbox.clear()
+        for call in calls:
+            call.finish(error=error)
+
+
+def agent_queue(host: dict[str, Any]) -> str:
+    """The queue of an amqp host: ``queue``, else derived from its name or address."""
+    queue = host.get("queue") or host.get("name") or host.get("address")
+    if not queue:
+        raise UsageError("an amqp host needs a 'queue' (the queue its agent consumes)")
+    return str(queue) if host.get("queue") else f"murano-flow.agent.{queue}"
+
+
+def agent_secret(home: Path) -> str:
+    """The engines' agent secret: MURANO_FLOW_AGENT_SECRET, else ``home/agent.secret``
+    (created, private, on first use). Every engine that talks to the same agents needs it."""
+    env = os.environ.get("MURANO_FLOW_AGENT_SECRET")
+    if env:
+        return env
+    path = Path(home) / "agent.secret"
+    try:
+        return path.read_text("utf-8").strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(new_key())
+        return path.read_text("utf-8").strip()
+
+
+class AgentTransport(Transport):
+    """One agent host: its queue and limits, over the run's shared Broker."""
+
+    def __init__(self, broker: Broker, queue: str, limits: Limits) -> None:
+        self.broker, self.queue, self.limits = broker.acquire(), queue, limits
+        self._closed = False
+
+    def send(self, plan: Plan) -> Result:
+        """Push ``plan`` to the agent and wait for its result."""
+        return self.broker.call(self.queue, plan, self.limits)
+
+    def close(self) -> None:
+        """Release the shared connection (once)."""
+        if not self._closed:
+            self._closed = True
+            self.broker.release()
+
+
+def connection_parameters(url: str) -> Any:
+    """pika parameters for ``url``, with our defaults where the URL sets none."""
+    import pika
+
+    params = pika.URLParameters(url)
+    query = urlsplit(url).query
+    defaults = {"heartbeat": 30, "blocked_connection_timeout": 60, "connection_attempts": 1,
+                "socket_timeout": 5}
+    for name, value in defaults.items():
+        if name not in query:
+            setattr(params, name, value)
+    return params
+
+
+def close_quietly(conn: Any) -> None:
+    """Close a pika connection that may already be broken."""
+    import pika.exceptions as pe
+
+    if conn.is_open:
+        with contextlib.suppress(pe.AMQPError, OSError):
+            conn.close()
+
+
+def masked_url(url: str) -> str:
+    """``url`` with its password masked."""
+    password = urlsplit(url).password
+    return url.replace(f":{password}@", ":******@", 1) if password else url
+
+
+def broker_error(exc: BaseException) -> str:
+    """A one-line reason for a broker error (pika's own texts are often empty)."""
+    import pika.exceptions as pe
+
+    if isinstance(exc, pe.ProbableAuthenticationError):
+        return "the broker refused the user name or password in the broker URL"
+    if isinstance(exc, pe.ProbableAccessDeniedError):
+        return "the broker denied access to the virtual host in the broker URL"
+    text = str(exc).strip("()' ,")
+    return f"{type(exc).__name__}: {text}" if text else f"{type(exc).__name__} (cannot connect)"
