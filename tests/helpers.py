@@ -41,3 +41,6 @@ def consecutive_free_ports(n: int) -> int:
                 s.close()
         return base
     raise RuntimeError("no run of free ports found")
+
+#: The engines' agent secret in tests that run agents.
+AGENT_SECRET = "test-agent-secret"

@@ -19,7 +19,6 @@ to anyone, so a crash, a broker restart or a cut connection loses nothing:
 
 from __future__ import annotations
 
-import functools
 import logging
 import queue
 import subprocess
@@ -125,7 +124,7 @@ class Agent:
             channel.confirm_delivery()
             channel.basic_qos(prefetch_count=1)
             channel.queue_declare(self.cfg.queue, durable=True)
-            channel.basic_consume(self.cfg.queue, functools.partial(self._on_plan, channel))
+            channel.basic_consume(self.cfg.queue, self._on_plan)
             self._channel = channel
             log.info("connected to %s; waiting for plans on queue %s",
                      masked_url(self.cfg.broker), self.cfg.queue)
@@ -157,7 +156,13 @@ class Agent:
 
     def _on_plan(self, channel: BlockingChannel, method: pika.spec.Basic.Deliver,
                  props: pika.BasicProperties, body: bytes) -> None:
-        self._take(body, props.headers or {}, props.reply_to or "", bool(method.redelivered))
+        try:
+            self._take(body, props.headers or {}, props.reply_to or "", bool(method.redelivered))
+        except (pika.exceptions.AMQPError, OSError):
+            raise  # the connection broke: not acked, so the broker redelivers it
+        except Exception:  # a bug must not kill the agent; the engine will say "not accepted"
+            log.exception("internal error handling a message on queue %s; it is dropped",
+                          self.cfg.queue)
         channel.basic_ack(method.delivery_tag)  # only after the plan is journaled (or refused)
 
     def _take(self, body: bytes, headers: dict[str, Any], reply_to: str,
@@ -268,7 +273,7 @@ class Agent:
     def _execute(self, plan_id: str, reattach: bool) -> None:
         plan = Plan.decode(self.spool.plan(plan_id)[0])
         host = self._host(plan)
-        self.current, self._last_beat = plan_id, 0.0
+        self.current, self._last_beat = plan_id, time.monotonic()
         result = host.reattach(plan) if reattach else None
         if reattach and result is None:
             if not plan.idempotent:

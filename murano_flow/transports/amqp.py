@@ -152,6 +152,12 @@ class Broker:
         if last:
             self.close()
 
+    def __enter__(self) -> Broker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
     def close(self) -> None:
         """Stop the I/O thread; plans still waiting fail (their agents keep them)."""
         self._closed.set()
@@ -248,7 +254,10 @@ class Broker:
         body = call.plan.encode()
         props = pika.BasicProperties(delivery_mode=2, content_type="application/json",
                                      type="plan", reply_to=self.results_queue,
-                                     headers=sign(call.key, call.queue, body))
+                                     headers=sign(call.key, call.queue, body),
+                                     # Not taken in time: the broker drops it, so a late
+                                     # agent cannot run what the engine gave up on.
+                                     expiration=str(int(call.limits.ready_timeout * 1000)))
         channel.basic_publish("", call.queue, body, props, mandatory=True)
         call.state, call.deadline = "published", time.monotonic() + call.limits.ready_timeout
 

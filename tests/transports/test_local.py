@@ -123,3 +123,33 @@ def test_result_marker_is_written_for_resume(transport):
     res = transport.send(plan("true"))
     marker = json.loads(Path(res.log_dir, "result.json").read_text())
     assert marker["plan_id"] == "d/n/action/1" and marker["status"] == "ok"
+
+
+def _send_then_get_killed(root: str, body: str) -> None:
+    """Child process: start a plan and block on it (the test kills us meanwhile)."""
+    LocalTransport(Path(root), "web-0").send(plan(body))
+
+
+def test_a_run_outlives_a_killed_parent_and_is_reattached(tmp_path):
+    import multiprocessing
+    import signal
+
+    marker = tmp_path / "ran"
+    body = f'sleep 1; echo once >> "{marker}"; printf \'{{"v": 1}}\' > "$MURANO_FLOW_OUTPUT"'
+    parent = multiprocessing.get_context("spawn").Process(
+        target=_send_then_get_killed, args=(str(tmp_path), body))
+    parent.start()
+    rundir = tmp_path / "runs" / "d" / "web-0-.Installed" / "action-1"
+    deadline = time.monotonic() + 20
+    while not (rundir / "lock").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(parent.pid, signal.SIGKILL)  # the engine or agent dies mid-run
+    parent.join()
+    again = LocalTransport(tmp_path, "web-0")  # ... and comes back
+    result = again.reattach(plan(body))
+    assert result is not None and result.ok and result.outputs == {"v": 1}
+    assert marker.read_text() == "once\n"  # waited for, not re-run
+
+
+def test_reattach_knows_a_run_that_never_started(transport):
+    assert transport.reattach(plan("true")) is None
