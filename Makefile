@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 MF     := $(BIN)/murano-flow
 
-.PHONY: install demo test test-fast lint bench bench-quick clean
+.PHONY: install demo test test-fast lint bench bench-quick bench-amqp clean
 
 install: $(VENV)/.installed
 
@@ -17,11 +17,12 @@ $(VENV)/.installed: pyproject.toml
 demo: install  ## deploy the web farm locally, show it answering, roll it back
 	MF=$(MF) sh scripts/demo.sh
 
-test: install  ## the whole suite: unit, CLI, local deployments, fuzzing
+test: install  ## the whole suite: unit, CLI, local and agent deployments, real broker, fuzzing
+	sh scripts/services.sh
 	$(BIN)/python -m pytest -q
 
-test-fast: install
-	$(BIN)/python -m pytest -q -x -m "not slow"
+test-fast: install  ## without the tests that need a real service
+	$(BIN)/python -m pytest -q -x -m "not integration"
 
 lint: install
 	$(BIN)/ruff check murano_flow agents tests blueprints scripts bench
@@ -34,6 +35,10 @@ bench: install  ## side-by-side benchmark vs a bare floor and TaskFlow (not part
 bench-quick: install  ## the same up to 1,000 nodes, one run each
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench.run --quick --repeat 1
+
+bench-amqp: install  ## plan round trips through the real broker vs raw pika (1 and 10 agents)
+	sh scripts/services.sh
+	$(BIN)/python -m bench.amqp | tee bench/results/amqp.txt
 
 clean:
 	rm -rf $(VENV) .murano-flow .pytest_cache .mypy_cache .ruff_cache *.egg-info

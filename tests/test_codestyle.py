@@ -68,11 +68,13 @@ def test_all_is_complete_and_importable():
     assert public_errors <= set(murano_flow.__all__)
 
 
-def test_the_wire_modules_import_nothing_heavy():
+def test_the_wire_modules_and_the_agent_import_nothing_heavy():
     import subprocess
     import sys
 
-    code = ("import sys, murano_flow.protocol, murano_flow.signing; "
+    # The agent goes onto VMs with pika alone: it must not pull in the engine's dependencies.
+    code = ("import sys, murano_flow.protocol, murano_flow.signing, "
+            "murano_flow_agent.agent, murano_flow_agent.__main__; "
             "bad = [m for m in ('click', 'rich', 'jinja2', 'yaml', 'transitions', "
             "'murano_flow.engine') if m in sys.modules]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

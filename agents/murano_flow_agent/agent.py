@@ -72,6 +72,8 @@ class Agent:
         self.current: str | None = None
         self.stopping = threading.Event()
         self._channel: BlockingChannel | None = None
+        self._conn: pika.BlockingConnection | None = None
+        self._connected = False
         self._last_beat = 0.0
 
     # -- life cycle ----------------------------------------------------------------
@@ -83,12 +85,15 @@ class Agent:
         runner.start()
         delay = 1.0
         while not self.stopping.is_set():
+            self._connected = False
             try:
                 self._session()
                 delay = 1.0
             except (pika.exceptions.AMQPError, OSError) as exc:
                 if self.stopping.is_set():
                     break
+                if self._connected:  # back off only while the broker cannot be reached
+                    delay = 1.0
                 log.warning("broker connection lost (%s); reconnecting in %.0f s",
                             broker_error(exc), delay)
                 self.stopping.wait(delay)
@@ -125,27 +130,40 @@ class Agent:
             channel.basic_qos(prefetch_count=1)
             channel.queue_declare(self.cfg.queue, durable=True)
             channel.basic_consume(self.cfg.queue, self._on_plan)
-            self._channel = channel
+            self._channel, self._conn, self._connected = channel, conn, True
             log.info("connected to %s; waiting for plans on queue %s",
                      masked_url(self.cfg.broker), self.cfg.queue)
             for plan_id in sorted(self.unpublished):
                 self._publish_result(plan_id)
             while not self.stopping.is_set():
                 conn.process_data_events(time_limit=TICK)
-                if self._flush(conn):
+                if self._flush(conn, reboot_allowed=True):
                     return
         finally:
-            self._channel = None
+            self._channel = self._conn = None
             close_quietly(conn)
 
-    def _flush(self, conn: pika.BlockingConnection) -> bool:
+    def _wake(self) -> None:
+        """From the runner: have the main thread publish now, not at its next tick."""
+        conn = self._conn
+        if conn is not None:
+            try:
+                conn.add_callback_threadsafe(lambda: self._flush(conn, reboot_allowed=False))
+            except Exception:  # noqa: BLE001 - connection going away: the loop flushes later
+                log.debug("wake-up skipped: connection not usable")
+
+    def _flush(self, conn: pika.BlockingConnection, reboot_allowed: bool) -> bool:
         """Publish what the runner finished and due heartbeats; True after a reboot wait."""
         while self.outbox:
-            what, plan_id = self.outbox.popleft()
+            what, plan_id = self.outbox[0]
             if what == "reboot":
+                if not reboot_allowed:  # not from inside pika's callback: the loop does it
+                    return False
+                self.outbox.popleft()
                 conn.close()
                 self._reboot(plan_id)
                 return True
+            self.outbox.popleft()
             self.unpublished.add(plan_id)
             self._publish_result(plan_id)
         current = self.current
@@ -303,6 +321,7 @@ class Agent:
             self.outbox.append(("reboot", plan_id))
         else:
             self.outbox.append(("result", plan_id))
+        self._wake()
 
     def _host(self, plan: Plan) -> LocalTransport:
         """One working directory per entity, as the local transport keeps per host."""

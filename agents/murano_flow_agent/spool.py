@@ -30,16 +30,20 @@ def _name(plan_id: str) -> str:
     return hashlib.sha256(plan_id.encode()).hexdigest()[:32]
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a crash leaves the old file or the new, never half."""
+def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Write ``data`` to ``path`` so that a crash leaves the old file or the new, never half;
+    ``durable`` also waits until it is on disk (skipped where losing it is harmless)."""
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.write(fd, data)
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)
+    if not durable:
+        return
     dirfd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dirfd)
@@ -100,8 +104,9 @@ class Spool:
             path.unlink(missing_ok=True)
 
     def published(self, plan_id: str) -> None:
-        """Record that the broker confirmed the result."""
-        atomic_write(self._path("published", plan_id), b"")
+        """Record that the broker confirmed the result. Not fsynced: if a crash loses
+        this marker, the result is published again, and the engine drops duplicates."""
+        atomic_write(self._path("published", plan_id), b"", durable=False)
 
     def prune(self, before: float) -> int:
         """Forget finished plans last touched before ``before`` (epoch seconds); how many.

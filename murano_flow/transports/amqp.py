@@ -209,6 +209,7 @@ class Broker:
         channel.confirm_delivery()
         channel.queue_declare(self.results_queue, durable=True,
                               arguments={"x-expires": RESULTS_EXPIRE_MS})
+        # Manual acks: with auto_ack, notices in flight when a connection drops are lost.
         channel.basic_consume(self.results_queue, self._on_notice)
         self._declared = set()
         now = time.monotonic()
@@ -262,7 +263,10 @@ class Broker:
         call.state, call.deadline = "published", time.monotonic() + call.limits.ready_timeout
 
     def _on_notice(self, channel: Any, method: Any, props: Any, body: bytes) -> None:
-        channel.basic_ack(method.delivery_tag)  # handling is in memory; a loss means a resend
+        self._handle(body, props.headers)
+        channel.basic_ack(method.delivery_tag)  # after handling: a cut before it redelivers
+
+    def _handle(self, body: bytes, headers: Any) -> None:
         try:
             notice = Notice.decode(body)
         except DecodeError as exc:
@@ -279,7 +283,7 @@ class Broker:
                         notice.kind, notice.plan_id, notice.agent, call.queue)
             return
         try:
-            verify(call.key, self.results_queue, body, props.headers, guard=self._guard)
+            verify(call.key, self.results_queue, body, headers, guard=self._guard)
         except SignatureError as exc:
             log.warning("IGNORED a %s for plan %s claiming to come from agent '%s': %s (%s)",
                         notice.kind, notice.plan_id, notice.agent, exc.reason, exc.cause)

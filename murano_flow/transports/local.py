@@ -84,7 +84,7 @@ class LocalTransport(Transport):
         rundir = self._prepare(plan)
         script = str(rundir / f"script{_SUFFIX[plan.script_type]}")
         try:
-            proc = self._spawn([sys.executable, "-I", supervise.__file__, str(rundir),
+            proc = self._spawn([sys.executable, "-I", "-S", supervise.__file__, str(rundir),
                                 str(plan.timeout), *argv, script, *plan.args],
                                self._env(plan, rundir))
         except OSError as exc:

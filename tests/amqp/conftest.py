@@ -3,6 +3,7 @@ and guest agents run as separate processes (killable, restartable)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -18,10 +19,9 @@ from urllib.parse import urlsplit
 
 import pika
 import pytest
+from helpers import AGENT_SECRET
 
 from murano_flow.signing import agent_key
-
-from helpers import AGENT_SECRET
 
 #: Read before the autouse fixture clears MURANO_FLOW_* variables.
 BROKER = os.environ.get("MURANO_FLOW_BROKER", "amqp://guest:guest@127.0.0.1:5672/%2F")
@@ -80,10 +80,8 @@ class Forwarder:
     def _close(self, s: socket.socket) -> None:
         with self._lock:
             self._live.discard(s)
-        try:
+        with contextlib.suppress(OSError):
             s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         s.close()
 
     def cut(self) -> int:

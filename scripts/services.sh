@@ -1,0 +1,31 @@
+#!/bin/sh
+# Make sure the services the integration tests use are up: start RabbitMQ if it is
+# installed but stopped. (Tests fail, rather than skip, when a service is missing.)
+set -eu
+
+port_open() {  # host port
+    python3 - "$1" "$2" <<'PY'
+import socket, sys
+try:
+    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1).close()
+except OSError:
+    sys.exit(1)
+PY
+}
+
+if [ -z "${MURANO_FLOW_BROKER:-}" ] && ! port_open 127.0.0.1 5672; then
+    if command -v rabbitmq-server >/dev/null 2>&1; then
+        echo "starting RabbitMQ (rabbitmq-server -detached)"
+        rabbitmq-server -detached || true
+        i=0
+        until port_open 127.0.0.1 5672; do
+            i=$((i + 1))
+            [ "$i" -lt 90 ] || { echo "RabbitMQ did not come up on 127.0.0.1:5672" >&2; exit 1; }
+            sleep 1
+        done
+    else
+        echo "RabbitMQ is not running on 127.0.0.1:5672 and rabbitmq-server is not installed;" \
+             "install it (apt-get install -y rabbitmq-server) or set MURANO_FLOW_BROKER" >&2
+        exit 1
+    fi
+fi
