@@ -199,6 +199,9 @@ class Broker:
                 self._serve(conn, outage=time.monotonic() - down_since)
             except (pika.exceptions.AMQPError, OSError) as exc:
                 log.warning("broker connection lost (%s); reconnecting", broker_error(exc))
+            except Exception as exc:  # a bug here must fail the waiting plans, not hang them
+                log.exception("internal error in the amqp transport")
+                self._fail_all(ConnectError(f"internal error in the amqp transport: {exc!r}"))
             finally:
                 self._conn = self._channel = None
                 close_quietly(conn)
@@ -313,7 +316,10 @@ class Broker:
                 f"nothing heard for {lim.heartbeat_timeout:g} s", host=q,
                 hint="the VM may be down or the agent crashed; the plan stays in the agent's "
                      "spool, and `murano-flow resume` collects its result once the agent is back")
-        consumers = self._channel.queue_declare(q, passive=True).method.consumer_count
+        try:
+            consumers = self._channel.queue_declare(q, passive=True).method.consumer_count
+        except self._pika.exceptions.ChannelClosedByBroker:
+            consumers = 0  # the queue was deleted; the closed channel makes the loop reconnect
         if consumers == 0 and q not in self._heard:
             return ConnectError(
                 f"no agent ever connected to queue '{q}' (waited {lim.ready_timeout:g} s "
