@@ -227,6 +227,9 @@ class Broker:
             self._flush()
             conn.process_data_events(time_limit=TICK)
             self._check_deadlines()
+        # Nobody will read it again (a resumed engine re-sends plans to a queue of its own).
+        with contextlib.suppress(self._pika.exceptions.AMQPError):
+            channel.queue_delete(self.results_queue)
 
     def _flush(self) -> None:
         if self._flushing or self._channel is None:

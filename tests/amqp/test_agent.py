@@ -149,7 +149,7 @@ def test_forged_stale_wrong_queue_and_replayed_plans_are_rejected(tmp_path, agen
     replies = f"mf-test.replies.{uuid.uuid4().hex[:8]}"
     conn = pika.BlockingConnection(pika.URLParameters(broker_url))
     channel = conn.channel()
-    channel.queue_declare(replies, durable=False, auto_delete=True)
+    channel.queue_declare(replies, exclusive=True)  # gone with the connection
 
     def publish(headers: dict | None) -> None:
         channel.basic_publish("", agent.queue, body,
