@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,24 @@ def agent_main(config: str, noop: bool) -> None:
     agent.run()
 
 
+def _in_threads(client: Callable[[int, str, int], None], queues: list[str], n: int) -> None:
+    """Run ``client(i, queue, n)`` for every queue at once; wait for all."""
+    threads = [threading.Thread(target=client, args=(i, q, n)) for i, q in enumerate(queues)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def _warm_then_time(client: Callable[[int, str, int], None], queues: list[str],
+                    n: int) -> tuple[float, float]:
+    """Five warm-up round trips per queue, then (wall, CPU) seconds of ``n`` per queue."""
+    _in_threads(client, queues, 5)
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    _in_threads(client, queues, n)
+    return time.perf_counter() - t0, time.process_time() - cpu0
+
+
 def measure(kind: str, url: str, agents: int, plans: int) -> dict[str, Any]:
     queues = [f"bench.{kind}.{uuid.uuid4().hex[:6]}.{i}" for i in range(agents)]
     per_client = plans // agents
@@ -123,41 +142,17 @@ def measure(kind: str, url: str, agents: int, plans: int) -> dict[str, Any]:
         else:
             procs = run_agents(url, queues, Path(tmp), noop=kind == "murano-noop")
         try:
-            body = _plan(0).encode()
             if kind == "raw-pika":
-                warm = [threading.Thread(target=raw_client, args=(url, q, body, 5)) for q in queues]
-                for t in warm:
-                    t.start()
-                for t in warm:
-                    t.join()
-                clients = [threading.Thread(target=raw_client, args=(url, q, body, per_client))
-                           for q in queues]
-                cpu0, t0 = time.process_time(), time.perf_counter()
-                for t in clients:
-                    t.start()
-                for t in clients:
-                    t.join()
-                wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+                body = _plan(0).encode()
+                wall, cpu = _warm_then_time(
+                    lambda i, q, n: raw_client(url, q, body, n), queues, per_client)
             else:
                 with Broker(url, SECRET).acquire() as broker:
                     def loop(i: int, q: str, n: int) -> None:
                         for _ in range(n):
                             result = broker.call(q, _plan(i), Limits(ready_timeout=60))
                             assert result.ok, result
-                    warm = [threading.Thread(target=loop, args=(i, q, 5))
-                            for i, q in enumerate(queues)]
-                    for t in warm:
-                        t.start()
-                    for t in warm:
-                        t.join()
-                    clients = [threading.Thread(target=loop, args=(i, q, per_client))
-                               for i, q in enumerate(queues)]
-                    cpu0, t0 = time.process_time(), time.perf_counter()
-                    for t in clients:
-                        t.start()
-                    for t in clients:
-                        t.join()
-                    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+                    wall, cpu = _warm_then_time(loop, queues, per_client)
         finally:
             for p in procs:
                 p.terminate()
