@@ -217,7 +217,7 @@ class Agent:
     def _repeat(self, plan_id: str, reply_to: str) -> None:
         """A plan id seen before: answer from the spool, never run it again."""
         self.spool.redirect(plan_id, reply_to)
-        if self.spool.result(plan_id) is not None and plan_id not in self.spool.rebooting():
+        if self.spool.result(plan_id) is not None and not self.spool.reboot_is_pending(plan_id):
             log.info("plan %s received again; sending its recorded result", plan_id)
             self.unpublished.add(plan_id)
             self._publish_result(plan_id)

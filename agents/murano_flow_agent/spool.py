@@ -62,8 +62,11 @@ class Spool:
             (self.root / d).mkdir(exist_ok=True, mode=0o700)
 
     def _path(self, kind: str, plan_id: str) -> Path:
+        return self._file(kind, _name(plan_id))
+
+    def _file(self, kind: str, name: str) -> Path:
         suffix = ".json" if kind in ("plans", "results") else ""
-        return self.root / kind / f"{_name(plan_id)}{suffix}"
+        return self.root / kind / f"{name}{suffix}"
 
     # -- writes, in the order they happen ------------------------------------
 
@@ -117,11 +120,10 @@ class Spool:
         gone = 0
         for path in (self.root / "plans").glob("*.json"):
             name = path.stem
-            if path.stat().st_mtime >= before or not (self.root / "published" / name).exists():
+            if path.stat().st_mtime >= before or not self._file("published", name).exists():
                 continue
             for d in _DIRS:
-                (self.root / d / (f"{name}.json" if d in ("plans", "results") else name)
-                 ).unlink(missing_ok=True)
+                self._file(d, name).unlink(missing_ok=True)
             gone += 1
         return gone
 
@@ -140,6 +142,10 @@ class Spool:
     def reply_to(self, plan_id: str) -> str:
         """The queue that wants ``plan_id``'s notices."""
         return str(json.loads(self._path("plans", plan_id).read_text()).get("reply_to", ""))
+
+    def reboot_is_pending(self, plan_id: str) -> bool:
+        """Whether ``plan_id``'s result waits for the host to come back from a reboot."""
+        return self._path("rebooting", plan_id).exists()
 
     def known(self, plan_id: str) -> bool:
         """Whether ``plan_id`` was received before."""
