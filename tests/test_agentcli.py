@@ -8,6 +8,7 @@ import stat
 import subprocess
 import sys
 
+import pytest
 import yaml
 from murano_flow_agent.config import load
 
@@ -79,3 +80,36 @@ def test_powershell_user_data_installs_a_boot_task(home):
     b64 = text.split("FromBase64String('")[1].split("'")[0]
     assert json.loads(base64.b64decode(b64))["spool"] == r"C:\ProgramData\murano-flow-agent"
     assert "Register-ScheduledTask" in text and "-AtStartup" in text
+
+
+HOSTS = """\
+format: 1
+name: hosts
+parameters:
+  how: {type: string, default: local}
+entities:
+  vm:
+    host: HOST
+    states:
+      Deployed: {action: "true"}
+"""
+
+
+@pytest.mark.parametrize(("host", "params", "message"), [
+    ('{transport: "{{ params.how }}"}', ["-p", "how=carrier-pigeon"],
+     "host transport 'carrier-pigeon' is not one of local, ssh, winrm, amqp"),
+    ("{transport: amqp}", [], "an amqp host needs a 'queue'"),
+    ("{transport: amqp, queue: q, options: {ready_timeout: soon}}", [],
+     "host option ready_timeout: 'soon' is not a duration"),
+])
+def test_a_bad_agent_host_fails_its_node_clearly_without_a_broker(home, tmp_path, host, params,
+                                                                   message):
+    bp = tmp_path / "hosts.yaml"
+    bp.write_text(HOSTS.replace("HOST", host))
+    done = subprocess.run([sys.executable, "-m", "murano_flow",
+                           "--broker", "amqp://guest:guest@127.0.0.1:1/%2F",  # never reached
+                           "deploy", str(bp), *params], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert message in done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr

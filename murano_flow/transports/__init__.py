@@ -30,7 +30,9 @@ def open_transport(kind: str, host: dict[str, Any], *, root: Path,
 
         if broker is None:
             raise ConnectError("no broker is configured for agent hosts")
-        return AgentTransport(broker(), agent_queue(host), Limits.from_options(host.get("options")))
+        # The host's own settings first: a mistake there needs no broker to be reported.
+        queue, limits = agent_queue(host), Limits.from_options(host.get("options"))
+        return AgentTransport(broker(), queue, limits)
     if kind in PLANNED:
         raise ConnectError(
             f"the '{kind}' transport ({PLANNED[kind]}) is not available in this release",
