@@ -24,8 +24,8 @@ _EXPORTS = {
     "LocalTransport": "transports", "StubTransport": "transports", "Transport": "transports",
     "open_transport": "transports",
     **{name: "errors" for name in (
-        "BlueprintError", "CommandTimeout", "ConnectError", "CorruptState", "DecodeError",
-        "Diagnostic", "MuranoFlowError", "NotFound", "SignatureError", "StoreError",
+        "Abandoned", "BlueprintError", "CommandTimeout", "ConnectError", "CorruptState",
+        "DecodeError", "Diagnostic", "MuranoFlowError", "NotFound", "SignatureError", "StoreError",
         "TransitionError", "TransportError", "UsageError")},
 }
 

@@ -6,7 +6,6 @@ back; 2 invalid input; 3 infrastructure unreachable; 130 interrupted (resumable)
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
@@ -22,12 +21,15 @@ from typing import Any
 import click
 import yaml
 
-from . import __version__, plans
+from . import __version__, owner, plans
 from .blueprint import Blueprint, load_blueprint, parse_blueprint, parse_cli_params
+from .cliutil import Settings, command, format_option
+from .durations import seconds
 from .engine import DEFAULT_WORKERS, Engine
-from .errors import ConnectError, MuranoFlowError, UsageError
+from .errors import MuranoFlowError, UsageError
 from .graph import StateGraph
 from .lifecycle import allowed
+from .opscli import cancel, fsck, pause
 from .output import (
     RECAP_COLUMNS,
     console,
@@ -40,43 +42,16 @@ from .output import (
     table,
 )
 from .progress import Dashboard, LinePrinter, event_line
-from .store import DEFAULT_STORE, Store, open_store
+from .states import ACTIVE
+from .store import DEFAULT_STORE, Store
 from .store.base import DeploymentRecord
-from .transports import open_transport
-from .transports.amqp import DEFAULT_BROKER, Broker, agent_secret
+from .transports.amqp import DEFAULT_BROKER
 
 log = logging.getLogger(__name__)
 
 #: Exit code for each final deployment state.
 EXIT_BY_STATE = {"succeeded": 0, "failed": 1, "rolled_back": 0, "cancelled": 1,
                  "interrupted": 130}
-_FORMATS = click.Choice(["table", "json", "yaml"])
-
-
-class Settings:
-    """Options shared by every command."""
-
-    def __init__(self, store: str, home: str, broker: str) -> None:
-        self.store_url, self.home, self.broker_url = store, Path(home), broker
-        self._broker: Broker | None = None
-
-    def store(self) -> Store:
-        """Open the journal."""
-        return open_store(self.store_url)
-
-    def transports(self, kind: str, fields: dict[str, Any]) -> Any:
-        """Transport factory handed to the engine (agent hosts share one connection)."""
-        return open_transport(kind, fields, root=self.home, broker=self.broker)
-
-    def broker(self) -> Broker:
-        """The broker connection of the current run, opened on first use."""
-        if self._broker is None or self._broker.closed:
-            try:
-                self._broker = Broker(self.broker_url, agent_secret(self.home))
-            except ImportError as exc:
-                raise ConnectError("agent hosts need pika",
-                                   hint="pip install 'murano-flow[amqp]'") from exc
-        return self._broker
 
 
 def _params_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -84,11 +59,6 @@ def _params_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="YAML/JSON mapping of parameter values ('-' reads stdin).")(f)
     return click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
                         help="A parameter value (repeatable).")(f)
-
-
-def _format_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("-f", "--format", "fmt", type=_FORMATS, default="table",
-                        show_default=True, help="Output format.")(f)
 
 
 def _given(params: tuple[str, ...], params_file: str | None) -> dict[str, Any]:
@@ -104,18 +74,6 @@ def _given(params: tuple[str, ...], params_file: str | None) -> dict[str, Any]:
         given.update({str(k): v for k, v in data.items()})
     given.update(parse_cli_params(params))
     return given
-
-
-def _command(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn MuranoFlowErrors into a clear message and their exit code; no tracebacks."""
-    @functools.wraps(f)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return f(*args, **kwargs)
-        except MuranoFlowError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-    return wrapper
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -135,14 +93,18 @@ def cli(ctx: click.Context, store: str, home: str, broker: str, verbose: int) ->
     ctx.obj = Settings(store, home, broker)
 
 
+for _command in (cancel, pause, fsck):
+    cli.add_command(_command)
+
+
 # -- blueprint commands (no side effects) -----------------------------------
 
 
 @cli.command()
 @click.argument("blueprint", type=click.Path(dir_okay=False))
 @_params_options
-@_format_option
-@_command
+@format_option
+@command
 def validate(blueprint: str, params: tuple[str, ...], params_file: str | None, fmt: str) -> None:
     """Check a blueprint; report every problem as file:line:column (exit 2 if any)."""
     try:
@@ -167,8 +129,8 @@ def validate(blueprint: str, params: tuple[str, ...], params_file: str | None, f
 @cli.command()
 @click.argument("blueprint", type=click.Path(dir_okay=False))
 @_params_options
-@_format_option
-@_command
+@format_option
+@command
 def plan(blueprint: str, params: tuple[str, ...], params_file: str | None, fmt: str) -> None:
     """Show the waves of states that can run in parallel, with their hosts."""
     bp = load_blueprint(blueprint, _given(params, params_file))
@@ -206,7 +168,7 @@ def _host_label(bp: Blueprint, node: Any) -> str:
               show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Write here instead of stdout (required for png/svg).")
-@_command
+@command
 def graph(blueprint: str, params: tuple[str, ...], params_file: str | None, fmt: str,
           output: str | None) -> None:
     """Export the state graph (Graphviz DOT; png/svg need Graphviz's 'dot')."""
@@ -240,17 +202,27 @@ def graph(blueprint: str, params: tuple[str, ...], params_file: str | None, fmt:
               show_default=True, help="Actions running at once (one per host at a time).")
 @click.option("--detach", is_flag=True, help="Run in the background; print the deployment id.")
 @click.option("--id", "deployment_id", help="Use this deployment id instead of a generated one.")
-@_format_option
+@click.option("--on-failure", type=click.Choice(["stop", "continue", "rollback"]),
+              help="What a failed state does (default: the blueprint's on_failure, else stop).")
+@click.option("--deadline", metavar="DURATION",
+              help="Stop and fail the deployment if it is not done within this (e.g. 2h).")
+@click.option("--new", "force_new", is_flag=True,
+              help="Start a new deployment even if one of this blueprint is unfinished.")
+@format_option
 @click.pass_obj
-@_command
+@command
 def deploy(settings: Settings, blueprint: str, params: tuple[str, ...], params_file: str | None,
-           workers: int, detach: bool, deployment_id: str | None, fmt: str) -> None:
+           workers: int, detach: bool, deployment_id: str | None, on_failure: str | None,
+           deadline: str | None, force_new: bool, fmt: str) -> None:
     """Deploy a blueprint: run every state's action once its requirements are reached."""
     given = _given(params, params_file)
     bp = load_blueprint(blueprint, given, strict=True)
     with settings.store() as store:
+        if not force_new and deployment_id is None:
+            _refuse_if_unfinished(store, bp.name)
         engine = Engine(store, settings.transports, workers=workers)
-        dep = engine.create(bp, deployment_id, {"text": bp.text, "scripts": bp.scripts})
+        dep = engine.create(bp, deployment_id, {"text": bp.text, "scripts": bp.scripts},
+                            on_failure=on_failure, deadline=_duration(deadline))
         if detach:
             _spawn_background(settings, dep.id, given, workers)
             click.echo(dep.id)
@@ -258,11 +230,38 @@ def deploy(settings: Settings, blueprint: str, params: tuple[str, ...], params_f
         _drive(settings, engine, bp, dep, fmt, "deploy")
 
 
+def _duration(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = seconds(text)
+    except ValueError as exc:
+        raise UsageError(f"--deadline: {exc}") from None
+    if value <= 0:
+        raise UsageError("--deadline must be longer than zero")
+    return value
+
+
+def _refuse_if_unfinished(store: Store, blueprint: str) -> None:
+    """Say how to continue an unfinished deployment of the same blueprint, instead of
+    starting a second one next to it."""
+    for dep in store.deployments(1000):
+        if dep.blueprint == blueprint and dep.state in (*ACTIVE, "interrupted"):
+            live = dep.owner and owner.alive(dep.owner) is not False
+            doing = (f"being driven by {owner.describe(dep.owner)}" if live
+                     else f"{dep.state}, its engine stopped")
+            raise UsageError(
+                f"deployment {dep.id} of blueprint '{blueprint}' is unfinished ({doing})",
+                hint=(f"'murano-flow status {dep.id}' shows its progress" if live else
+                      f"continue it: murano-flow resume {dep.id}; undo it: murano-flow "
+                      f"rollback {dep.id}") + "; or pass --new to start another one")
+
+
 def _journaled_command(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options of the commands that continue a journaled deployment."""
-    f = _command(f)
+    f = command(f)
     f = click.pass_obj(f)
-    f = _format_option(f)
+    f = format_option(f)
     f = click.option("-w", "--workers", type=click.IntRange(1, 1024), default=DEFAULT_WORKERS,
                      show_default=True)(f)
     f = _params_options(f)
@@ -270,11 +269,14 @@ def _journaled_command(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @cli.command()
+@click.option("--deadline", metavar="DURATION", help="A new deadline, counted from now.")
 @_journaled_command
 def resume(settings: Settings, deployment: str, params: tuple[str, ...],
-           params_file: str | None, workers: int, fmt: str) -> None:
-    """Continue an interrupted or failed deployment; reached states are not run again."""
-    _continue(settings, deployment, _given(params, params_file), workers, fmt, "deploy")
+           params_file: str | None, workers: int, fmt: str, deadline: str | None) -> None:
+    """Continue a deployment that was interrupted, paused, cancelled or failed, or whose
+    engine died: reached states stay reached, actions still running are re-attached."""
+    _continue(settings, deployment, _given(params, params_file), workers, fmt, "deploy",
+              _duration(deadline))
 
 
 @cli.command()
@@ -286,17 +288,38 @@ def rollback(settings: Settings, deployment: str, params: tuple[str, ...],
 
 
 def _continue(settings: Settings, deployment: str, given: dict[str, Any], workers: int,
-              fmt: str, what: str) -> None:
+              fmt: str, what: str, deadline: float | None = None) -> None:
     with settings.store() as store:
         dep = store.deployment(deployment)
-        event = "start" if what == "deploy" else "rollback"
-        if not allowed("deployment", dep.state, event):
-            busy = " (an engine may be driving it right now)" if dep.state == "running" else ""
-            raise UsageError(f"deployment {dep.id} is '{dep.state}'{busy}: nothing to "
+        live = bool(dep.owner) and owner.alive(dep.owner) is not False
+        if live and what == "deploy" and dep.control.startswith("pause"):
+            store.set_control(dep.id, "")
+            click.echo(f"{dep.id}: resume requested; the engine {owner.describe(dep.owner)} "
+                       "that paused it continues it")
+            return
+        if live:
+            raise UsageError(f"deployment {dep.id} is being driven by the engine "
+                             f"{owner.describe(dep.owner)}",
+                             hint="'murano-flow pause' or 'cancel' asks it to stop")
+        if dep.state == "rolling_back":  # its engine died while undoing: finish that
+            what = "rollback"
+        if dep.state not in ACTIVE and not _continuable(dep.state, what):
+            raise UsageError(f"deployment {dep.id} is '{dep.state}': nothing to "
                              f"{'resume' if what == 'deploy' else 'roll back'}",
-                             hint=f"'murano-flow status {dep.id}' shows where it stands")
+                             hint=f"'murano-flow status {dep.id}' shows where it stands"
+                                  + ("; deploy it again with 'murano-flow deploy BLUEPRINT "
+                                     f"--id {dep.id}'" if what == "deploy" else ""))
+        if deadline is not None:
+            dep.settings["deadline"] = time.time() + deadline
+            store.reshape(dep, store.nodes(dep.id), [])
         bp = _journaled_blueprint(dep, given)
         _drive(settings, Engine(store, settings.transports, workers=workers), bp, dep, fmt, what)
+
+
+def _continuable(state: str, what: str) -> bool:
+    if what == "deploy":  # resume continues unfinished work; re-deploying converges
+        return state in ("failed", "interrupted", "cancelled", "pending")
+    return allowed("deployment", state, "rollback")
 
 
 def _journaled_blueprint(dep: DeploymentRecord, given: dict[str, Any]) -> Blueprint:
@@ -381,9 +404,9 @@ def _report(settings: Settings, dep: DeploymentRecord, fmt: str) -> None:
 
 @cli.command("list")
 @click.option("-n", "--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
-@_format_option
+@format_option
 @click.pass_obj
-@_command
+@command
 def list_(settings: Settings, limit: int, fmt: str) -> None:
     """List deployments, newest first."""
     with settings.store() as store:
@@ -400,9 +423,9 @@ def list_(settings: Settings, limit: int, fmt: str) -> None:
 @cli.command()
 @click.argument("deployment")
 @click.option("--nodes", "show_nodes", is_flag=True, help="One row per state, not per entity.")
-@_format_option
+@format_option
 @click.pass_obj
-@_command
+@command
 def status(settings: Settings, deployment: str, show_nodes: bool, fmt: str) -> None:
     """Show a deployment: per entity (or per state with --nodes)."""
     with settings.store() as store:
@@ -427,9 +450,9 @@ def status(settings: Settings, deployment: str, show_nodes: bool, fmt: str) -> N
 @click.argument("deployment")
 @click.option("--follow", is_flag=True, help="Keep printing new events until the end.")
 @click.option("--node", help="Only events of this state (e.g. 'web[0].Installed').")
-@_format_option
+@format_option
 @click.pass_obj
-@_command
+@command
 def events(settings: Settings, deployment: str, follow: bool, node: str | None,
            fmt: str) -> None:
     """Print the event log of a deployment (JSON lines with -f json --follow)."""

@@ -3,15 +3,21 @@
 One engine thread owns every piece of state; worker threads only run plans and
 return outcomes through a queue (they never raise). The loop::
 
+    REATTACH  nodes the journal says were running when an earlier engine died are
+              asked for again by the same plan id: collected, waited for, or run
+              if they never started - never run twice
     RELEASE   nodes whose requirements are met are rendered and queued on their host
     DISPATCH  free hosts get their next node; one transaction commits the outcomes
               applied since the last one and the new 'running' rows, then plans go out
-    WAIT      block on the completion queue (or until the next retry is due)
+    WAIT      block on the completion queue (or until a retry, the deadline or the
+              next look at the operator's pause/cancel requests is due)
     ANALYZE   apply every outcome that arrived, then RELEASE the nodes they unblock
 
 Nothing is acted on before it is journaled: a node starts only after its
 requirements' completion is committed, and its own 'running' row is committed
-before its plan is handed to a worker.
+before its plan is handed to a worker. The engine writes its identity into the
+deployment row while it drives it, so ``resume`` can tell a crashed engine from
+a live one.
 """
 
 from __future__ import annotations
@@ -26,17 +32,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import plans
+from . import owner, plans
 from .blueprint.expressions import ExpressionError
-from .blueprint.spec import Blueprint, Node
+from .blueprint.spec import Blueprint, Node, RetryPolicy
 from .errors import MuranoFlowError, NotFound, TransportError, UsageError
+from .faults import crash_point
 from .gcpause import paused_gc
 from .graph import StateGraph
 from .lifecycle import fire_deployment, fire_node
 from .masking import Masker
-from .protocol import Plan, Result
+from .outcomes import Outcome
+from .protocol import Plan
 from .resolver import Forward, Reverse
-from .states import SATISFIED, NodeState
+from .states import ACTIVE, SATISFIED, NodeState
 from .store.base import DeploymentRecord, Event, NodeRecord, Store
 from .transports.base import Transport
 from .workers import WorkerPool
@@ -45,21 +53,17 @@ log = logging.getLogger(__name__)
 
 #: Worker threads when the caller does not say.
 DEFAULT_WORKERS = 16
+#: Seconds between two looks at the journal for an operator's pause or cancel request.
+CONTROL_POLL = 0.5
+#: Node states that may still be doing something after their engine stopped.
+_IN_FLIGHT = (NodeState.RUNNING, NodeState.UNDOING)
+#: Node states left behind in a rollback that did not finish.
+_NOT_UNDONE = frozenset({*SATISFIED, NodeState.FAILED, NodeState.UNDO_FAILED, *_IN_FLIGHT})
 
 TransportFactory = Callable[[str, dict[str, Any]], Transport]
 Listener = Callable[[Event], None]
 _STOP = object()
-
-
-@dataclass
-class Outcome:
-    """What a worker reports for one node."""
-
-    index: int
-    result: Result | None = None
-    satisfied: bool = False
-    error: str = ""
-    infrastructure: bool = False
+_Work = tuple[int, Transport, "Plan | None", Plan]
 
 
 @dataclass
@@ -76,13 +80,32 @@ class _Run:
     runnable: deque[str] = field(default_factory=deque)
     busy: dict[int, str] = field(default_factory=dict)
     retries: list[tuple[float, int]] = field(default_factory=list)
-    tries: dict[int, int] = field(default_factory=dict)
     dirty: dict[int, NodeRecord] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
     transports: dict[str, Transport] = field(default_factory=dict)
     done: queue.SimpleQueue[Any] = field(default_factory=queue.SimpleQueue)
+    #: Nodes an earlier engine left running, re-attached rather than released.
+    inflight: set[int] = field(default_factory=set)
+    #: Why no new work starts ('' while it may): a failure, the deadline, Ctrl-C.
     stopping: str = ""
     interrupted: bool = False
+    #: Running actions were stopped on purpose: they go back to be run again.
+    killing: bool = False
+    #: The operator's request being honoured: '' | pause | cancel.
+    halt: str = ""
+    control: str = ""
+    parked: list[int] = field(default_factory=list)
+    on_failure: str = "stop"
+    rollback_due: bool = False
+    deadline: float | None = None
+    expired: bool = False
+    next_poll: float = 0.0
+    #: Only collect what an earlier engine left running (before rolling back).
+    settle: bool = False
+    #: Its previous engine died mid-run: this run continues that one.
+    recovered: bool = False
+    #: The failure an automatic rollback answers.
+    cause: str = ""
     infrastructure: bool = False
 
 
@@ -99,68 +122,81 @@ class Engine:
         self.infrastructure_failure = False
         self._run: _Run | None = None
         self._stop_requested = False
+        self._me = owner.me()
 
     # -- public API ------------------------------------------------------------
 
     def create(self, bp: Blueprint, deployment_id: str | None = None,
-               source: dict[str, Any] | None = None) -> DeploymentRecord:
-        """Journal a new pending deployment of ``bp``; return its record."""
-        with paused_gc():
-            return self._create(bp, deployment_id, source)
+               source: dict[str, Any] | None = None, *, on_failure: str | None = None,
+               deadline: float | None = None) -> DeploymentRecord:
+        """Journal a new pending deployment of ``bp``; return its record.
 
-    def _create(self, bp: Blueprint, deployment_id: str | None,
-                source: dict[str, Any] | None) -> DeploymentRecord:
+        Args:
+            on_failure: overrides the blueprint's ``on_failure``.
+            deadline: seconds from now the deployment must be done in (default: the
+                blueprint's ``deadline``, if any).
+        """
+        with paused_gc():
+            dep = self.record(bp, deployment_id, source, on_failure=on_failure,
+                              deadline=deadline)
+            records = self.node_records(bp, dep.id)
+            self.store.create(dep, records, [Event(dep.id, dep.created, "deployment",
+                                                   status="pending",
+                                                   message=f"created from {bp.path}")])
+            return dep
+
+    def record(self, bp: Blueprint, deployment_id: str | None,
+               source: dict[str, Any] | None, *, on_failure: str | None = None,
+               deadline: float | None = None, created: float | None = None
+               ) -> DeploymentRecord:
+        """The pending deployment row for ``bp`` (not journaled); UsageError if the id is taken
+        and ``created`` is not given (a re-deploy passes the original creation time)."""
         now = time.time()
-        masker = Masker(bp.secrets)
         dep_id = deployment_id or f"{bp.name}-{secrets.token_hex(4)}"
-        try:
-            self.store.deployment(dep_id)
-        except NotFound:
-            pass
-        else:
-            raise UsageError(f"a deployment called '{dep_id}' already exists",
-                             hint=f"pick another --id, or 'murano-flow resume {dep_id}'")
+        if created is None:
+            try:
+                self.store.deployment(dep_id)
+            except NotFound:
+                pass
+            else:
+                raise UsageError(f"a deployment called '{dep_id}' already exists",
+                                 hint=f"pick another --id, or 'murano-flow resume {dep_id}'")
+        masker = Masker(bp.secrets)
         secret_names = {p.name for p in bp.parameters.values() if p.secret}
         params = {k: ("******" if k in secret_names else masker.data(v))
                   for k, v in bp.values.items()}
-        dep = DeploymentRecord(dep_id, bp.name, bp.path, bp.digest, "pending", now, now,
-                               params, list(bp.targets), "", source or {})
-        records = [NodeRecord(dep_id, n.name, n.instance, n.state, requires=list(n.requires),
-                              has_action=n.action is not None) for n in bp.nodes.values()]
-        self.store.create(dep, records, [Event(dep_id, now, "deployment", status="pending",
-                                               message=f"created from {bp.path}")])
-        return dep
+        limit = deadline if deadline is not None else bp.deadline
+        settings = {"on_failure": on_failure or bp.on_failure,
+                    "deadline": now + limit if limit else None}
+        return DeploymentRecord(dep_id, bp.name, bp.path, bp.digest, "pending",
+                                created or now, now, params, list(bp.targets), "",
+                                source or {}, settings=settings)
+
+    @staticmethod
+    def node_records(bp: Blueprint, dep_id: str) -> list[NodeRecord]:
+        """Fresh pending node rows for every node of ``bp``."""
+        return [NodeRecord(dep_id, n.name, n.instance, n.state, requires=list(n.requires),
+                           has_action=n.action is not None) for n in bp.nodes.values()]
 
     def deploy(self, bp: Blueprint, deployment_id: str) -> DeploymentRecord:
-        """Drive ``deployment_id`` forward until its targets are reached or it fails."""
+        """Drive ``deployment_id`` forward until its targets are reached or it fails;
+        then roll it back if its failure policy says so."""
         with paused_gc():
-            return self._forward(bp, deployment_id)
+            final = self._forward(bp, deployment_id)
+            if final.state == "rolling_back":  # on_failure: rollback, already journaled
+                final = self._backward(bp, deployment_id, chained=True)
+            return final
 
     def rollback(self, bp: Blueprint, deployment_id: str) -> DeploymentRecord:
-        """Undo every node that was done (or failed), in reverse dependency order."""
+        """Undo every node that was done (or failed), in reverse dependency order.
+
+        Actions an earlier engine left running are waited for first, so that what
+        they did is undone too.
+        """
         with paused_gc():
+            if any(r.status == NodeState.RUNNING for r in self.store.nodes(deployment_id)):
+                self._forward(bp, deployment_id, settle=True)
             return self._backward(bp, deployment_id)
-
-    def _forward(self, bp: Blueprint, deployment_id: str) -> DeploymentRecord:
-        run = self._load(bp, deployment_id, reverse=False)
-        for rec in run.records:
-            if rec.status in (NodeState.FAILED, NodeState.UNDO_FAILED, NodeState.UNDONE):
-                self._node(run, rec, "reset", "pending", "reset for another try")
-        self._deployment(run, "start", f"deploying with up to {self.workers} workers")
-        satisfied = [r.status in SATISFIED for r in run.records]
-        todo = [not s for s in satisfied]
-        return self._drive(run, Forward(run.graph.preds, run.graph.succ, satisfied, todo))
-
-    def _backward(self, bp: Blueprint, deployment_id: str) -> DeploymentRecord:
-        run = self._load(bp, deployment_id, reverse=True)
-        todo = [r.status in (*SATISFIED, NodeState.FAILED, NodeState.UNDO_FAILED)
-                for r in run.records]
-        for rec, flag in zip(run.records, todo, strict=True):
-            if flag:
-                rec.intention = "revert"
-                run.dirty[run.graph.ids[rec.name]] = rec
-        self._deployment(run, "rollback", f"rolling back {sum(todo)} nodes")
-        return self._drive(run, Reverse(run.graph.preds, run.graph.succ, todo))
 
     def request_stop(self) -> None:
         """Ask the running deployment to stop; safe to call from a signal handler.
@@ -173,33 +209,107 @@ class Engine:
         if run is not None:
             run.done.put(_STOP)  # SimpleQueue.put is reentrant: fine in a signal handler
 
-    # -- the loop --------------------------------------------------------------
+    # -- loading and claiming --------------------------------------------------
 
-    def _load(self, bp: Blueprint, deployment_id: str, *, reverse: bool) -> _Run:
+    def _forward(self, bp: Blueprint, deployment_id: str, settle: bool = False
+                 ) -> DeploymentRecord:
+        run = self._load(bp, deployment_id, reverse=False)
+        recovering = run.dep.state == "interrupted" and run.recovered
+        if any(r.status == NodeState.UNDOING for r in run.records):
+            self._release_claim(run)
+            raise UsageError(f"deployment {deployment_id} stopped in the middle of undo "
+                             "actions", hint=f"finish it: murano-flow rollback {deployment_id}")
+        run.settle = settle
+        if settle:
+            run.stopping = run.stopping or "collecting what was running before rolling back"
+        for i, rec in enumerate(run.records):
+            if rec.status == NodeState.FAILED and (settle or recovering):
+                self._apply_policy(run, i)  # the run it failed in goes on: no second try
+            elif rec.status in (NodeState.FAILED, NodeState.UNDO_FAILED, NodeState.UNDONE):
+                rec.tries = 0
+                self._node(run, rec, "reset", "pending", "reset for another try")
+        self._deployment(run, "start", "collecting the actions that were running" if settle
+                         else f"deploying with up to {self.workers} workers")
+        satisfied = [r.status in SATISFIED for r in run.records]
+        todo = [not s and i not in run.inflight for i, s in enumerate(satisfied)]
+        return self._drive(run, Forward(run.graph.preds, run.graph.succ, satisfied, todo))
+
+    def _backward(self, bp: Blueprint, deployment_id: str, chained: bool = False
+                  ) -> DeploymentRecord:
+        run = self._load(bp, deployment_id, reverse=True, chained=chained)
+        run.cause = run.dep.reason.partition("; rolling back")[0] if chained else ""
+        todo = [r.status in _NOT_UNDONE and r.status != NodeState.RUNNING
+                for r in run.records]
+        for i, (rec, flag) in enumerate(zip(run.records, todo, strict=True)):
+            if flag and i not in run.inflight:
+                rec.intention = "revert"
+                run.dirty[i] = rec
+        if run.dep.state == "rolling_back":
+            self._note(run, f"rolling back {sum(todo)} nodes")
+        else:
+            self._deployment(run, "rollback", f"rolling back {sum(todo)} nodes")
+        return self._drive(run, Reverse(run.graph.preds, run.graph.succ, todo))
+
+    def _load(self, bp: Blueprint, deployment_id: str, *, reverse: bool,
+              chained: bool = False) -> _Run:
         dep = self.store.deployment(deployment_id)
+        self._claim(dep)
         graph = StateGraph(bp)
         by_name = {r.name: r for r in self.store.nodes(deployment_id)}
         records = [by_name[n] for n in graph.names]
         run = _Run(bp, graph, dep, records, Masker(bp.secrets), reverse,
                    [dict(r.outputs) for r in records])
+        run.on_failure = str(dep.settings.get("on_failure") or bp.on_failure)
+        run.deadline = None if reverse else dep.settings.get("deadline")
+        busy = NodeState.UNDOING if reverse else NodeState.RUNNING
+        run.inflight = {i for i, r in enumerate(records) if r.status == busy}
         self._run = run
+        if dep.control:
+            self.store.set_control(dep.id, "")  # continuing it is the answer to old requests
+        if dep.state in ACTIVE and not chained:  # its engine died (we hold the claim now)
+            run.recovered = True
+            self._deployment(run, "interrupt", f"the engine that drove it "
+                             f"({owner.describe(dep.owner) or 'unknown'}) is gone; "
+                             f"{len(run.inflight)} actions it left running are re-attached")
         if self._stop_requested:  # asked before the run existed (e.g. Ctrl-C while loading)
             self._stop(run)
         return run
+
+    def _claim(self, dep: DeploymentRecord) -> None:
+        if dep.owner and dep.owner != self._me and owner.alive(dep.owner) is not False:
+            raise UsageError(
+                f"deployment {dep.id} is being driven by the engine {owner.describe(dep.owner)}",
+                hint=f"'murano-flow status {dep.id}' shows its progress; 'murano-flow pause' "
+                     "or 'cancel' asks that engine to stop")
+        if not self.store.claim(dep.id, self._me, dep.owner):
+            raise UsageError(f"another engine took deployment {dep.id} just now")
+
+    def _release_claim(self, run: _Run) -> None:
+        self.store.claim(run.dep.id, "", self._me)
+        self._run = None
+
+    # -- the loop --------------------------------------------------------------
 
     def _drive(self, run: _Run, resolver: Forward | Reverse) -> DeploymentRecord:
         pool = WorkerPool(self.workers)
         in_flight = 0
         try:
-            self._release(run, resolver, resolver.initial())
+            in_flight += self._reattach(run, pool)
+            self._release(run, resolver, [i for i in resolver.initial()
+                                          if i not in run.inflight])
             while True:
                 in_flight += self._dispatch(run, pool, self.workers - in_flight)
-                if in_flight == 0 and not run.retries:
-                    break
-                batch = self._wait(run, in_flight)
+                if in_flight == 0:
+                    if run.halt == "pause" and not run.stopping:
+                        self._hold(run)
+                        continue
+                    if run.stopping or run.halt or not run.retries:
+                        break
+                batch = self._wait(run)
                 in_flight -= len(batch)
                 self._complete(run, resolver, batch)
                 self._due_retries(run)
+                self._poll(run)
         except KeyboardInterrupt:  # no signal handler installed: same clean stop
             self._stop(run)
             while in_flight:
@@ -211,11 +321,16 @@ class Engine:
             self._close(run, pool)
         return self._finish(run)
 
-    def _wait(self, run: _Run, in_flight: int) -> list[Outcome]:
-        timeout = max(0.0, run.retries[0][0] - time.monotonic()) if run.retries else None
+    def _wait(self, run: _Run) -> list[Outcome]:
+        now = time.monotonic()
+        due = [run.next_poll]
+        if run.retries:
+            due.append(run.retries[0][0])
+        if run.deadline is not None and not run.expired:
+            due.append(now + run.deadline - time.time())
         items = []
         try:
-            items.append(run.done.get(timeout=timeout))
+            items.append(run.done.get(timeout=max(0.0, min(due) - now)))
             while True:
                 items.append(run.done.get_nowait())
         except queue.Empty:
@@ -230,17 +345,106 @@ class Engine:
         run.interrupted = True
         run.stopping = run.stopping or "interrupted by the operator"
         log.warning("%s: stopping: killing running actions", run.dep.id)
-        for transport in list(run.transports.values()):
+        self._kill(run)
+
+    def _kill(self, run: _Run) -> None:
+        """Stop every running action; what they were doing is run again later."""
+        run.killing = True
+        self._close_transports(run)
+
+    @staticmethod
+    def _close_transports(run: _Run) -> None:
+        transports, run.transports = list(run.transports.values()), {}
+        for transport in transports:
             transport.close()
 
     def _close(self, run: _Run, pool: WorkerPool) -> None:
         pool.shutdown()
-        for transport in run.transports.values():
-            transport.close()
-        self._run = None
+        self._close_transports(run)
         self._stop_requested = False  # a stop ends this run, not the next one
 
-    # -- RELEASE / DISPATCH ----------------------------------------------------
+    # -- operator requests and the deadline -----------------------------------
+
+    def _poll(self, run: _Run) -> None:
+        if run.deadline is not None and not run.expired and time.time() >= run.deadline:
+            run.expired = True
+            run.stopping = run.stopping or (f"its deadline ({_clock(run.deadline)}) passed; "
+                                            "running actions were stopped")
+            self._note(run, run.stopping)
+            self._close_transports(run)
+        self._look(run)
+
+    def _look(self, run: _Run) -> None:
+        """Read the operator's request from the journal, at most every CONTROL_POLL."""
+        if time.monotonic() < run.next_poll:
+            return
+        run.next_poll = time.monotonic() + CONTROL_POLL
+        control = self.store.control(run.dep.id)
+        if control != run.control:
+            run.control = control
+            self._obey(run, control)
+
+    def _obey(self, run: _Run, control: str) -> None:
+        what, _, now = control.partition(":")
+        if what == "pause" and run.reverse:
+            self._note(run, "pause ignored: a rollback cannot be paused (cancel stops it)")
+        elif what in ("pause", "cancel"):
+            if run.halt != what:
+                run.halt = what
+                self._note(run, f"{what} requested: no new actions start; running ones "
+                                + ("are stopped" if now else "finish"))
+            if now and not run.killing:
+                self._kill(run)
+        elif run.halt == "pause":
+            self._unpause(run)
+
+    def _hold(self, run: _Run) -> None:
+        """Paused, nothing running: wait for the operator to resume or cancel."""
+        self._deployment(run, "pause", "paused; 'murano-flow resume "
+                                       f"{run.dep.id}' continues, 'cancel' gives up")
+        while run.halt == "pause" and not run.stopping:
+            try:
+                if run.done.get(timeout=CONTROL_POLL) is _STOP:
+                    self._stop(run)
+            except queue.Empty:
+                pass
+            run.next_poll = 0.0
+            self._look(run)
+        if run.dep.state == "paused" and not run.stopping and run.halt != "cancel":
+            self._deployment(run, "start", "resumed by the operator")
+
+    def _unpause(self, run: _Run) -> None:
+        run.halt, run.killing = "", False
+        if run.dep.state != "paused":
+            self._note(run, "pause withdrawn")
+        parked, run.parked = run.parked, []
+        for i in parked:
+            self._place(run, i)
+
+    # -- REATTACH / RELEASE / DISPATCH -----------------------------------------
+
+    def _reattach(self, run: _Run, pool: WorkerPool) -> int:
+        """Ask again, by the same plan ids, for what an earlier engine left running."""
+        count = 0
+        for i in sorted(run.inflight):
+            node, rec = run.graph.nodes[i], run.records[i]
+            try:
+                ctx = self._context(run, node)
+                where = plans.target(node, ctx)
+                transport = self._transport(run, where)
+            except (ExpressionError, TransportError, UsageError) as exc:
+                run.inflight.discard(i)
+                run.infrastructure |= isinstance(exc, TransportError)
+                self._failed(run, i, str(exc))
+                continue
+            check, action = self._plans(run, i, ctx, where)
+            self._event(run, "reattaching", rec, f"attempt {rec.attempt} on {where.key} was "
+                                                 "in flight when its engine stopped")
+            run.busy[i] = where.key
+            pool.submit(self._execute, run.done, i, transport, check, action, True)
+            count += 1
+        self._flush(run)
+        return count
 
     def _release(self, run: _Run, resolver: Forward | Reverse, ready: list[int]) -> None:
         stack = list(ready)
@@ -257,15 +461,20 @@ class Engine:
 
     def _place(self, run: _Run, i: int, front: bool = False) -> None:
         """Render the node's context and host and queue it there; a bad expression fails it."""
-        node, rec = run.graph.nodes[i], run.records[i]
+        node = run.graph.nodes[i]
         try:
             ctx = self._context(run, node)
             self._enqueue(run, i, plans.target(node, ctx), ctx, front)
         except ExpressionError as exc:
-            if rec.status not in (NodeState.RUNNING, NodeState.UNDOING):  # not a retry
-                event, kind = ("undo", "undoing") if run.reverse else ("start", "running")
-                self._node(run, rec, event, kind, "rendering its host")
+            self._begin(run, i, "rendering its host")
             self._failed(run, i, f"expression error: {exc.message}")
+
+    def _begin(self, run: _Run, i: int, message: str) -> None:
+        """Move a node that is not yet running (or undoing) to it, to fail it there."""
+        rec = run.records[i]
+        if rec.status not in _IN_FLIGHT:
+            event, kind = ("undo", "undoing") if run.reverse else ("start", "running")
+            self._node(run, rec, event, kind, message)
 
     def _sync(self, run: _Run, i: int) -> None:
         rec = run.records[i]
@@ -274,6 +483,7 @@ class Engine:
             self._node(run, rec, "undone", "undone", "nothing to undo")
             return
         rec.started = rec.finished = time.time()
+        rec.intention = "execute"
         fire_node(rec, "start")  # passes through running; one event is enough
         self._node(run, rec, "reach", "reached", "synchronisation point reached")
 
@@ -285,9 +495,9 @@ class Engine:
         q.appendleft((i, where, ctx)) if front else q.append((i, where, ctx))
 
     def _dispatch(self, run: _Run, pool: WorkerPool, slots: int) -> int:
-        batch: list[tuple[int, Transport, Plan | None, Plan]] = []
+        batch: list[_Work] = []
         busy_hosts = set(run.busy.values())
-        while slots > len(batch) and run.runnable and not run.stopping:
+        while slots > len(batch) and run.runnable and not run.stopping and not run.halt:
             key = run.runnable.popleft()
             if key in busy_hosts or not run.queues.get(key):
                 continue
@@ -300,38 +510,50 @@ class Engine:
             elif run.queues[key]:
                 run.runnable.append(key)  # the host stays free for its next node
         self._flush(run)  # journal 'running' before any plan leaves this process
+        if batch:
+            crash_point("engine.dispatched")
         for i, transport, check, action in batch:
-            pool.submit(self._execute, run.done, i, transport, check, action)
+            pool.submit(self._execute, run.done, i, transport, check, action, False)
         return len(batch)
 
     def _start(self, run: _Run, i: int, where: plans.Target, ctx: dict[str, Any]
-               ) -> tuple[int, Transport, Plan | None, Plan] | None:
-        node, rec = run.graph.nodes[i], run.records[i]
+               ) -> _Work | None:
+        rec = run.records[i]
         rec.host = where.key
         rec.attempt += 1  # monotonic across runs, so every plan id is new
-        run.tries[i] = run.tries.get(i, 0) + 1
         rec.started, rec.finished = time.time(), None
         try:
             transport = self._transport(run, where)
-            if run.reverse:
-                extra = {"MURANO_FLOW_FAILURE": rec.reason} if rec.status == "failed" else {}
-                event = "retry" if rec.status == NodeState.UNDOING else "undo"
-                self._node(run, rec, event, "undoing", f"undo attempt {run.tries[i]} on "
-                                                       f"{where.key}")
-                assert node.undo is not None
-                return i, transport, None, plans.plan(node, node.undo, "undo", rec.attempt,
-                                                      ctx, extra)
-            event = "retry" if rec.status == NodeState.RUNNING else "start"
-            self._node(run, rec, event, "running", f"attempt {rec.attempt} on {where.key}")
-            assert node.action is not None
-            check = plans.plan(node, node.check, "check", rec.attempt, ctx) if node.check else None
-            return i, transport, check, plans.plan(node, node.action, "action", rec.attempt, ctx)
+            check, action = self._plans(run, i, ctx, where)
         except (ExpressionError, TransportError, UsageError) as exc:  # UsageError: bad host
-            if rec.status == NodeState.PENDING:
-                self._node(run, rec, "start", "running", "")
+            self._begin(run, i, "")
             run.infrastructure |= isinstance(exc, TransportError)
             self._failed(run, i, str(exc))
             return None
+        retry = rec.status in _IN_FLIGHT
+        rec.tries = rec.tries + 1 if retry else 1
+        rec.intention = "revert" if run.reverse else "execute"
+        if run.reverse:
+            self._node(run, rec, "retry" if retry else "undo", "undoing",
+                       f"undo attempt {rec.tries} on {where.key}")
+        else:
+            self._node(run, rec, "retry" if retry else "start", "running",
+                       f"attempt {rec.attempt} on {where.key}")
+        return i, transport, check, action
+
+    def _plans(self, run: _Run, i: int, ctx: dict[str, Any], where: plans.Target
+               ) -> tuple[Plan | None, Plan]:
+        """The node's check (forward only) and its action or undo, for its current attempt."""
+        node, rec = run.graph.nodes[i], run.records[i]
+        if run.reverse:
+            assert node.undo is not None
+            extra = {"MURANO_FLOW_FAILURE": rec.reason} if rec.reason else {}
+            return None, plans.plan(node, node.undo, "undo", rec.attempt, ctx, extra)
+        assert node.action is not None
+        check = plans.plan(node, node.check, "check", rec.attempt, ctx) if node.check else None
+        action = plans.plan(node, node.action, "action", rec.attempt, ctx)
+        rec.inputs = plans.digest(action, where, run.masker.data)
+        return check, action
 
     def _transport(self, run: _Run, where: plans.Target) -> Transport:
         if where.key not in run.transports:
@@ -340,20 +562,28 @@ class Engine:
 
     @staticmethod
     def _execute(done: queue.SimpleQueue[Any], i: int, transport: Transport,
-                 check: Plan | None, action: Plan) -> None:
-        """Worker thread: run the check, then the action; report, never raise."""
+                 check: Plan | None, action: Plan, reattach: bool) -> None:
+        """Worker thread: run the check, then the action; report, never raise.
+
+        With ``reattach`` each plan is first asked of the transport by its id, so a
+        plan an earlier engine started is collected instead of run again.
+        """
         try:
             if check is not None:
-                probe = transport.send(check)
+                probe = (transport.reattach(check) if reattach else None) \
+                    or transport.send(check)
                 if probe.ok or probe.status == "error":
                     done.put(Outcome(i, probe, satisfied=probe.ok))
                     return
-            done.put(Outcome(i, transport.send(action)))
+            result = (transport.reattach(action) if reattach else None) \
+                or transport.send(action)
+            done.put(Outcome(i, result))
         except MuranoFlowError as exc:
-            done.put(Outcome(i, error=str(exc), infrastructure=isinstance(exc, TransportError)))
+            done.put(Outcome.of_error(i, exc))
         except Exception as exc:  # a bug in a transport must not hang the engine
             log.exception("transport failed on %s", action.node)
-            done.put(Outcome(i, error=f"internal error: {type(exc).__name__}: {exc}"))
+            done.put(Outcome(i, error=f"internal error: {type(exc).__name__}: {exc}",
+                             kind="error"))
 
     # -- ANALYZE ---------------------------------------------------------------
 
@@ -362,6 +592,7 @@ class Engine:
         # No commit here: nothing that depends on these completions can leave the process
         # before _dispatch commits them together with the next 'running' rows.
         done = [out.index for out in batch if self._analyze(run, out)]
+        crash_point("engine.completed")
         for i in done:
             self._release(run, resolver, resolver.completed(i))
 
@@ -369,9 +600,13 @@ class Engine:
         """Apply one outcome; True when its node is now satisfied (or undone)."""
         i = out.index
         key = run.busy.pop(i)
+        run.inflight.discard(i)
         if run.queues.get(key):
             run.runnable.append(key)
         rec, node = run.records[i], run.graph.nodes[i]
+        if out.kind == "abandoned":  # the action goes on without us: resume re-attaches
+            self._event(run, "detached", rec, f"{out.error}; it may still be running")
+            return False
         res = out.result
         if res is not None:
             rec.exit_code, rec.log_dir = res.exit_code, res.log_dir
@@ -394,32 +629,50 @@ class Engine:
             else:
                 self._node(run, rec, "reach", "reached", f"done in {_took(rec)}")
         else:
-            run.infrastructure |= out.infrastructure
-            self._retry_or_fail(run, i, _describe(out))
+            run.infrastructure |= out.failure_kind == "unreachable"
+            self._retry_or_fail(run, i, out)
             return False
         return True
 
-    def _retry_or_fail(self, run: _Run, i: int, reason: str) -> None:
+    def _retry_or_fail(self, run: _Run, i: int, out: Outcome) -> None:
         rec, node = run.records[i], run.graph.nodes[i]
+        reason = out.describe()
         spec = node.undo if run.reverse else node.action
-        policy = spec.retries if spec else None
-        if policy and not run.stopping and policy.allows(run.tries[i], rec.exit_code):
-            delay = policy.delay_for(run.tries[i])
+        policy = spec.retries if spec else RetryPolicy()
+        refusal = policy.refusal(rec.tries, out.failure_kind, rec.exit_code)
+        if not refusal and not run.stopping and not run.killing:
+            delay = policy.delay_for(rec.tries)
             rec.reason = run.masker.text(reason)
-            self._event(run, "retrying", rec, f"{reason}; retrying in {delay:g}s")
+            run.dirty[i] = rec
+            self._event(run, "retrying", rec, f"{reason}; try {rec.tries + 1} of "
+                                              f"{policy.count + 1} in {delay:.1f}s")
             heapq.heappush(run.retries, (time.monotonic() + delay, i))
             return
+        if refusal and refusal != "no retries":
+            reason = f"{reason} ({refusal})"
         self._failed(run, i, reason)
 
     def _failed(self, run: _Run, i: int, reason: str) -> None:
         rec = run.records[i]
-        if run.interrupted and rec.status in (NodeState.RUNNING, NodeState.UNDOING):
+        if run.killing and rec.status in _IN_FLIGHT:  # we stopped it: it runs again later
             self._node(run, rec, "interrupt", "interrupted", f"{reason}; will run again")
+            if run.halt == "pause":
+                run.parked.append(i)
             return
+        if run.expired and rec.status in _IN_FLIGHT:
+            reason = f"stopped at the deployment's deadline: {reason}"
         event, status = ("undo_fail", "undo_failed") if run.reverse else ("fail", "failed")
-        self._node(run, rec, event, status, reason)
         rec.reason = run.masker.text(reason)
+        self._node(run, rec, event, status, reason)
         if not run.reverse:
+            self._apply_policy(run, i)
+
+    def _apply_policy(self, run: _Run, i: int) -> None:
+        """What node ``i``'s failure does to the rest: its on_failure, or the deployment's."""
+        rec = run.records[i]
+        policy = run.graph.nodes[i].on_failure or run.on_failure
+        run.rollback_due |= policy == "rollback"
+        if policy != "continue":
             run.stopping = run.stopping or f"{rec.name} failed: {rec.reason}"
 
     def _due_retries(self, run: _Run) -> None:
@@ -446,10 +699,14 @@ class Engine:
         run.events.append(Event(run.dep.id, time.time(), kind, rec.name, rec.status,
                                 rec.attempt, run.masker.text(message)))
 
-    def _deployment(self, run: _Run, event: str, message: str) -> None:
-        fire_deployment(run.dep, event)
+    def _note(self, run: _Run, message: str) -> None:
+        """A deployment-level event that changes no state."""
         run.events.append(Event(run.dep.id, time.time(), "deployment", status=run.dep.state,
                                 message=run.masker.text(message)))
+
+    def _deployment(self, run: _Run, event: str, message: str) -> None:
+        fire_deployment(run.dep, event)
+        self._note(run, message)
         self._flush(run, state=run.dep.state, reason="" if event in ("start", "rollback")
                     else run.masker.text(message))
 
@@ -467,40 +724,57 @@ class Engine:
                     log.exception("event listener failed")
 
     def _finish(self, run: _Run) -> DeploymentRecord:
-        for _, i in run.retries:  # only left behind by an interrupt
-            self._failed(run, i, "waiting to retry")
-        run.retries.clear()
-        failed = [r for r in run.records if r.status in (NodeState.FAILED, NodeState.UNDO_FAILED)]
+        self._unqueue(run)
         self.infrastructure_failure = run.infrastructure
         if run.interrupted:
             self._deployment(run, "interrupt", "interrupted; run 'murano-flow resume "
                              f"{run.dep.id}' to continue or 'rollback' to undo")
+        elif run.halt == "cancel":
+            self._deployment(run, "cancel", "cancelled by the operator; 'murano-flow resume "
+                             f"{run.dep.id}' continues it, 'rollback' undoes it")
+        elif run.settle:
+            self._deployment(run, "interrupt", "collected the actions that were running")
         elif run.reverse:
-            done = not failed
-            self._deployment(run, "rolled_back" if done else "fail",
-                             "rolled back" if done else f"undo failed: {failed[0].name}: "
-                                                        f"{failed[0].reason}")
-        elif failed:
-            self._deployment(run, "fail", run.stopping)
-        else:
+            left = [r for r in run.records if r.status in _NOT_UNDONE and r.intention == "revert"]
+            failed = [r for r in left if r.status == NodeState.UNDO_FAILED]
+            why = f"undo failed: {failed[0].name}: {failed[0].reason}" if failed else \
+                f"{len(left)} nodes were not undone"
+            done = "rolled back" + (f" after: {run.cause}" if run.cause else "")
+            self._deployment(run, "fail" if left else "rolled_back", why if left else done)
+        elif all(r.status in SATISFIED for r in run.records):
             self._deployment(run, "succeed", f"{len(run.records)} nodes reached")
+        elif run.rollback_due:  # journaled before it starts: a crash still rolls back
+            self._deployment(run, "rollback", f"{run.stopping or _failures(run.records)}; "
+                                              "rolling back (on_failure: rollback)")
+        else:
+            self._deployment(run, "fail", run.stopping or _failures(run.records))
+        self._release_claim(run)
         return self.store.deployment(run.dep.id)
+
+    def _unqueue(self, run: _Run) -> None:
+        """Nodes waiting for a retry when the run ended go back to where they were."""
+        waiting = [i for _, i in run.retries]
+        waiting += [i for q in run.queues.values() for i, _, _ in q]
+        run.retries.clear()
+        for i in waiting:
+            rec = run.records[i]
+            if rec.status in _IN_FLIGHT:
+                self._node(run, rec, "interrupt", "interrupted",
+                           f"{rec.reason}; not retried: {run.stopping or run.halt or 'stopped'}")
+
 
 
 def _took(rec: NodeRecord) -> str:
     return f"{(rec.finished or 0) - (rec.started or 0):.2f}s"
 
 
-def _describe(out: Outcome) -> str:
-    res = out.result
-    if res is None:
-        return out.error or "unknown failure"
-    if res.status == "failed":
-        detail = res.message or _last_line(res.stderr_tail) or _last_line(res.stdout_tail)
-        return f"exit code {res.exit_code}" + (f": {detail}" if detail else "")
-    return res.message or res.status
+def _clock(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
 
 
-def _last_line(text: str) -> str:
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    return lines[-1][:300] if lines else ""
+def _failures(records: list[NodeRecord]) -> str:
+    failed = [r for r in records if r.status == NodeState.FAILED]
+    if not failed:
+        return "not every target was reached"
+    more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+    return f"{failed[0].name} failed: {failed[0].reason}{more}"

@@ -9,6 +9,7 @@
      +-- TransportError                  running an action failed at the transport  (3)
      |    +-- ConnectError               host, agent or broker unreachable          (3)
      |    +-- CommandTimeout             an action outlived its timeout
+     |    +-- Abandoned                  stopped waiting; the action may still run
      +-- StoreError                      the journal cannot be used                 (3)
      |    +-- NotFound                   no such deployment                         (2)
      |    +-- CorruptState               the journal contradicts itself             (3)
@@ -95,6 +96,11 @@ class ConnectError(TransportError):
 
 class CommandTimeout(TransportError):
     """An action ran longer than its timeout and was stopped."""
+
+
+class Abandoned(TransportError):
+    """The engine stopped waiting for an action that goes on without it (on an agent,
+    or under a supervisor it did not start); a later run re-attaches to it."""
 
 
 class StoreError(MuranoFlowError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -83,3 +84,13 @@ def plan(node: Node, spec: ActionSpec, kind: str, attempt: int, ctx: dict[str, A
         timeout=spec.timeout, reboot=node.reboot and kind == "action", stamp=time.time(),
         idempotent=node.idempotent or kind == "check",
     )
+
+
+def digest(plan: Plan, where: Target, mask: Callable[[Any], Any]) -> str:
+    """A fingerprint of what a run of ``plan`` depends on: script, arguments, environment,
+    declared inputs, the outputs it reads and its host (not timeouts, attempts or secrets,
+    which ``mask`` hides), so a re-deploy can tell which states changed."""
+    raw = [plan.script_type, plan.body, list(plan.args), plan.env, plan.params["inputs"],
+           plan.params["outputs"], where.key, where.fields]
+    text = json.dumps(mask(raw), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]

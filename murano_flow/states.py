@@ -30,6 +30,7 @@ class DeploymentState(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     INTERRUPTED = "interrupted"
+    PAUSED = "paused"
     ROLLING_BACK = "rolling_back"
     ROLLED_BACK = "rolled_back"
     CANCELLED = "cancelled"
@@ -37,6 +38,10 @@ class DeploymentState(StrEnum):
 
 #: States in which a node counts as reached by the nodes that require it.
 SATISFIED = frozenset({NodeState.REACHED, NodeState.SKIPPED})
+
+#: Deployment states in which an engine is (or was, until it died) driving it.
+ACTIVE = frozenset({DeploymentState.RUNNING, DeploymentState.ROLLING_BACK,
+                    DeploymentState.PAUSED})
 
 #: Deployment states after which no engine is working on it.
 FINISHED = frozenset(
@@ -69,16 +74,22 @@ NODE_TRANSITIONS: tuple[tuple[str | list[str], str, str], ...] = (
 D = DeploymentState
 #: (source, event, dest) for deployments.
 DEPLOYMENT_TRANSITIONS: tuple[tuple[str | list[str], str, str], ...] = (
-    ([D.PENDING, D.FAILED, D.INTERRUPTED], "start", D.RUNNING),  # deploy, resume or retry
+    # deploy, resume, retry after failure, re-deploy (converge), or un-pause
+    ([D.PENDING, D.FAILED, D.INTERRUPTED, D.CANCELLED, D.PAUSED, D.SUCCEEDED, D.ROLLED_BACK],
+     "start", D.RUNNING),
     (D.RUNNING, "succeed", D.SUCCEEDED),  # every target reached
     (D.RUNNING, "fail", D.FAILED),  # a node failed and nothing more can run
-    ([D.RUNNING, D.ROLLING_BACK], "interrupt", D.INTERRUPTED),  # Ctrl-C / SIGTERM: state saved
-    ([D.PENDING, D.RUNNING, D.INTERRUPTED], "cancel", D.CANCELLED),  # operator gave up on it
+    (D.RUNNING, "pause", D.PAUSED),  # operator: no new actions; running ones have finished
+    # Ctrl-C / SIGTERM, or found running/rolling back after its engine died: state saved
+    ([D.RUNNING, D.ROLLING_BACK, D.PAUSED], "interrupt", D.INTERRUPTED),
+    # operator gave up on it: nothing more runs until it is resumed or rolled back
+    ([D.PENDING, D.RUNNING, D.INTERRUPTED, D.PAUSED, D.ROLLING_BACK, D.FAILED], "cancel",
+     D.CANCELLED),
     (
-        [D.SUCCEEDED, D.FAILED, D.INTERRUPTED, D.CANCELLED, D.ROLLED_BACK, D.RUNNING],
+        [D.SUCCEEDED, D.FAILED, D.INTERRUPTED, D.CANCELLED, D.ROLLED_BACK, D.RUNNING, D.PAUSED],
         "rollback",
         D.ROLLING_BACK,
-    ),  # undo what was done
+    ),  # undo what was done (automatically after a failure when on_failure is rollback)
     (D.ROLLING_BACK, "rolled_back", D.ROLLED_BACK),  # every undo ran
     (D.ROLLING_BACK, "fail", D.FAILED),  # an undo failed
 )

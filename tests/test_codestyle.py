@@ -25,10 +25,14 @@ ALLOWED = {
     "graph": {"blueprint", "dag"},
     "resolver": set(),
     "plans": {"blueprint", "protocol"},
-    "store": {"errors", "store"},
+    "store": {"errors", "faults", "store"},
+    "faults": set(),
+    "owner": set(),
+    "outcomes": {"errors", "protocol"},
     "transports": {"errors", "durations", "protocol", "signing", "transports"},
     "engine": {"blueprint", "errors", "graph", "lifecycle", "masking", "plans", "protocol",
-               "resolver", "states", "store", "transports", "workers", "gcpause"},
+               "resolver", "states", "store", "transports", "workers", "gcpause", "faults",
+               "owner", "outcomes"},
 }
 
 

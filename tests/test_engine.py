@@ -120,7 +120,7 @@ entities:
   a:
     states:
       Deployed:
-        action: {inline: work, retries: {count: 2, delay: 0.05, backoff: 2}}
+        action: {inline: work, retries: {count: 2, delay: 0.05, backoff: 2, jitter: false}}
 """
 
 
@@ -139,12 +139,44 @@ def test_retries_with_backoff_then_success():
 
 
 def test_retries_only_for_the_listed_exit_codes():
-    text = RETRY.replace("backoff: 2}", "backoff: 2, on_exit_codes: [75]}")
+    text = RETRY.replace("jitter: false}", "jitter: false, on_exit_codes: [75]}")
     rec = Recorder()
     rec.behaviour["a.Deployed/action"] = lambda p: Result(p.id, "failed", 2, stderr_tail="no")
     _, store, _, dep = run(text, rec)
     assert dep.state == "failed" and len(rec.calls) == 1
-    assert store.nodes(dep.id)[0].reason == "exit code 2: no"
+    assert store.nodes(dep.id)[0].reason == (
+        "exit code 2: no (not retried: exit code 2 is not in retries.on_failures)")
+
+
+@pytest.mark.parametrize("on,status,runs", [
+    ("[timeout]", "timeout", 3), ("[timeout]", "failed", 1), ("[failed]", "failed", 3),
+    ("[unreachable]", "unreachable", 3), ("[failed, timeout]", "unreachable", 1),
+])
+def test_retries_only_for_the_failure_kinds_the_author_lists(on, status, runs):
+    text = RETRY.replace("jitter: false}", f"jitter: false, delay: 0.01, on_failures: {on}}}")
+    text = text.replace("delay: 0.05, ", "")
+    rec = Recorder()
+
+    def fail(plan):
+        if status == "unreachable":
+            raise ConnectError("host down")
+        return Result(plan.id, status, 1 if status == "failed" else None, message=status)
+
+    rec.behaviour["a.Deployed/action"] = fail
+    _, store, _, dep = run(text, rec)
+    assert dep.state == "failed" and len(rec.calls) == runs
+    reason = store.nodes(dep.id)[0].reason
+    assert ("after 3 attempts" in reason) == (runs == 3), reason
+
+
+def test_retry_delays_are_jittered_between_half_and_all_of_the_backoff():
+    from murano_flow.blueprint.spec import RetryPolicy
+
+    policy = RetryPolicy(count=5, delay=1.0, backoff=2.0, max_delay=60.0)
+    rng = random.Random(7)
+    delays = [policy.delay_for(3, rng) for _ in range(200)]
+    assert all(2.0 <= d <= 4.0 for d in delays) and max(delays) - min(delays) > 1.5
+    assert RetryPolicy(delay=1.0, jitter=False).delay_for(3) == 4.0
 
 
 STOPS = """

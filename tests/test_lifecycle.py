@@ -64,8 +64,15 @@ def test_deployment_lifecycle():
     assert fire_deployment(dep, "interrupt") == "interrupted"
     assert fire_deployment(dep, "rollback") == "rolling_back"
     assert fire_deployment(dep, "rolled_back") == DeploymentState.ROLLED_BACK
+    assert fire_deployment(dep, "start") == "running"  # deploy again: converge
+    assert fire_deployment(dep, "pause") == "paused"
+    assert fire_deployment(dep, "start") == "running"  # resumed
+    assert fire_deployment(dep, "cancel") == "cancelled"
+    assert fire_deployment(dep, "start") == "running"  # a cancelled deployment can continue
     with pytest.raises(TransitionError):
-        fire_deployment(Deployment(state="succeeded"), "start")
+        fire_deployment(Deployment(state="succeeded"), "pause")
+    with pytest.raises(TransitionError):
+        fire_deployment(Deployment(state="rolling_back"), "pause")
 
 
 def test_allowed_answers_without_changing_anything():

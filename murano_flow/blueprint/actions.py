@@ -26,7 +26,8 @@ def retry_policy(raw: Any) -> RetryPolicy:
         delay=seconds(raw.get("delay", 1)),
         backoff=float(raw.get("backoff", 2.0)),
         max_delay=seconds(raw.get("max_delay", 60)),
-        on_exit_codes=tuple(raw.get("on_exit_codes", ())),
+        on=tuple(raw.get("on_failures", ())) + tuple(raw.get("on_exit_codes", ())),
+        jitter=bool(raw.get("jitter", True)),
     )
 
 

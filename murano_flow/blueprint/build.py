@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..dag import ancestors, find_cycle, requires_transitively
+from ..durations import seconds
 from ..errors import BlueprintError, Diagnostic
 from ..gcpause import paused_gc
 from . import params as P
@@ -118,7 +119,8 @@ class _Builder:
             description=self.data.get("description", ""), parameters=parameters,
             values=self.values, nodes=nodes, targets=targets, counts=self.counts,
             digest=digest.hexdigest(), assumed=tuple(assumed), text=text,
-            scripts=dict(self.actions.scripts),
+            scripts=dict(self.actions.scripts), on_failure=self.data.get("on_failure", "stop"),
+            deadline=seconds(self.data["deadline"]) if "deadline" in self.data else None,
         )
 
     # -- expressions evaluated while expanding ---------------------------------
@@ -224,7 +226,8 @@ class _Builder:
             state=state, requires=tuple(dict.fromkeys(requires)), action=actions["action"],
             check=actions["check"], undo=actions["undo"], host=shared["host"],
             outputs=tuple(raw.get("outputs", ())), reboot=bool(raw.get("reboot", False)),
-            idempotent=bool(raw.get("idempotent", False)), output_refs=refs,
+            idempotent=bool(raw.get("idempotent", False)), on_failure=raw.get("on_failure"),
+            output_refs=refs,
         )
 
     def _resolve(self, text: str, group: str | None, index: int | None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,12 @@ class Parameter:
     description: str = ""
 
 
+#: Kinds of failure a retry policy may name besides exit codes.
+FAILURE_KINDS = ("failed", "timeout", "unreachable")
+#: What a failure does to the rest of the deployment.
+ON_FAILURE = ("stop", "continue", "rollback")
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """How often, and after which failures, an action is tried again."""
@@ -39,18 +46,26 @@ class RetryPolicy:
     delay: float = 1.0
     backoff: float = 2.0
     max_delay: float = 60.0
-    #: Exit codes that may be retried; empty means any non-zero exit.
-    on_exit_codes: tuple[int, ...] = ()
+    #: Failures worth another try: exit codes and FAILURE_KINDS; empty means any failure.
+    on: tuple[int | str, ...] = ()
+    #: Randomise each delay between half and all of it, so retries do not stampede.
+    jitter: bool = True
 
-    def delay_for(self, attempt: int) -> float:
+    def delay_for(self, attempt: int, rng: random.Random | None = None) -> float:
         """Seconds to wait before attempt ``attempt + 1`` (attempts count from 1)."""
-        return min(self.max_delay, self.delay * self.backoff ** max(0, attempt - 1))
+        full = min(self.max_delay, self.delay * self.backoff ** max(0, attempt - 1))
+        return full / 2 + (rng or random).uniform(0, full / 2) if self.jitter else full
 
-    def allows(self, attempt: int, exit_code: int | None) -> bool:
-        """Whether a failure of attempt ``attempt`` with ``exit_code`` may be retried."""
+    def refusal(self, attempt: int, kind: str, exit_code: int | None) -> str:
+        """Why a failure of attempt ``attempt`` is not retried; '' when it may be."""
+        if not self.count:
+            return "no retries"
         if attempt > self.count:
-            return False
-        return not self.on_exit_codes or exit_code in self.on_exit_codes
+            return f"after {attempt} attempts"
+        if not self.on or kind in self.on or (kind == "failed" and exit_code in self.on):
+            return ""
+        what = f"exit code {exit_code}" if kind == "failed" else kind
+        return f"not retried: {what} is not in retries.on_failures"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +113,8 @@ class Node:
     reboot: bool = False
     #: Safe to run again if a host died mid-run without a record of how it ended.
     idempotent: bool = False
+    #: This state's own failure policy (ON_FAILURE); None follows the deployment's.
+    on_failure: str | None = None
     #: Reference text -> node names, for each ``outputs['...']`` its templates read.
     output_refs: tuple[tuple[str, tuple[str, ...], bool], ...] = ()
 
@@ -115,6 +132,10 @@ class Blueprint:
     targets: tuple[str, ...]
     counts: dict[str, int | None]
     digest: str
+    #: What a failure does (ON_FAILURE), unless the deployment or a state says otherwise.
+    on_failure: str = "stop"
+    #: Seconds each run may take (None: no limit).
+    deadline: float | None = None
     #: Parameter names given no value (validate/plan only); placeholders stand in.
     assumed: tuple[str, ...] = field(default=())
     #: The blueprint text and the script files it read, as journaled with a deployment.

@@ -30,6 +30,12 @@ class DeploymentRecord:
     reason: str = ""
     #: Blueprint text and script files, so rollback/resume do not depend on the disk.
     source: dict[str, Any] = field(default_factory=dict)
+    #: The engine driving it now (see :mod:`murano_flow.owner`); '' when none is.
+    owner: str = ""
+    #: What an operator asked of the engine driving it: '', pause, cancel, or with ':now'.
+    control: str = ""
+    #: Run policies: on_failure, deadline (epoch seconds or None).
+    settings: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -54,6 +60,10 @@ class NodeRecord:
     log_dir: str = ""
     requires: list[str] = field(default_factory=list)
     has_action: bool = False
+    #: Attempts in the current episode (reset when the node is reset); drives retries.
+    tries: int = 0
+    #: Digest of the inputs its last successful run had, so a re-deploy can tell changes.
+    inputs: str = ""
 
 
 @dataclass
@@ -99,6 +109,27 @@ class Store(ABC):
     @abstractmethod
     def events(self, deployment: str, after: int = 0, limit: int = 10_000) -> list[Event]:
         """Events of ``deployment`` with ``seq > after``, oldest first."""
+
+    @abstractmethod
+    def claim(self, deployment: str, owner: str, expected: str) -> bool:
+        """Set the owner to ``owner`` if it is ``expected`` now (compare-and-set)."""
+
+    def control(self, deployment: str) -> str:
+        """The operator's pending request for ``deployment`` ('' for none)."""
+        return self.deployment(deployment).control
+
+    @abstractmethod
+    def set_control(self, deployment: str, control: str) -> None:
+        """Record an operator's request (pause, cancel...) for the engine driving it."""
+
+    @abstractmethod
+    def reshape(self, deployment: DeploymentRecord, nodes: list[NodeRecord],
+                events: list[Event]) -> None:
+        """Replace the deployment row and its node set (a re-deploy changed the graph)."""
+
+    def check(self) -> list[str]:
+        """Problems the storage itself reports (e.g. a damaged file); none by default."""
+        return []
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

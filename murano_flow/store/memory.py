@@ -50,6 +50,26 @@ class MemoryStore(Store):
             if events:
                 rec.updated = events[-1].ts
 
+    def claim(self, deployment: str, owner: str, expected: str) -> bool:
+        with self._lock:
+            rec = self._get(deployment)
+            if rec.owner != expected:
+                return False
+            rec.owner = owner
+            return True
+
+    def set_control(self, deployment: str, control: str) -> None:
+        with self._lock:
+            self._get(deployment).control = control
+
+    def reshape(self, deployment: DeploymentRecord, nodes: list[NodeRecord],
+                events: list[Event]) -> None:
+        with self._lock:
+            self._get(deployment.id)
+            self._deployments[deployment.id] = copy.deepcopy(deployment)
+            self._nodes[deployment.id] = {n.name: _clone(n) for n in nodes}
+            self._append(events)
+
     def deployment(self, deployment: str) -> DeploymentRecord:
         with self._lock:
             return copy.deepcopy(self._get(deployment))

@@ -18,38 +18,55 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptState, NotFound, StoreError
+from ..faults import crash_point
 from .base import DeploymentRecord, Event, NodeRecord, Store
 
-#: Version of the schema below, kept in ``PRAGMA user_version``.
-SCHEMA_VERSION = 1
+#: Each schema version's statements; a journal at version N runs N+1 onwards.
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (  # 1: deployments, nodes, append-only events
+        """CREATE TABLE IF NOT EXISTS deployments (
+            id TEXT PRIMARY KEY, blueprint TEXT NOT NULL, path TEXT NOT NULL,
+            digest TEXT NOT NULL, state TEXT NOT NULL, created REAL NOT NULL,
+            updated REAL NOT NULL, params TEXT NOT NULL, targets TEXT NOT NULL,
+            reason TEXT NOT NULL, source TEXT NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS nodes (
+            deployment TEXT NOT NULL REFERENCES deployments(id), seq INTEGER NOT NULL,
+            name TEXT NOT NULL, instance TEXT NOT NULL, state TEXT NOT NULL,
+            status TEXT NOT NULL, intention TEXT NOT NULL, host TEXT NOT NULL,
+            attempt INTEGER NOT NULL, started REAL, finished REAL, exit_code INTEGER,
+            reason TEXT NOT NULL, outputs TEXT NOT NULL, stdout_tail TEXT NOT NULL,
+            stderr_tail TEXT NOT NULL, log_dir TEXT NOT NULL, requires TEXT NOT NULL,
+            has_action INTEGER NOT NULL, PRIMARY KEY (deployment, name))""",
+        """CREATE TABLE IF NOT EXISTS events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT, deployment TEXT NOT NULL, ts REAL NOT NULL,
+            kind TEXT NOT NULL, node TEXT NOT NULL, status TEXT NOT NULL,
+            attempt INTEGER NOT NULL, message TEXT NOT NULL, data TEXT NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS events_by_deployment ON events (deployment, seq)",
+        "CREATE INDEX IF NOT EXISTS deployments_by_created ON deployments (created)",
+    ),
+    (  # 2: engine ownership, operator requests, run policies; per-node tries and inputs
+        "ALTER TABLE deployments ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE deployments ADD COLUMN control TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE deployments ADD COLUMN settings TEXT NOT NULL DEFAULT '{}'",
+        "ALTER TABLE nodes ADD COLUMN tries INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE nodes ADD COLUMN inputs TEXT NOT NULL DEFAULT ''",
+    ),
+)
+#: Version of the schema, kept in ``PRAGMA user_version``.
+SCHEMA_VERSION = len(_MIGRATIONS)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS deployments (
-    id TEXT PRIMARY KEY, blueprint TEXT NOT NULL, path TEXT NOT NULL, digest TEXT NOT NULL,
-    state TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL, params TEXT NOT NULL,
-    targets TEXT NOT NULL, reason TEXT NOT NULL, source TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS nodes (
-    deployment TEXT NOT NULL REFERENCES deployments(id), seq INTEGER NOT NULL,
-    name TEXT NOT NULL, instance TEXT NOT NULL, state TEXT NOT NULL, status TEXT NOT NULL,
-    intention TEXT NOT NULL, host TEXT NOT NULL, attempt INTEGER NOT NULL, started REAL,
-    finished REAL, exit_code INTEGER, reason TEXT NOT NULL, outputs TEXT NOT NULL,
-    stdout_tail TEXT NOT NULL, stderr_tail TEXT NOT NULL, log_dir TEXT NOT NULL,
-    requires TEXT NOT NULL, has_action INTEGER NOT NULL, PRIMARY KEY (deployment, name));
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, deployment TEXT NOT NULL, ts REAL NOT NULL,
-    kind TEXT NOT NULL, node TEXT NOT NULL, status TEXT NOT NULL, attempt INTEGER NOT NULL,
-    message TEXT NOT NULL, data TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS events_by_deployment ON events (deployment, seq);
-CREATE INDEX IF NOT EXISTS deployments_by_created ON deployments (created);
-"""
-
+_DEP_COLS = ("id", "blueprint", "path", "digest", "state", "created", "updated", "params",
+             "targets", "reason", "source", "owner", "control", "settings")
+_DEP_JSON = {"params", "targets", "source", "settings"}
 _NODE_COLS = ("deployment", "name", "instance", "state", "status", "intention", "host",
               "attempt", "started", "finished", "exit_code", "reason", "outputs",
-              "stdout_tail", "stderr_tail", "log_dir", "requires", "has_action")
+              "stdout_tail", "stderr_tail", "log_dir", "requires", "has_action", "tries",
+              "inputs")
 _NODE_JSON = {"outputs", "requires"}
 #: Columns a node's progress changes; identity and requirements are written once.
 _PROGRESS_COLS = ("status", "intention", "host", "attempt", "started", "finished", "exit_code",
-                  "reason", "outputs", "stdout_tail", "stderr_tail", "log_dir")
+                  "reason", "outputs", "stdout_tail", "stderr_tail", "log_dir", "tries",
+                  "inputs")
 _UPDATE_NODE = (
     "UPDATE nodes SET " + ", ".join(f"{c} = ?" for c in _PROGRESS_COLS)
     + " WHERE deployment = ? AND name = ?"
@@ -85,8 +102,9 @@ class SqliteStore(Store):
         if version == SCHEMA_VERSION:
             return
         with self._tx() as db:  # executescript() would commit halfway; run statements one by one
-            for statement in filter(str.strip, _SCHEMA.split(";")):
-                db.execute(statement)
+            for statements in _MIGRATIONS[version:]:
+                for statement in statements:
+                    db.execute(statement)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     @contextmanager
@@ -105,23 +123,54 @@ class SqliteStore(Store):
 
     def create(self, deployment: DeploymentRecord, nodes: list[NodeRecord],
                events: list[Event]) -> None:
-        d = deployment
         with self._tx() as db:
-            db.execute("INSERT INTO deployments VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                       (d.id, d.blueprint, d.path, d.digest, d.state, d.created, d.updated,
-                        json.dumps(d.params), json.dumps(d.targets), d.reason,
-                        json.dumps(d.source)))
-            db.executemany(
-                f"INSERT INTO nodes (seq, {', '.join(_NODE_COLS)}) "
-                f"VALUES (?, {', '.join('?' * len(_NODE_COLS))})",
-                ((i, *_node_row(n)) for i, n in enumerate(nodes)))
+            db.execute(_INSERT_DEPLOYMENT, _deployment_row(deployment))
+            self._insert_nodes(db, nodes)
             self._insert_events(db, events)
+
+    def reshape(self, deployment: DeploymentRecord, nodes: list[NodeRecord],
+                events: list[Event]) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM nodes WHERE deployment = ?", (deployment.id,))
+            db.execute("DELETE FROM deployments WHERE id = ?", (deployment.id,))
+            db.execute(_INSERT_DEPLOYMENT, _deployment_row(deployment))
+            self._insert_nodes(db, nodes)
+            self._insert_events(db, events)
+
+    def claim(self, deployment: str, owner: str, expected: str) -> bool:
+        with self._tx() as db:
+            cur = db.execute("UPDATE deployments SET owner = ? WHERE id = ? AND owner = ?",
+                             (owner, deployment, expected))
+            return cur.rowcount == 1
+
+    def control(self, deployment: str) -> str:
+        rows = self._query("SELECT control FROM deployments WHERE id = ?", (deployment,))
+        if not rows:
+            raise NotFound(f"no deployment '{deployment}' in the journal {self.path}")
+        return str(rows[0][0])
+
+    def set_control(self, deployment: str, control: str) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE deployments SET control = ? WHERE id = ?", (control, deployment))
+
+    def check(self) -> list[str]:
+        rows = self._query("PRAGMA integrity_check", ())
+        return [] if [tuple(r) for r in rows] == [("ok",)] else [
+            f"SQLite integrity check of {self.path}: {r[0]}" for r in rows]
+
+    @staticmethod
+    def _insert_nodes(db: sqlite3.Connection, nodes: list[NodeRecord]) -> None:
+        db.executemany(
+            f"INSERT INTO nodes (seq, {', '.join(_NODE_COLS)}) "
+            f"VALUES (?, {', '.join('?' * len(_NODE_COLS))})",
+            ((i, *_node_row(n)) for i, n in enumerate(nodes)))
 
     def commit(self, deployment: str, nodes: list[NodeRecord], events: list[Event],
                state: str | None = None, reason: str | None = None) -> None:
         with self._tx() as db:
             if nodes:
                 db.executemany(_UPDATE_NODE, (_progress_row(n) for n in nodes))
+            crash_point("store.commit")  # fault injection: die mid-transaction
             self._insert_events(db, events)
             if state is not None or reason is not None or events:
                 ts = events[-1].ts if events else None
@@ -142,14 +191,16 @@ class SqliteStore(Store):
             e.seq = last - len(events) + 1 + k
 
     def deployment(self, deployment: str) -> DeploymentRecord:
-        rows = self._query("SELECT * FROM deployments WHERE id = ?", (deployment,))
+        rows = self._query(f"SELECT {', '.join(_DEP_COLS)} FROM deployments WHERE id = ?",
+                           (deployment,))
         if not rows:
             raise NotFound(f"no deployment '{deployment}' in the journal {self.path}",
                            hint="'murano-flow list' shows the known deployments")
         return _deployment(rows[0])
 
     def deployments(self, limit: int = 100) -> list[DeploymentRecord]:
-        rows = self._query("SELECT * FROM deployments ORDER BY created DESC LIMIT ?", (limit,))
+        rows = self._query(f"SELECT {', '.join(_DEP_COLS)} FROM deployments "
+                           "ORDER BY created DESC LIMIT ?", (limit,))
         return [_deployment(r) for r in rows]
 
     def nodes(self, deployment: str) -> list[NodeRecord]:
@@ -204,7 +255,13 @@ def _decode(row: dict[str, Any], json_cols: set[str]) -> dict[str, Any]:
 
 
 def _deployment(row: tuple[Any, ...]) -> DeploymentRecord:
-    cols = ("id", "blueprint", "path", "digest", "state", "created", "updated", "params",
-            "targets", "reason", "source")
-    return DeploymentRecord(**_decode(dict(zip(cols, row, strict=True)),
-                                      {"params", "targets", "source"}))
+    return DeploymentRecord(**_decode(dict(zip(_DEP_COLS, row, strict=True)), _DEP_JSON))
+
+
+def _deployment_row(d: DeploymentRecord) -> tuple[Any, ...]:
+    return tuple(json.dumps(getattr(d, c)) if c in _DEP_JSON else getattr(d, c)
+                 for c in _DEP_COLS)
+
+
+_INSERT_DEPLOYMENT = (f"INSERT INTO deployments ({', '.join(_DEP_COLS)}) "
+                      f"VALUES ({', '.join('?' * len(_DEP_COLS))})")

@@ -32,7 +32,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..durations import seconds
-from ..errors import ConnectError, DecodeError, SignatureError, UsageError
+from ..errors import (
+    Abandoned,
+    ConnectError,
+    DecodeError,
+    SignatureError,
+    TransportError,
+    UsageError,
+)
 from ..protocol import Notice, Plan, Result
 from ..signing import ReplayGuard, agent_key, new_key, sign, verify
 from .base import Transport
@@ -81,9 +88,9 @@ class _Call:
     deadline: float = 0.0
     done: threading.Event = field(default_factory=threading.Event)
     result: Result | None = None
-    error: ConnectError | None = None
+    error: TransportError | None = None
 
-    def finish(self, result: Result | None = None, error: ConnectError | None = None) -> None:
+    def finish(self, result: Result | None = None, error: TransportError | None = None) -> None:
         if not self.done.is_set():
             self.result, self.error = result, error
             self.done.set()
@@ -163,9 +170,9 @@ class Broker:
         self._closed.set()
         self._wake()
         self._thread.join(timeout=10)
-        self._fail_all(ConnectError("stopped waiting: the engine is shutting down",
-                                    hint="the agents keep their plans; `murano-flow resume` "
-                                         "collects the results"))
+        self._fail_all(Abandoned("stopped waiting: the engine is shutting down",
+                                 hint="the agents keep their plans; `murano-flow resume` "
+                                      "collects the results"))
 
     def _wake(self) -> None:
         conn = self._conn
@@ -341,7 +348,7 @@ class Broker:
                  "agent secret (regenerate its config with `murano-flow agent config`), or "
                  "its clock is more than 5 minutes off")
 
-    def _fail_all(self, error: ConnectError) -> None:
+    def _fail_all(self, error: TransportError) -> None:
         with self._lock:
             calls = list(self._calls.values())
             self._outbox.clear()
@@ -384,6 +391,11 @@ class AgentTransport(Transport):
     def send(self, plan: Plan) -> Result:
         """Push ``plan`` to the agent and wait for its result."""
         return self.broker.call(self.queue, plan, self.limits)
+
+    def reattach(self, plan: Plan) -> Result:
+        """Send ``plan`` again: the agent answers a plan id it has seen from its spool
+        (or keeps running it) and runs one it never received, so this never runs twice."""
+        return self.send(plan)
 
     def close(self) -> None:
         """Release the shared connection (once)."""

@@ -21,6 +21,15 @@ class Transport(ABC):
     def send(self, plan: Plan) -> Result:
         """Run ``plan`` and return its result."""
 
+    def reattach(self, plan: Plan) -> Result | None:
+        """The result of ``plan`` if an earlier engine process started it, waiting for it
+        if it is still running; None if it never started (so it is safe to send).
+
+        A transport must never answer None for a plan that may have run. The default
+        suits transports whose plans cannot outlive the engine process (in-process ones).
+        """
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Stop running plans and release connections."""
 

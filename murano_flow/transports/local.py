@@ -20,13 +20,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import DecodeError
+from ..errors import Abandoned, DecodeError
 from ..protocol import Plan, Result
 from . import supervise
 from .base import Transport
 
 #: Characters of stdout/stderr kept in a Result (the full logs stay on disk).
 TAIL_CHARS = 4000
+#: Seconds a supervisor that was spawned may take to start and take its lock.
+STARTUP_GRACE = 10.0
+#: Written just before a supervisor is spawned: from then on the plan may have run.
+SPAWNED = "spawned"
 _SUFFIX = {"sh": ".sh", "bash": ".sh", "python": ".py", "powershell": ".ps1"}
 
 
@@ -83,6 +87,7 @@ class LocalTransport(Transport):
                                   "(install PowerShell 7 'pwsh' to run .ps1 locally)")
         rundir = self._prepare(plan)
         script = str(rundir / f"script{_SUFFIX[plan.script_type]}")
+        (rundir / SPAWNED).touch()  # from here on, a re-attach must not assume it never ran
         try:
             proc = self._spawn([sys.executable, "-I", "-S", supervise.__file__, str(rundir),
                                 str(plan.timeout), *argv, script, *plan.args],
@@ -95,19 +100,38 @@ class LocalTransport(Transport):
 
     def reattach(self, plan: Plan) -> Result | None:
         """The result of a run of ``plan`` started by an earlier process, waiting for it
-        if it is still running; None if it never started or died without a record."""
+        if it is still running; None if it never started.
+
+        A run whose supervisor died without recording its end (the host restarted) is
+        run again only if the plan is idempotent; otherwise it ends as an error.
+
+        Raises:
+            Abandoned: the transport was closed while waiting (the run goes on).
+        """
         rundir = self._rundir(plan)
         if (rundir / "result.json").exists():
             try:
                 return Result.decode((rundir / "result.json").read_bytes())
             except DecodeError:
                 pass
-        while supervise.running(rundir):
-            if self._closed:
-                return None
-            time.sleep(0.2)
-        if supervise.read_exit(rundir) is None:
+        if not (rundir / SPAWNED).exists() and not (rundir / supervise.LOCK).exists():
             return None
+        deadline = time.monotonic() + STARTUP_GRACE
+        while supervise.read_exit(rundir) is None:
+            if self._closed:
+                raise Abandoned(f"stopped waiting for {plan.node}: it goes on running",
+                                host=self.host)
+            if not supervise.running(rundir) and time.monotonic() > deadline:
+                break  # spawned long ago, holds no lock, recorded no end: it died
+            time.sleep(0.1 if supervise.running(rundir) else 0.05)
+        if supervise.read_exit(rundir) is None:
+            if plan.idempotent:
+                return None
+            return Result(plan.id, "error", started=time.time(), finished=time.time(),
+                          log_dir=str(rundir), message=(
+                              "lost: the run left no record of how it ended (was the host "
+                              "restarted?); not run again because the state is not marked "
+                              "idempotent - check the host, then resume to run it again"))
         return self._collect(plan, rundir, time.time())
 
     def close(self) -> None:
@@ -128,7 +152,8 @@ class LocalTransport(Transport):
         rundir = self._rundir(plan)
         rundir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        for stale in ("output.json", "result.json", supervise.EXIT, "stdout.log", "stderr.log"):
+        for stale in ("output.json", "result.json", supervise.EXIT, "stdout.log", "stderr.log",
+                      SPAWNED):
             (rundir / stale).unlink(missing_ok=True)
         (rundir / f"script{_SUFFIX[plan.script_type]}").write_text(plan.body, "utf-8")
         params = rundir / "params.json"

@@ -1,0 +1,137 @@
+"""``murano-flow cancel | pause | fsck``: steering a deployment from another shell, and
+checking the journal.
+
+Requests to a live engine go through the journal (the deployment row's ``control``
+column), which that engine reads every half second: nothing else needs to reach
+it, so the same works when it runs detached or on another machine.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import click
+
+from . import owner
+from .cliutil import Settings, command, format_option
+from .errors import UsageError
+from .fsck import Report, check
+from .lifecycle import allowed, fire_deployment
+from .output import console, emit, table
+from .states import ACTIVE
+from .store.base import DeploymentRecord, Event, Store
+
+#: How long --wait waits for the engine to honour a request.
+WAIT_LIMIT = 3600.0
+
+
+def _live(dep: DeploymentRecord) -> bool:
+    return bool(dep.owner) and owner.alive(dep.owner) is not False
+
+
+def _request_options(f: Any) -> Any:
+    f = click.option("--wait", is_flag=True, help="Return only once the engine has done it.")(f)
+    f = click.option("--now", is_flag=True,
+                     help="Stop running actions too (they run again on resume).")(f)
+    return click.argument("deployment")(f)
+
+
+@click.command()
+@_request_options
+@click.pass_obj
+@command
+def cancel(settings: Settings, deployment: str, now: bool, wait: bool) -> None:
+    """Give up on a deployment: no new actions start; running ones finish (or --now stop).
+
+    A cancelled deployment keeps its journal: 'resume' continues it, 'rollback' undoes it.
+    """
+    with settings.store() as store:
+        dep = store.deployment(deployment)
+        if _live(dep):
+            _ask(store, dep, "cancel", now, wait, "cancelled")
+            return
+        if not allowed("deployment", dep.state, "cancel"):
+            raise UsageError(f"deployment {dep.id} is '{dep.state}': nothing to cancel")
+        if dep.owner:  # its engine died: take the claim, so none resumes it meanwhile
+            store.claim(dep.id, "", dep.owner)
+        fire_deployment(dep, "cancel")
+        message = "cancelled by the operator (no engine was driving it)"
+        store.commit(dep.id, [], [Event(dep.id, time.time(), "deployment", status=dep.state,
+                                        message=message)], state=dep.state, reason=message)
+        click.echo(f"{dep.id}: cancelled")
+
+
+@click.command()
+@_request_options
+@click.pass_obj
+@command
+def pause(settings: Settings, deployment: str, now: bool, wait: bool) -> None:
+    """Pause a running deployment: no new actions start; running ones finish (or --now
+    stop). 'murano-flow resume ID' continues it."""
+    with settings.store() as store:
+        dep = store.deployment(deployment)
+        if dep.state == "rolling_back":
+            raise UsageError(f"deployment {dep.id} is rolling back: a rollback cannot be "
+                             "paused", hint=f"'murano-flow cancel {dep.id}' stops it")
+        if not _live(dep):
+            raise UsageError(f"no engine is driving deployment {dep.id} ('{dep.state}'): "
+                             "it is not running", hint=f"'murano-flow status {dep.id}'")
+        _ask(store, dep, "pause", now, wait, "paused")
+
+
+def _ask(store: Store, dep: DeploymentRecord, what: str, now: bool, wait: bool,
+         goal: str) -> None:
+    store.set_control(dep.id, f"{what}:now" if now else what)
+    click.echo(f"{dep.id}: {what} requested; the engine {owner.describe(dep.owner)} "
+               f"{'stops running actions and ' if now else 'lets running actions finish, '}"
+               f"then reports '{goal}'")
+    if not wait:
+        return
+    limit = time.monotonic() + WAIT_LIMIT
+    while time.monotonic() < limit:
+        state = store.deployment(dep.id).state
+        if state not in ACTIVE or state == goal:
+            click.echo(f"{dep.id}: {state}")
+            return
+        time.sleep(0.2)
+    raise UsageError(f"{dep.id} is still '{state}' after {WAIT_LIMIT:g} s")
+
+
+@click.command()
+@click.argument("deployment", required=False)
+@format_option
+@click.pass_obj
+@command
+def fsck(settings: Settings, deployment: str | None, fmt: str) -> None:
+    """Check the journal's integrity (one deployment, or all); exit 1 on any problem."""
+    with settings.store() as store:
+        storage = store.check()
+        deps = [store.deployment(deployment)] if deployment else store.deployments(100_000)
+        reports = [check(d, store.nodes(d.id), _all_events(store, d.id)) for d in deps]
+    bad = bool(storage) or any(not r.ok for r in reports)
+    if fmt != "table":
+        emit({"ok": not bad, "storage": storage,
+              "deployments": [r.__dict__ for r in reports]}, fmt)
+    else:
+        _print(storage, reports)
+    sys.exit(1 if bad else 0)
+
+
+def _all_events(store: Store, dep_id: str) -> list[Event]:
+    events: list[Event] = []
+    while batch := store.events(dep_id, events[-1].seq if events else 0):
+        events += batch
+    return events
+
+
+def _print(storage: list[str], reports: list[Report]) -> None:
+    out = console()
+    for line in storage:
+        out.print(f"[red]journal:[/] {line}", highlight=False)
+    rows = [[r.deployment, r.state, "ok" if r.ok else f"{len(r.problems)} problems",
+             "; ".join(r.problems + r.notes)[:200]] for r in reports]
+    out.print(table(None, ("deployment", "state", "check", "details"), rows))
+    if not storage and all(r.ok for r in reports):
+        out.print(f"journal OK: {len(reports)} deployments checked")

@@ -1,0 +1,53 @@
+"""What a worker reports for one node, and how a failure is told to people."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import Abandoned, MuranoFlowError, TransportError
+from .protocol import Result
+
+#: Result status -> the kind of failure a retry policy may name.
+_KIND_OF_STATUS = {"failed": "failed", "timeout": "timeout", "error": "error"}
+
+
+@dataclass
+class Outcome:
+    """One node's attempt as a worker saw it: a Result, or an error before there was one."""
+
+    index: int
+    result: Result | None = None
+    satisfied: bool = False
+    error: str = ""
+    #: failed | timeout | error | unreachable | abandoned (the engine stopped waiting)
+    kind: str = ""
+
+    @classmethod
+    def of_error(cls, index: int, exc: MuranoFlowError) -> Outcome:
+        """The outcome of a transport error raised instead of a Result."""
+        kind = ("abandoned" if isinstance(exc, Abandoned)
+                else "unreachable" if isinstance(exc, TransportError) else "error")
+        return cls(index, error=str(exc), kind=kind)
+
+    @property
+    def failure_kind(self) -> str:
+        """The kind of this failure, for retry policies and exit codes."""
+        if self.result is not None:
+            return _KIND_OF_STATUS.get(self.result.status, "error")
+        return self.kind or "error"
+
+    def describe(self) -> str:
+        """One line saying why this attempt failed."""
+        res = self.result
+        if res is None:
+            return self.error or "unknown failure"
+        if res.status == "failed":
+            detail = res.message or last_line(res.stderr_tail) or last_line(res.stdout_tail)
+            return f"exit code {res.exit_code}" + (f": {detail}" if detail else "")
+        return res.message or res.status
+
+
+def last_line(text: str) -> str:
+    """The last non-blank line of ``text``, at most 300 characters."""
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1][:300] if lines else ""

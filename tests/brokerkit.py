@@ -1,0 +1,172 @@
+"""Real-broker fixtures, shared by tests/amqp and tests/faults (their conftest files import
+them): a RabbitMQ URL, a TCP forwarder that can cut connections, and guest agents run
+as separate processes (killable, restartable)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pika
+import pytest
+from helpers import AGENT_SECRET
+
+from murano_flow.signing import agent_key
+
+#: Read before the autouse fixture clears MURANO_FLOW_* variables.
+BROKER = os.environ.get("MURANO_FLOW_BROKER", "amqp://guest:guest@127.0.0.1:5672/%2F")
+SECRET = AGENT_SECRET
+
+
+@pytest.fixture(scope="session")
+def broker_url() -> str:
+    """The real broker; the suite fails (not skips) if it is down: `make test` starts it."""
+    try:
+        pika.BlockingConnection(pika.URLParameters(BROKER)).close()
+    except Exception as exc:  # noqa: BLE001
+        pytest.fail(f"RabbitMQ is not reachable at {BROKER} ({exc!r}); start it with "
+                    "`rabbitmq-server -detached` or set MURANO_FLOW_BROKER")
+    return BROKER
+
+
+class Forwarder:
+    """A TCP forwarder in front of the broker whose connections the test can cut."""
+
+    def __init__(self, target: str) -> None:
+        parts = urlsplit(target)
+        self.target = (parts.hostname or "127.0.0.1", parts.port or 5672)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.url = target.replace(f"{parts.hostname}:{parts.port or 5672}",
+                                  f"127.0.0.1:{self.port}", 1)
+        self._live: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self.cuts = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            with self._lock:
+                self._live.update((client, upstream))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            self._close(s)
+
+    def _close(self, s: socket.socket) -> None:
+        with self._lock:
+            self._live.discard(s)
+        with contextlib.suppress(OSError):
+            s.shutdown(socket.SHUT_RDWR)
+        s.close()
+
+    def cut(self) -> int:
+        """Drop every connection open through the forwarder; how many sockets."""
+        with self._lock:
+            live = list(self._live)
+        for s in live:
+            self._close(s)
+        self.cuts += 1
+        return len(live)
+
+    def close(self) -> None:
+        self.listener.close()
+        self.cut()
+
+
+@pytest.fixture
+def forwarder(broker_url: str) -> Iterator[Forwarder]:
+    fwd = Forwarder(broker_url)
+    yield fwd
+    fwd.close()
+
+
+class AgentProcess:
+    """One guest agent in its own process, as on a VM."""
+
+    def __init__(self, root: Path, broker: str, queue: str, **overrides: object) -> None:
+        self.queue, self.root = queue, root
+        root.mkdir(exist_ok=True)
+        self.config = root / f"{queue}.json"
+        cfg = {"broker": broker, "queue": queue, "key": agent_key(SECRET, queue),
+               "spool": str(root / queue), "heartbeat": 0.5,
+               "log_file": str(root / f"{queue}.log"), **overrides}
+        self.config.write_text(json.dumps(cfg))
+        self.log = root / f"{queue}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> AgentProcess:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "murano_flow_agent", "--config", str(self.config)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.starts += 1
+        return self
+
+    def wait_log(self, text: str, timeout: float = 20.0, count: int = 1) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.log.exists() and self.log.read_text().count(text) >= count:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"agent log never said {text!r}:\n{self.log_text()}")
+
+    def log_text(self) -> str:
+        return self.log.read_text() if self.log.exists() else "(no log)"
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def agents(tmp_path: Path, broker_url: str) -> Iterator[Callable[..., AgentProcess]]:
+    """Make agents (name -> AgentProcess) on fresh queues; all stopped afterwards."""
+    made: list[AgentProcess] = []
+
+    def make(name: str = "a", *, broker: str | None = None, start: bool = True,
+             **overrides: object) -> AgentProcess:
+        queue = f"mf-test.{name}.{uuid.uuid4().hex[:8]}"
+        agent = AgentProcess(tmp_path / "agents", broker or broker_url, queue, **overrides)
+        made.append(agent)
+        return agent.start() if start else agent
+
+    yield make
+    for agent in made:
+        agent.stop()
+    with pika.BlockingConnection(pika.URLParameters(broker_url)) as conn:
+        channel = conn.channel()
+        for agent in made:
+            channel.queue_delete(agent.queue)

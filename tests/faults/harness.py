@@ -1,0 +1,113 @@
+"""Kill the engine with SIGKILL at seeded random points, resume, and count side effects.
+
+A kill is either *timed* (a random delay after the engine process starts, so it
+lands anywhere: loading, mid-action, between commits) or *placed* (a crash point
+armed through MURANO_FLOW_CRASH_AT: mid journal transaction, right after the
+'running' rows are committed, right after outcomes are applied in memory).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from murano_flow.store import SqliteStore
+
+#: Crash points the engine and its journal offer (murano_flow/faults.py).
+POINTS = ("store.commit", "engine.dispatched", "engine.completed")
+
+
+@dataclass
+class Crasher:
+    """Runs ``murano-flow`` commands for one deployment and kills them as the seed says."""
+
+    home: Path
+    deployment: str
+    seed: int
+    env: dict[str, str] = field(default_factory=dict)
+    kills: list[str] = field(default_factory=list)
+    runs: int = 0
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+        self.journal = self.home / "journal.db"
+        self.home.mkdir(parents=True, exist_ok=True)
+
+    def command(self, *args: str, crash_at: str = "") -> subprocess.Popen[bytes]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MURANO_FLOW_")}
+        env.update(self.env, MURANO_FLOW_HOME=str(self.home),
+                   MURANO_FLOW_STORE=f"sqlite:///{self.journal}")
+        if crash_at:
+            env["MURANO_FLOW_CRASH_AT"] = crash_at
+        self.runs += 1
+        log = (self.home / f"run-{self.runs}.log").open("wb")
+        return subprocess.Popen([sys.executable, "-m", "murano_flow", *args], env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+
+    def state(self) -> str | None:
+        """The deployment's state in the journal, None if it was never created."""
+        if not self.journal.exists():
+            return None
+        with SqliteStore(self.journal) as store:
+            try:
+                return store.deployment(self.deployment).state
+            except Exception:  # noqa: BLE001 - not created yet
+                return None
+
+    def one_run(self, first: list[str], then: list[str], kill: bool) -> int | None:
+        """Start the deployment (or resume it) once; kill it if ``kill``; its exit code,
+        or None when it was killed."""
+        args = first if self.state() is None else then
+        if not kill:
+            return self.command(*args).wait(timeout=300)
+        if len(self.kills) % 2 == 0:  # every other kill at a crash point, each in turn
+            point = f"{POINTS[len(self.kills) // 2 % len(POINTS)]}:{self.rng.randint(1, 6)}"
+            proc = self.command(*args, crash_at=point)
+            how = f"placed {point}"
+        else:
+            proc = self.command(*args)
+            delay = self.rng.uniform(0.3, 0.8)  # the engine needs ~0.3 s to start
+            try:
+                proc.wait(timeout=delay)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            how = f"timed {delay:.2f}s"
+        code = proc.wait(timeout=300)
+        if code == -9:
+            self.kills.append(how)
+            return None
+        return code
+
+    def run(self, first: list[str], then: list[str], kills: int, done: set[str]) -> str:
+        """Kill ``kills`` engines (fewer if it finishes first), then resume to the end."""
+        while len(self.kills) < kills and self.state() not in done:
+            self.one_run(first, then, kill=True)
+            time.sleep(0.05)
+        for _ in range(3):
+            if self.state() in done:
+                break
+            self.one_run(first, then, kill=False)
+        state = self.state()
+        assert state is not None
+        return state
+
+
+def side_effects(counter: Path) -> dict[str, Counter[str]]:
+    """Per node, how many 'start', 'end' and 'undo' lines the actions wrote."""
+    seen: dict[str, Counter[str]] = {}
+    for line in counter.read_text().splitlines():
+        what, node, _attempt = line.split(" ")
+        seen.setdefault(node, Counter())[what] += 1
+    return seen
+
+
+def order(counter: Path, what: str) -> list[str]:
+    """Nodes in the order their ``what`` lines were written."""
+    return [ln.split(" ")[1] for ln in counter.read_text().splitlines()
+            if ln.startswith(what + " ")]
