@@ -55,6 +55,9 @@ log = logging.getLogger(__name__)
 DEFAULT_WORKERS = 16
 #: Seconds between two looks at the journal for an operator's pause or cancel request.
 CONTROL_POLL = 0.5
+#: Before new work is dispatched, a look older than this is renewed: a pause or cancel
+#: takes effect before the next action starts, at most one query per this many seconds.
+CONTROL_FRESH = 0.05
 #: Node states that may still be doing something after their engine stopped.
 _IN_FLIGHT = (NodeState.RUNNING, NodeState.UNDOING)
 #: Node states left behind in a rollback that did not finish.
@@ -99,7 +102,7 @@ class _Run:
     rollback_due: bool = False
     deadline: float | None = None
     expired: bool = False
-    next_poll: float = 0.0
+    last_look: float = 0.0
     #: Only collect what an earlier engine left running (before rolling back).
     settle: bool = False
     #: Its previous engine died mid-run: this run continues that one.
@@ -237,7 +240,7 @@ class Engine:
     def _backward(self, bp: Blueprint, deployment_id: str, chained: bool = False
                   ) -> DeploymentRecord:
         run = self._load(bp, deployment_id, reverse=True, chained=chained)
-        run.cause = run.dep.reason.partition("; rolling back")[0] if chained else ""
+        run.cause = run.dep.reason if chained else ""
         todo = [r.status in _NOT_UNDONE and r.status != NodeState.RUNNING
                 for r in run.records]
         for i, (rec, flag) in enumerate(zip(run.records, todo, strict=True)):
@@ -298,6 +301,8 @@ class Engine:
             self._release(run, resolver, [i for i in resolver.initial()
                                           if i not in run.inflight])
             while True:
+                if run.runnable:
+                    self._look(run, CONTROL_FRESH)
                 in_flight += self._dispatch(run, pool, self.workers - in_flight)
                 if in_flight == 0:
                     if run.halt == "pause" and not run.stopping:
@@ -323,7 +328,7 @@ class Engine:
 
     def _wait(self, run: _Run) -> list[Outcome]:
         now = time.monotonic()
-        due = [run.next_poll]
+        due = [run.last_look + CONTROL_POLL]
         if run.retries:
             due.append(run.retries[0][0])
         if run.deadline is not None and not run.expired:
@@ -372,13 +377,13 @@ class Engine:
                                             "running actions were stopped")
             self._note(run, run.stopping)
             self._close_transports(run)
-        self._look(run)
+        self._look(run, CONTROL_POLL)
 
-    def _look(self, run: _Run) -> None:
-        """Read the operator's request from the journal, at most every CONTROL_POLL."""
-        if time.monotonic() < run.next_poll:
+    def _look(self, run: _Run, every: float) -> None:
+        """Read the operator's request from the journal, if the last look is ``every`` old."""
+        if time.monotonic() - run.last_look < every:
             return
-        run.next_poll = time.monotonic() + CONTROL_POLL
+        run.last_look = time.monotonic()
         control = self.store.control(run.dep.id)
         if control != run.control:
             run.control = control
@@ -408,8 +413,7 @@ class Engine:
                     self._stop(run)
             except queue.Empty:
                 pass
-            run.next_poll = 0.0
-            self._look(run)
+            self._look(run, 0.0)
         if run.dep.state == "paused" and not run.stopping and run.halt != "cancel":
             self._deployment(run, "start", "resumed by the operator")
 
@@ -704,11 +708,13 @@ class Engine:
         run.events.append(Event(run.dep.id, time.time(), "deployment", status=run.dep.state,
                                 message=run.masker.text(message)))
 
-    def _deployment(self, run: _Run, event: str, message: str) -> None:
+    def _deployment(self, run: _Run, event: str, message: str, reason: str | None = None
+                    ) -> None:
         fire_deployment(run.dep, event)
         self._note(run, message)
-        self._flush(run, state=run.dep.state, reason="" if event in ("start", "rollback")
-                    else run.masker.text(message))
+        if reason is None:
+            reason = "" if event in ("start", "rollback") else message
+        self._flush(run, state=run.dep.state, reason=run.masker.text(reason))
 
     def _flush(self, run: _Run, state: str | None = None, reason: str | None = None) -> None:
         if not run.dirty and not run.events and state is None:
@@ -744,8 +750,9 @@ class Engine:
         elif all(r.status in SATISFIED for r in run.records):
             self._deployment(run, "succeed", f"{len(run.records)} nodes reached")
         elif run.rollback_due:  # journaled before it starts: a crash still rolls back
-            self._deployment(run, "rollback", f"{run.stopping or _failures(run.records)}; "
-                                              "rolling back (on_failure: rollback)")
+            cause = run.stopping or _failures(run.records)
+            self._deployment(run, "rollback", f"{cause}; rolling back (on_failure: rollback)",
+                             reason=cause)
         else:
             self._deployment(run, "fail", run.stopping or _failures(run.records))
         self._release_claim(run)

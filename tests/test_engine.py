@@ -424,3 +424,98 @@ def test_a_host_expression_that_fails_fails_the_node_in_both_directions():
     node = store.nodes(dep.id)[0]
     assert final.state == "failed" and node.status == "undo_failed"
     assert node.reason.startswith("expression error:") and rec.calls == []
+
+
+POLICIES = """
+format: 1
+name: policies
+on_failure: {policy}
+entities:
+  bad:
+    states:
+      Deployed: {{action: work, undo: unwork{state_policy}}}
+  after: {{states: {{Deployed: {{requires: bad.Deployed, action: work, undo: unwork}}}}}}
+  other:
+    states:
+      Done: {{action: work, undo: unwork}}
+      Deployed: {{requires: Done, action: work, undo: unwork}}
+"""
+
+
+def _policies(policy: str, state_policy: str = "") -> str:
+    extra = f", on_failure: {state_policy}" if state_policy else ""
+    return POLICIES.format(policy=policy, state_policy=extra)
+
+
+def _failing_bad(rec: Recorder) -> Recorder:
+    rec.behaviour["bad.Deployed/action"] = lambda p: Result(p.id, "failed", 4, stderr_tail="no")
+    rec.behaviour["other.Done/action"] = lambda p: time.sleep(0.2)
+    return rec
+
+
+def test_on_failure_continue_lets_independent_branches_finish():
+    _, store, _, dep = run(_policies("continue"), _failing_bad(Recorder()))
+    status = {n.name: n.status for n in store.nodes(dep.id)}
+    assert dep.state == "failed" and dep.reason.startswith("bad.Deployed failed: exit code 4")
+    assert status == {"bad.Deployed": "failed", "after.Deployed": "pending",
+                      "other.Done": "reached", "other.Deployed": "reached"}
+
+
+def test_on_failure_rollback_undoes_everything_and_gives_the_failure_to_its_undo():
+    rec = _failing_bad(Recorder())
+    _, store, _, dep = run(_policies("rollback"), rec)
+    assert dep.state == "rolled_back" and "after: bad.Deployed failed" in dep.reason
+    assert {n.status for n in store.nodes(dep.id)} <= {"undone", "pending"}
+    undos = {p.node: p for p in rec.calls if p.kind == "undo"}
+    assert set(undos) == {"bad.Deployed", "other.Done"}  # what ran; 'other.Deployed' never did
+    assert "exit code 4" in undos["bad.Deployed"].env["MURANO_FLOW_FAILURE"]
+    states = [e.status for e in store.events(dep.id) if e.kind == "deployment"]
+    assert list(dict.fromkeys(states)) == ["pending", "running", "rolling_back", "rolled_back"]
+
+
+def test_a_state_may_override_the_deployment_policy_both_ways():
+    _, store, _, dep = run(_policies("rollback", "continue"), _failing_bad(Recorder()))
+    assert dep.state == "failed"  # the state said continue: no rollback
+    assert {n.name: n.status for n in store.nodes(dep.id)}["other.Deployed"] == "reached"
+    _, _, _, dep = run(_policies("stop", "rollback"), _failing_bad(Recorder()))
+    assert dep.state == "rolled_back"
+
+
+def test_a_crashed_run_re_attaches_its_in_flight_nodes_instead_of_running_them_again():
+    rec = Recorder()
+    engine, store, bp, dep = run(UNDO, rec)  # every action ran once, results recorded
+    nodes = store.nodes(dep.id)
+    for n in nodes:  # as if the engine died with mid[*] running and top not started
+        if n.name.startswith("mid"):
+            n.status = "running"
+        elif n.name == "top.Deployed":
+            n.status, n.attempt = "pending", 0
+    from murano_flow import owner
+
+    dead = owner.me().rsplit("/", 2)[0] + "/999999999/1"  # this host, a pid that is gone
+    store.commit(dep.id, nodes, [], state="running")
+    assert store.claim(dep.id, dead, "")
+    final = engine.deploy(bp, dep.id)
+    assert final.state == "succeeded" and final.owner == ""
+    assert sorted(rec.nodes()).count("mid[0].Deployed") == 1  # collected, not run again
+    assert rec.nodes().count("top.Deployed") == 2  # the first run's, and now its first real one
+    kinds = [(e.kind, e.node) for e in store.events(dep.id)]
+    assert ("reattaching", "mid[1].Deployed") in kinds
+    assert "is gone" in [e for e in store.events(dep.id) if e.kind == "deployment"][-3].message
+
+
+def test_a_live_engine_keeps_its_deployment():
+    import os
+
+    from murano_flow import owner
+    from murano_flow.errors import UsageError
+
+    rec = Recorder()
+    engine, store, bp, dep = run(UNDO, rec)
+    parent = owner.me().rsplit("/", 2)[0] + f"/{os.getppid()}/{owner._start_ticks(os.getppid())}"
+    assert owner.alive(parent) is True
+    assert store.claim(dep.id, parent, "")
+    with pytest.raises(UsageError, match="is being driven by the engine pid"):
+        engine.rollback(bp, dep.id)
+    assert owner.alive("ghost/1/1") is None  # another host: cannot tell
+    assert owner.alive(owner.me().rsplit("/", 2)[0] + "/999999999/1") is False

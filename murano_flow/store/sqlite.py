@@ -102,6 +102,8 @@ class SqliteStore(Store):
         if version == SCHEMA_VERSION:
             return
         with self._tx() as db:  # executescript() would commit halfway; run statements one by one
+            # Read again under the write lock: another process may have just migrated it.
+            version = db.execute("PRAGMA user_version").fetchone()[0]
             for statements in _MIGRATIONS[version:]:
                 for statement in statements:
                     db.execute(statement)

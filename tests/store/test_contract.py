@@ -149,3 +149,33 @@ def test_open_store_urls(tmp_path):
     for url in ("sqlite://", "mysql://x", "postgresql://localhost/db"):
         with pytest.raises(UsageError):
             open_store(url)
+
+
+def test_processes_opening_a_new_journal_at_once_migrate_it_once(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "j.db"
+    code = f"from murano_flow.store import SqliteStore; SqliteStore({str(path)!r}).close()"
+    procs = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
+             for _ in range(6)]
+    errors = [p.communicate()[1] for p in procs]
+    assert all(p.returncode == 0 for p in procs), errors
+
+
+def test_a_schema_1_journal_is_migrated_keeping_its_deployments(tmp_path):
+    from murano_flow.store.sqlite import _MIGRATIONS
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    for statement in _MIGRATIONS[0]:
+        db.execute(statement)
+    db.execute("INSERT INTO deployments VALUES ('old', 'bp', 'bp.yaml', 'x', 'succeeded', 1, 2, "
+               "'{}', '[]', '', '{}')")
+    db.execute("PRAGMA user_version=1")
+    db.commit()
+    db.close()
+    with SqliteStore(path) as store:
+        dep = store.deployment("old")
+        assert dep.state == "succeeded" and dep.owner == "" and dep.settings == {}
+        assert store.claim("old", "me", "") and not store.claim("old", "you", "")

@@ -1,0 +1,141 @@
+"""Steering a running deployment from another shell: pause, resume, cancel (--now), the
+deadline, and what deploy/resume say about deployments that are not theirs to drive."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from murano_flow.cli import cli
+from murano_flow.store import SqliteStore
+
+STEPS = """\
+format: 1
+name: steps
+parameters:
+  counter: {type: string}
+  sleep: {type: string, default: "0.4"}
+entities:
+  s:
+    states:
+      One: {action: {script: step.sh, env: {C: "{{ params.counter }}", T: "{{ params.sleep }}"}}}
+      Two: {requires: One, action: {script: step.sh, env: {C: "{{ params.counter }}", T: "{{ params.sleep }}"}}}
+      Three: {requires: Two, action: {script: step.sh, env: {C: "{{ params.counter }}", T: "{{ params.sleep }}"}}}
+      Deployed: {requires: Three}
+"""
+STEP = 'sleep "$T"\necho "$MURANO_FLOW_NODE" >> "$C"\n'
+
+
+def _setup(tmp_path: Path) -> tuple[Path, Path]:
+    (tmp_path / "step.sh").write_text(STEP)
+    bp = tmp_path / "steps.yaml"
+    bp.write_text(STEPS)
+    return bp, tmp_path / "counter.txt"
+
+
+def _engine(home: Path, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "MURANO_FLOW_HOME": str(home),
+           "MURANO_FLOW_STORE": f"sqlite:///{home}/journal.db"}
+    return subprocess.Popen([sys.executable, "-m", "murano_flow", *args], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def _mf(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+def _wait_for(home: Path, dep: str, predicate, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (home / "journal.db").exists():
+            with SqliteStore(home / "journal.db") as store:
+                try:
+                    d, nodes = store.deployment(dep), {n.name: n.status for n in
+                                                       store.nodes(dep)}
+                except Exception:  # noqa: BLE001 - not created yet
+                    d = None
+            if d is not None and predicate(d, nodes):
+                return d, nodes
+        time.sleep(0.05)
+    raise AssertionError(f"{dep} never got there")
+
+
+def test_pause_lets_the_running_action_finish_and_resume_continues(tmp_path, home):
+    bp, counter = _setup(tmp_path)
+    engine = _engine(home, "deploy", str(bp), "--id", "p", "-p", f"counter={counter}")
+    _wait_for(home, "p", lambda d, n: n["s.One"] == "running")
+    paused = _mf("pause", "p", "--wait")
+    assert paused.exit_code == 0 and "p: paused" in paused.output, paused.output
+    _, nodes = _wait_for(home, "p", lambda d, n: d.state == "paused")
+    assert nodes["s.One"] == "reached" and nodes["s.Two"] == "pending"
+    time.sleep(1.0)
+    assert counter.read_text().split() == ["s.One"]  # nothing started while paused
+    assert engine.poll() is None  # the engine waits, paused
+    resumed = _mf("resume", "p")
+    assert resumed.exit_code == 0 and "resume requested" in resumed.output
+    assert engine.wait(timeout=30) == 0, engine.stdout.read()
+    assert counter.read_text().split() == ["s.One", "s.Two", "s.Three"]
+    assert _mf("fsck", "p").exit_code == 0
+
+
+def test_cancel_now_stops_the_action_and_resume_runs_it_again(tmp_path, home):
+    bp, counter = _setup(tmp_path)
+    engine = _engine(home, "deploy", str(bp), "--id", "c", "-p", f"counter={counter}",
+                     "-p", "sleep=30")
+    _wait_for(home, "c", lambda d, n: n["s.One"] == "running")
+    started = time.monotonic()
+    assert _mf("cancel", "c", "--now").exit_code == 0
+    assert engine.wait(timeout=20) == 1
+    assert time.monotonic() - started < 15  # the 30 s action was stopped, not waited for
+    status = _mf("status", "c", "--nodes")
+    assert "c (steps): cancelled" in status.output
+    with SqliteStore(home / "journal.db") as store:
+        assert {n.name: n.status for n in store.nodes("c")}["s.One"] == "pending"
+    assert not counter.exists()
+    done = _mf("resume", "c", "-p", "sleep=0")
+    assert done.exit_code == 0, done.output
+    assert Counter(counter.read_text().split()) == Counter(["s.One", "s.Two", "s.Three"])
+
+
+def test_a_deadline_stops_the_deployment_and_says_so(tmp_path, home):
+    bp, counter = _setup(tmp_path)
+    started = time.monotonic()
+    result = _mf("deploy", str(bp), "--id", "d", "-p", f"counter={counter}", "-p", "sleep=30",
+                 "--deadline", "1s")
+    assert result.exit_code == 1 and time.monotonic() - started < 15
+    status = _mf("status", "d", "--nodes", "-f", "json")
+    assert "deadline" in status.output and "stopped at the deployment's deadline" in status.output
+    bad = _mf("deploy", str(bp), "--new", "-p", "counter=x", "--deadline", "soon")
+    assert bad.exit_code == 2 and "not a duration" in bad.output
+
+
+def test_deploy_points_at_an_unfinished_deployment_and_resume_refuses_a_live_one(
+        tmp_path, home):
+    bp, counter = _setup(tmp_path)
+    engine = _engine(home, "deploy", str(bp), "--id", "u", "-p", f"counter={counter}",
+                     "-p", "sleep=2")
+    _wait_for(home, "u", lambda d, n: d.state == "running")
+    again = _mf("deploy", str(bp), "-p", f"counter={counter}")
+    assert again.exit_code == 2 and "deployment u of blueprint 'steps' is unfinished" \
+        in again.output and "--new" in again.output
+    live = _mf("resume", "u")
+    assert live.exit_code == 2 and "is being driven by the engine pid" in live.output
+    engine.send_signal(signal.SIGKILL)
+    engine.wait()
+    crashed = _mf("deploy", str(bp), "-p", f"counter={counter}")
+    assert crashed.exit_code == 2 and "murano-flow resume u" in crashed.output
+    fsck = _mf("fsck", "u")
+    assert fsck.exit_code == 0 and "engine is gone" in fsck.output
+    assert _mf("pause", "u").exit_code == 2  # nothing drives it: nothing to pause
+    cancelled = _mf("cancel", "u")
+    assert cancelled.exit_code == 0 and "u: cancelled" in cancelled.output
+    done = _mf("resume", "u", "-p", "sleep=0")
+    assert done.exit_code == 0, done.output
+    assert Counter(counter.read_text().split()) == Counter(["s.One", "s.Two", "s.Three"])
