@@ -25,9 +25,10 @@ parameters:
 entities:
   s:
     states:
-      One: {action: {script: step.sh, env: {C: "{{ params.counter }}", T: "{{ params.sleep }}"}}}
-      Two: {requires: One, action: {script: step.sh, env: {C: "{{ params.counter }}", T: "{{ params.sleep }}"}}}
-      Three: {requires: Two, action: {script: step.sh, env: {C: "{{ params.counter }}", T: "{{ params.sleep }}"}}}
+      One:
+        action: &step {script: step.sh, env: {C: "{{ params.counter }}", T: "{{ params.sleep }}"}}
+      Two: {requires: One, action: *step}
+      Three: {requires: Two, action: *step}
       Deployed: {requires: Three}
 """
 STEP = 'sleep "$T"\necho "$MURANO_FLOW_NODE" >> "$C"\n'
