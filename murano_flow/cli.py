@@ -26,7 +26,7 @@ from .blueprint import Blueprint, load_blueprint, parse_blueprint, parse_cli_par
 from .cliutil import Settings, command, format_option
 from .durations import seconds
 from .engine import DEFAULT_WORKERS, Engine
-from .errors import MuranoFlowError, UsageError
+from .errors import MuranoFlowError, NotFound, UsageError
 from .graph import StateGraph
 from .lifecycle import allowed
 from .opscli import cancel, fsck, pause
@@ -214,20 +214,39 @@ def graph(blueprint: str, params: tuple[str, ...], params_file: str | None, fmt:
 def deploy(settings: Settings, blueprint: str, params: tuple[str, ...], params_file: str | None,
            workers: int, detach: bool, deployment_id: str | None, on_failure: str | None,
            deadline: str | None, force_new: bool, fmt: str) -> None:
-    """Deploy a blueprint: run every state's action once its requirements are reached."""
+    """Deploy a blueprint: run every state's action once its requirements are reached.
+
+    With --id of an existing deployment, deploy it again (converge): only new states,
+    states whose inputs changed and states whose check probe fails are run.
+    """
     given = _given(params, params_file)
     bp = load_blueprint(blueprint, given, strict=True)
+    source = {"text": bp.text, "scripts": bp.scripts}
     with settings.store() as store:
         if not force_new and deployment_id is None:
             _refuse_if_unfinished(store, bp.name)
         engine = Engine(store, settings.transports, workers=workers)
-        dep = engine.create(bp, deployment_id, {"text": bp.text, "scripts": bp.scripts},
-                            on_failure=on_failure, deadline=_duration(deadline))
+        what = "converge" if deployment_id and _exists(store, deployment_id) else "deploy"
+        if what == "converge":
+            assert deployment_id is not None
+            dep = engine.reshape(bp, deployment_id, source, on_failure=on_failure,
+                                 deadline=_duration(deadline))
+        else:
+            dep = engine.create(bp, deployment_id, source, on_failure=on_failure,
+                                deadline=_duration(deadline))
         if detach:
-            _spawn_background(settings, dep.id, given, workers)
+            _spawn_background(settings, dep.id, given, workers, what)
             click.echo(dep.id)
             return
-        _drive(settings, engine, bp, dep, fmt, "deploy")
+        _drive(settings, engine, bp, dep, fmt, what)
+
+
+def _exists(store: Store, deployment_id: str) -> bool:
+    try:
+        store.deployment(deployment_id)
+    except NotFound:
+        return False
+    return True
 
 
 def _duration(text: str | None) -> float | None:
@@ -270,13 +289,15 @@ def _journaled_command(f: Callable[..., Any]) -> Callable[..., Any]:
 
 @cli.command()
 @click.option("--deadline", metavar="DURATION", help="A new deadline, counted from now.")
+@click.option("--converge", is_flag=True, hidden=True)  # a detached re-deploy's own engine
 @_journaled_command
 def resume(settings: Settings, deployment: str, params: tuple[str, ...],
-           params_file: str | None, workers: int, fmt: str, deadline: str | None) -> None:
+           params_file: str | None, workers: int, fmt: str, deadline: str | None,
+           converge: bool) -> None:
     """Continue a deployment that was interrupted, paused, cancelled or failed, or whose
     engine died: reached states stay reached, actions still running are re-attached."""
-    _continue(settings, deployment, _given(params, params_file), workers, fmt, "deploy",
-              _duration(deadline))
+    _continue(settings, deployment, _given(params, params_file), workers, fmt,
+              "converge" if converge else "deploy", _duration(deadline))
 
 
 @cli.command()
@@ -303,7 +324,7 @@ def _continue(settings: Settings, deployment: str, given: dict[str, Any], worker
                              hint="'murano-flow pause' or 'cancel' asks it to stop")
         if dep.state == "rolling_back":  # its engine died while undoing: finish that
             what = "rollback"
-        if dep.state not in ACTIVE and not _continuable(dep.state, what):
+        if dep.state not in ACTIVE and what != "converge" and not _continuable(dep.state, what):
             raise UsageError(f"deployment {dep.id} is '{dep.state}': nothing to "
                              f"{'resume' if what == 'deploy' else 'roll back'}",
                              hint=f"'murano-flow status {dep.id}' shows where it stands"
@@ -334,11 +355,12 @@ def _journaled_blueprint(dep: DeploymentRecord, given: dict[str, Any]) -> Bluepr
 
 
 def _spawn_background(settings: Settings, dep_id: str, given: dict[str, Any],
-                      workers: int) -> None:
+                      workers: int, what: str) -> None:
     log_dir = settings.home / "engine"
     log_dir.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "murano_flow", "--store", settings.store_url, "--home",
-            str(settings.home), "resume", dep_id, "--workers", str(workers), "--params-file", "-"]
+            str(settings.home), "resume", dep_id, "--workers", str(workers), "--params-file", "-",
+            *(["--converge"] if what == "converge" else [])]
     with (log_dir / f"{dep_id}.log").open("ab") as out:
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=out, stderr=out,
                                 start_new_session=True)
@@ -371,7 +393,7 @@ def _drive(settings: Settings, engine: Engine, bp: Blueprint, dep: DeploymentRec
             signal.signal(s, h)
     _report(settings, final, fmt)
     code = EXIT_BY_STATE.get(final.state, 1)
-    if what == "deploy" and final.state == "rolled_back":
+    if what in ("deploy", "converge") and final.state == "rolled_back":
         code = 1
     if final.state == "failed" and engine.infrastructure_failure:
         code = 3
@@ -379,7 +401,9 @@ def _drive(settings: Settings, engine: Engine, bp: Blueprint, dep: DeploymentRec
 
 
 def _run(engine: Engine, bp: Blueprint, dep_id: str, what: str) -> DeploymentRecord:
-    return engine.rollback(bp, dep_id) if what == "rollback" else engine.deploy(bp, dep_id)
+    if what == "rollback":
+        return engine.rollback(bp, dep_id)
+    return engine.deploy(bp, dep_id, converge=what == "converge")
 
 
 def _report(settings: Settings, dep: DeploymentRecord, fmt: str) -> None:

@@ -25,25 +25,24 @@ from __future__ import annotations
 import heapq
 import logging
 import queue
-import secrets
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from . import owner, plans
+from . import owner, plans, shaping
 from .blueprint.expressions import ExpressionError
 from .blueprint.spec import Blueprint, Node, RetryPolicy
-from .errors import MuranoFlowError, NotFound, TransportError, UsageError
+from .errors import NotFound, TransportError, UsageError
 from .faults import crash_point
 from .gcpause import paused_gc
 from .graph import StateGraph
-from .lifecycle import fire_deployment, fire_node
+from .lifecycle import fire_node
 from .masking import Masker
-from .outcomes import Outcome
+from .outcomes import Outcome, execute
 from .protocol import Plan
 from .resolver import Forward, Reverse
+from .runstate import IN_FLIGHT, Listener, Run, failures
 from .states import ACTIVE, SATISFIED, NodeState
 from .store.base import DeploymentRecord, Event, NodeRecord, Store
 from .transports.base import Transport
@@ -58,58 +57,12 @@ CONTROL_POLL = 0.5
 #: Before new work is dispatched, a look older than this is renewed: a pause or cancel
 #: takes effect before the next action starts, at most one query per this many seconds.
 CONTROL_FRESH = 0.05
-#: Node states that may still be doing something after their engine stopped.
-_IN_FLIGHT = (NodeState.RUNNING, NodeState.UNDOING)
 #: Node states left behind in a rollback that did not finish.
-_NOT_UNDONE = frozenset({*SATISFIED, NodeState.FAILED, NodeState.UNDO_FAILED, *_IN_FLIGHT})
+_NOT_UNDONE = frozenset({*SATISFIED, NodeState.FAILED, NodeState.UNDO_FAILED, *IN_FLIGHT})
 
 TransportFactory = Callable[[str, dict[str, Any]], Transport]
-Listener = Callable[[Event], None]
 _STOP = object()
 _Work = tuple[int, Transport, "Plan | None", Plan]
-
-
-@dataclass
-class _Run:
-    bp: Blueprint
-    graph: StateGraph
-    dep: DeploymentRecord
-    records: list[NodeRecord]
-    masker: Masker
-    reverse: bool = False
-    outputs: list[dict[str, Any]] = field(default_factory=list)
-    queues: dict[str, deque[tuple[int, plans.Target, dict[str, Any]]]] = field(
-        default_factory=dict)
-    runnable: deque[str] = field(default_factory=deque)
-    busy: dict[int, str] = field(default_factory=dict)
-    retries: list[tuple[float, int]] = field(default_factory=list)
-    dirty: dict[int, NodeRecord] = field(default_factory=dict)
-    events: list[Event] = field(default_factory=list)
-    transports: dict[str, Transport] = field(default_factory=dict)
-    done: queue.SimpleQueue[Any] = field(default_factory=queue.SimpleQueue)
-    #: Nodes an earlier engine left running, re-attached rather than released.
-    inflight: set[int] = field(default_factory=set)
-    #: Why no new work starts ('' while it may): a failure, the deadline, Ctrl-C.
-    stopping: str = ""
-    interrupted: bool = False
-    #: Running actions were stopped on purpose: they go back to be run again.
-    killing: bool = False
-    #: The operator's request being honoured: '' | pause | cancel.
-    halt: str = ""
-    control: str = ""
-    parked: list[int] = field(default_factory=list)
-    on_failure: str = "stop"
-    rollback_due: bool = False
-    deadline: float | None = None
-    expired: bool = False
-    last_look: float = 0.0
-    #: Only collect what an earlier engine left running (before rolling back).
-    settle: bool = False
-    #: Its previous engine died mid-run: this run continues that one.
-    recovered: bool = False
-    #: The failure an automatic rollback answers.
-    cause: str = ""
-    infrastructure: bool = False
 
 
 class Engine:
@@ -123,7 +76,7 @@ class Engine:
         self.listener = listener
         #: Whether the last traversal failed because a host or transport was unreachable.
         self.infrastructure_failure = False
-        self._run: _Run | None = None
+        self._run: Run | None = None
         self._stop_requested = False
         self._me = owner.me()
 
@@ -138,54 +91,52 @@ class Engine:
             on_failure: overrides the blueprint's ``on_failure``.
             deadline: seconds from now the deployment must be done in (default: the
                 blueprint's ``deadline``, if any).
+
+        Raises:
+            UsageError: ``deployment_id`` is taken.
         """
+        dep_id = deployment_id or shaping.new_id(bp)
+        try:
+            self.store.deployment(dep_id)
+        except NotFound:
+            pass
+        else:
+            raise UsageError(f"a deployment called '{dep_id}' already exists",
+                             hint=f"'murano-flow resume {dep_id}' continues it; deploying "
+                                  "with --id to a finished one converges it")
         with paused_gc():
-            dep = self.record(bp, deployment_id, source, on_failure=on_failure,
-                              deadline=deadline)
-            records = self.node_records(bp, dep.id)
-            self.store.create(dep, records, [Event(dep.id, dep.created, "deployment",
-                                                   status="pending",
-                                                   message=f"created from {bp.path}")])
+            dep = shaping.deployment_record(bp, dep_id, source, on_failure=on_failure,
+                                            deadline=deadline)
+            self.store.create(dep, shaping.node_records(bp, dep.id), [
+                Event(dep.id, dep.created, "deployment", status="pending",
+                      message=f"created from {bp.path}")])
             return dep
 
-    def record(self, bp: Blueprint, deployment_id: str | None,
-               source: dict[str, Any] | None, *, on_failure: str | None = None,
-               deadline: float | None = None, created: float | None = None
+    def reshape(self, bp: Blueprint, deployment_id: str, source: dict[str, Any] | None = None,
+                *, on_failure: str | None = None, deadline: float | None = None
+                ) -> DeploymentRecord:
+        """Journal ``bp`` as the new definition of an existing deployment (new states
+        pending, states in place kept); ``deploy(..., converge=True)`` then runs only what
+        is new, what changed and what its ``check`` probe finds missing."""
+        old = self.store.deployment(deployment_id)
+        self._claim(old)  # refuses a deployment a live engine drives
+        try:
+            dep, rows, summary = shaping.reshape(old, self.store.nodes(deployment_id), bp,
+                                                 source, on_failure=on_failure,
+                                                 deadline=deadline)
+            self.store.reshape(dep, rows, [Event(dep.id, time.time(), "deployment",
+                                                 status=dep.state, message=summary)])
+        finally:
+            self.store.claim(old.id, "", self._me)
+        return self.store.deployment(deployment_id)
+
+    def deploy(self, bp: Blueprint, deployment_id: str, *, converge: bool = False
                ) -> DeploymentRecord:
-        """The pending deployment row for ``bp`` (not journaled); UsageError if the id is taken
-        and ``created`` is not given (a re-deploy passes the original creation time)."""
-        now = time.time()
-        dep_id = deployment_id or f"{bp.name}-{secrets.token_hex(4)}"
-        if created is None:
-            try:
-                self.store.deployment(dep_id)
-            except NotFound:
-                pass
-            else:
-                raise UsageError(f"a deployment called '{dep_id}' already exists",
-                                 hint=f"pick another --id, or 'murano-flow resume {dep_id}'")
-        masker = Masker(bp.secrets)
-        secret_names = {p.name for p in bp.parameters.values() if p.secret}
-        params = {k: ("******" if k in secret_names else masker.data(v))
-                  for k, v in bp.values.items()}
-        limit = deadline if deadline is not None else bp.deadline
-        settings = {"on_failure": on_failure or bp.on_failure,
-                    "deadline": now + limit if limit else None}
-        return DeploymentRecord(dep_id, bp.name, bp.path, bp.digest, "pending",
-                                created or now, now, params, list(bp.targets), "",
-                                source or {}, settings=settings)
-
-    @staticmethod
-    def node_records(bp: Blueprint, dep_id: str) -> list[NodeRecord]:
-        """Fresh pending node rows for every node of ``bp``."""
-        return [NodeRecord(dep_id, n.name, n.instance, n.state, requires=list(n.requires),
-                           has_action=n.action is not None) for n in bp.nodes.values()]
-
-    def deploy(self, bp: Blueprint, deployment_id: str) -> DeploymentRecord:
         """Drive ``deployment_id`` forward until its targets are reached or it fails;
-        then roll it back if its failure policy says so."""
+        then roll it back if its failure policy says so. With ``converge`` every state
+        in place is re-examined (after :meth:`reshape`)."""
         with paused_gc():
-            final = self._forward(bp, deployment_id)
+            final = self._forward(bp, deployment_id, converge=converge)
             if final.state == "rolling_back":  # on_failure: rollback, already journaled
                 final = self._backward(bp, deployment_id, chained=True)
             return final
@@ -214,8 +165,8 @@ class Engine:
 
     # -- loading and claiming --------------------------------------------------
 
-    def _forward(self, bp: Blueprint, deployment_id: str, settle: bool = False
-                 ) -> DeploymentRecord:
+    def _forward(self, bp: Blueprint, deployment_id: str, settle: bool = False,
+                 converge: bool = False) -> DeploymentRecord:
         run = self._load(bp, deployment_id, reverse=False)
         recovering = run.dep.state == "interrupted" and run.recovered
         if any(r.status == NodeState.UNDOING for r in run.records):
@@ -230,10 +181,13 @@ class Engine:
                 self._apply_policy(run, i)  # the run it failed in goes on: no second try
             elif rec.status in (NodeState.FAILED, NodeState.UNDO_FAILED, NodeState.UNDONE):
                 rec.tries = 0
-                self._node(run, rec, "reset", "pending", "reset for another try")
-        self._deployment(run, "start", "collecting the actions that were running" if settle
+                run.node(rec, "reset", "pending", "reset for another try")
+        run.deployment("start", "collecting the actions that were running" if settle
                          else f"deploying with up to {self.workers} workers")
-        satisfied = [r.status in SATISFIED for r in run.records]
+        if converge:  # every state in place is looked at again, in dependency order
+            run.candidates = {i for i, r in enumerate(run.records) if r.status in SATISFIED}
+        satisfied = [r.status in SATISFIED and i not in run.candidates
+                     for i, r in enumerate(run.records)]
         todo = [not s and i not in run.inflight for i, s in enumerate(satisfied)]
         return self._drive(run, Forward(run.graph.preds, run.graph.succ, satisfied, todo))
 
@@ -248,20 +202,20 @@ class Engine:
                 rec.intention = "revert"
                 run.dirty[i] = rec
         if run.dep.state == "rolling_back":
-            self._note(run, f"rolling back {sum(todo)} nodes")
+            run.note(f"rolling back {sum(todo)} nodes")
         else:
-            self._deployment(run, "rollback", f"rolling back {sum(todo)} nodes")
+            run.deployment("rollback", f"rolling back {sum(todo)} nodes")
         return self._drive(run, Reverse(run.graph.preds, run.graph.succ, todo))
 
     def _load(self, bp: Blueprint, deployment_id: str, *, reverse: bool,
-              chained: bool = False) -> _Run:
+              chained: bool = False) -> Run:
         dep = self.store.deployment(deployment_id)
         self._claim(dep)
         graph = StateGraph(bp)
         by_name = {r.name: r for r in self.store.nodes(deployment_id)}
         records = [by_name[n] for n in graph.names]
-        run = _Run(bp, graph, dep, records, Masker(bp.secrets), reverse,
-                   [dict(r.outputs) for r in records])
+        run = Run(self.store, self.listener, bp, graph, dep, records, Masker(bp.secrets),
+                  reverse, [dict(r.outputs) for r in records])
         run.on_failure = str(dep.settings.get("on_failure") or bp.on_failure)
         run.deadline = None if reverse else dep.settings.get("deadline")
         busy = NodeState.UNDOING if reverse else NodeState.RUNNING
@@ -271,7 +225,7 @@ class Engine:
             self.store.set_control(dep.id, "")  # continuing it is the answer to old requests
         if dep.state in ACTIVE and not chained:  # its engine died (we hold the claim now)
             run.recovered = True
-            self._deployment(run, "interrupt", f"the engine that drove it "
+            run.deployment("interrupt", f"the engine that drove it "
                              f"({owner.describe(dep.owner) or 'unknown'}) is gone; "
                              f"{len(run.inflight)} actions it left running are re-attached")
         if self._stop_requested:  # asked before the run existed (e.g. Ctrl-C while loading)
@@ -287,13 +241,13 @@ class Engine:
         if not self.store.claim(dep.id, self._me, dep.owner):
             raise UsageError(f"another engine took deployment {dep.id} just now")
 
-    def _release_claim(self, run: _Run) -> None:
+    def _release_claim(self, run: Run) -> None:
         self.store.claim(run.dep.id, "", self._me)
         self._run = None
 
     # -- the loop --------------------------------------------------------------
 
-    def _drive(self, run: _Run, resolver: Forward | Reverse) -> DeploymentRecord:
+    def _drive(self, run: Run, resolver: Forward | Reverse) -> DeploymentRecord:
         pool = WorkerPool(self.workers)
         in_flight = 0
         try:
@@ -326,7 +280,7 @@ class Engine:
             self._close(run, pool)
         return self._finish(run)
 
-    def _wait(self, run: _Run) -> list[Outcome]:
+    def _wait(self, run: Run) -> list[Outcome]:
         now = time.monotonic()
         due = [run.last_look + CONTROL_POLL]
         if run.retries:
@@ -344,7 +298,7 @@ class Engine:
             self._stop(run)
         return [i for i in items if isinstance(i, Outcome)]
 
-    def _stop(self, run: _Run) -> None:
+    def _stop(self, run: Run) -> None:
         if run.interrupted:
             return
         run.interrupted = True
@@ -352,34 +306,34 @@ class Engine:
         log.warning("%s: stopping: killing running actions", run.dep.id)
         self._kill(run)
 
-    def _kill(self, run: _Run) -> None:
+    def _kill(self, run: Run) -> None:
         """Stop every running action; what they were doing is run again later."""
         run.killing = True
         self._close_transports(run)
 
     @staticmethod
-    def _close_transports(run: _Run) -> None:
+    def _close_transports(run: Run) -> None:
         transports, run.transports = list(run.transports.values()), {}
         for transport in transports:
             transport.close()
 
-    def _close(self, run: _Run, pool: WorkerPool) -> None:
+    def _close(self, run: Run, pool: WorkerPool) -> None:
         pool.shutdown()
         self._close_transports(run)
         self._stop_requested = False  # a stop ends this run, not the next one
 
     # -- operator requests and the deadline -----------------------------------
 
-    def _poll(self, run: _Run) -> None:
+    def _poll(self, run: Run) -> None:
         if run.deadline is not None and not run.expired and time.time() >= run.deadline:
             run.expired = True
             run.stopping = run.stopping or (f"its deadline ({_clock(run.deadline)}) passed; "
                                             "running actions were stopped")
-            self._note(run, run.stopping)
+            run.note(run.stopping)
             self._close_transports(run)
         self._look(run, CONTROL_POLL)
 
-    def _look(self, run: _Run, every: float) -> None:
+    def _look(self, run: Run, every: float) -> None:
         """Read the operator's request from the journal, if the last look is ``every`` old."""
         if time.monotonic() - run.last_look < every:
             return
@@ -389,23 +343,23 @@ class Engine:
             run.control = control
             self._obey(run, control)
 
-    def _obey(self, run: _Run, control: str) -> None:
+    def _obey(self, run: Run, control: str) -> None:
         what, _, now = control.partition(":")
         if what == "pause" and run.reverse:
-            self._note(run, "pause ignored: a rollback cannot be paused (cancel stops it)")
+            run.note("pause ignored: a rollback cannot be paused (cancel stops it)")
         elif what in ("pause", "cancel"):
             if run.halt != what:
                 run.halt = what
-                self._note(run, f"{what} requested: no new actions start; running ones "
+                run.note(f"{what} requested: no new actions start; running ones "
                                 + ("are stopped" if now else "finish"))
             if now and not run.killing:
                 self._kill(run)
         elif run.halt == "pause":
             self._unpause(run)
 
-    def _hold(self, run: _Run) -> None:
+    def _hold(self, run: Run) -> None:
         """Paused, nothing running: wait for the operator to resume or cancel."""
-        self._deployment(run, "pause", "paused; 'murano-flow resume "
+        run.deployment("pause", "paused; 'murano-flow resume "
                                        f"{run.dep.id}' continues, 'cancel' gives up")
         while run.halt == "pause" and not run.stopping:
             try:
@@ -415,19 +369,19 @@ class Engine:
                 pass
             self._look(run, 0.0)
         if run.dep.state == "paused" and not run.stopping and run.halt != "cancel":
-            self._deployment(run, "start", "resumed by the operator")
+            run.deployment("start", "resumed by the operator")
 
-    def _unpause(self, run: _Run) -> None:
+    def _unpause(self, run: Run) -> None:
         run.halt, run.killing = "", False
         if run.dep.state != "paused":
-            self._note(run, "pause withdrawn")
+            run.note("pause withdrawn")
         parked, run.parked = run.parked, []
         for i in parked:
             self._place(run, i)
 
     # -- REATTACH / RELEASE / DISPATCH -----------------------------------------
 
-    def _reattach(self, run: _Run, pool: WorkerPool) -> int:
+    def _reattach(self, run: Run, pool: WorkerPool) -> int:
         """Ask again, by the same plan ids, for what an earlier engine left running."""
         count = 0
         for i in sorted(run.inflight):
@@ -442,18 +396,24 @@ class Engine:
                 self._failed(run, i, str(exc))
                 continue
             check, action = self._plans(run, i, ctx, where)
-            self._event(run, "reattaching", rec, f"attempt {rec.attempt} on {where.key} was "
+            run.event("reattaching", rec, f"attempt {rec.attempt} on {where.key} was "
                                                  "in flight when its engine stopped")
             run.busy[i] = where.key
-            pool.submit(self._execute, run.done, i, transport, check, action, True)
+            pool.submit(execute, run.done, i, transport, check, action, True)
             count += 1
-        self._flush(run)
+        run.flush()
         return count
 
-    def _release(self, run: _Run, resolver: Forward | Reverse, ready: list[int]) -> None:
+    def _release(self, run: Run, resolver: Forward | Reverse, ready: list[int]) -> None:
         stack = list(ready)
         while stack:
             i = stack.pop()
+            if i in run.candidates:
+                if run.stopping:
+                    continue  # stays as it is: nothing new starts
+                if not self._reexamine(run, i):
+                    stack.extend(resolver.completed(i))
+                    continue
             node = run.graph.nodes[i]
             spec = node.undo if run.reverse else node.action
             if spec is None:  # synchronisation point, or nothing to undo: no host needed
@@ -463,7 +423,30 @@ class Engine:
             if not run.stopping:
                 self._place(run, i)
 
-    def _place(self, run: _Run, i: int, front: bool = False) -> None:
+    def _reexamine(self, run: Run, i: int) -> bool:
+        """Whether a state in place must run again in a re-deploy: its inputs (the digest
+        of its rendered action and host) changed, or it has a check probe to ask."""
+        run.candidates.discard(i)
+        node, rec = run.graph.nodes[i], run.records[i]
+        if node.action is None:
+            return False
+        try:
+            ctx = self._context(run, node)
+            where = plans.target(node, ctx)
+            action = plans.plan(node, node.action, "action", rec.attempt, ctx)
+            changed = plans.digest(action, where, run.masker.data) != rec.inputs
+        except ExpressionError:
+            changed = True  # _place fails it with the message
+        if not changed and node.check is None:
+            run.event("unchanged", rec, "inputs unchanged since it was reached: kept")
+            return False
+        if changed:  # its probe vouches for the old inputs: run the action itself
+            run.forced.add(i)
+        why = "its inputs changed" if changed else "its check probe looks again"
+        run.node(rec, "redo", "pending", f"{why}: running it again")
+        return True
+
+    def _place(self, run: Run, i: int, front: bool = False) -> None:
         """Render the node's context and host and queue it there; a bad expression fails it."""
         node = run.graph.nodes[i]
         try:
@@ -473,32 +456,32 @@ class Engine:
             self._begin(run, i, "rendering its host")
             self._failed(run, i, f"expression error: {exc.message}")
 
-    def _begin(self, run: _Run, i: int, message: str) -> None:
+    def _begin(self, run: Run, i: int, message: str) -> None:
         """Move a node that is not yet running (or undoing) to it, to fail it there."""
         rec = run.records[i]
-        if rec.status not in _IN_FLIGHT:
+        if rec.status not in IN_FLIGHT:
             event, kind = ("undo", "undoing") if run.reverse else ("start", "running")
-            self._node(run, rec, event, kind, message)
+            run.node(rec, event, kind, message)
 
-    def _sync(self, run: _Run, i: int) -> None:
+    def _sync(self, run: Run, i: int) -> None:
         rec = run.records[i]
         if run.reverse:
             fire_node(rec, "undo")
-            self._node(run, rec, "undone", "undone", "nothing to undo")
+            run.node(rec, "undone", "undone", "nothing to undo")
             return
         rec.started = rec.finished = time.time()
         rec.intention = "execute"
         fire_node(rec, "start")  # passes through running; one event is enough
-        self._node(run, rec, "reach", "reached", "synchronisation point reached")
+        run.node(rec, "reach", "reached", "synchronisation point reached")
 
-    def _enqueue(self, run: _Run, i: int, where: plans.Target, ctx: dict[str, Any],
+    def _enqueue(self, run: Run, i: int, where: plans.Target, ctx: dict[str, Any],
                  front: bool = False) -> None:
         q = run.queues.setdefault(where.key, deque())
         if not q and where.key not in run.busy.values():
             run.runnable.append(where.key)
         q.appendleft((i, where, ctx)) if front else q.append((i, where, ctx))
 
-    def _dispatch(self, run: _Run, pool: WorkerPool, slots: int) -> int:
+    def _dispatch(self, run: Run, pool: WorkerPool, slots: int) -> int:
         batch: list[_Work] = []
         busy_hosts = set(run.busy.values())
         while slots > len(batch) and run.runnable and not run.stopping and not run.halt:
@@ -513,14 +496,14 @@ class Engine:
                 run.busy[i] = key
             elif run.queues[key]:
                 run.runnable.append(key)  # the host stays free for its next node
-        self._flush(run)  # journal 'running' before any plan leaves this process
+        run.flush()  # journal 'running' before any plan leaves this process
         if batch:
             crash_point("engine.dispatched")
         for i, transport, check, action in batch:
-            pool.submit(self._execute, run.done, i, transport, check, action, False)
+            pool.submit(execute, run.done, i, transport, check, action, False)
         return len(batch)
 
-    def _start(self, run: _Run, i: int, where: plans.Target, ctx: dict[str, Any]
+    def _start(self, run: Run, i: int, where: plans.Target, ctx: dict[str, Any]
                ) -> _Work | None:
         rec = run.records[i]
         rec.host = where.key
@@ -534,18 +517,18 @@ class Engine:
             run.infrastructure |= isinstance(exc, TransportError)
             self._failed(run, i, str(exc))
             return None
-        retry = rec.status in _IN_FLIGHT
+        retry = rec.status in IN_FLIGHT
         rec.tries = rec.tries + 1 if retry else 1
         rec.intention = "revert" if run.reverse else "execute"
         if run.reverse:
-            self._node(run, rec, "retry" if retry else "undo", "undoing",
+            run.node(rec, "retry" if retry else "undo", "undoing",
                        f"undo attempt {rec.tries} on {where.key}")
         else:
-            self._node(run, rec, "retry" if retry else "start", "running",
+            run.node(rec, "retry" if retry else "start", "running",
                        f"attempt {rec.attempt} on {where.key}")
         return i, transport, check, action
 
-    def _plans(self, run: _Run, i: int, ctx: dict[str, Any], where: plans.Target
+    def _plans(self, run: Run, i: int, ctx: dict[str, Any], where: plans.Target
                ) -> tuple[Plan | None, Plan]:
         """The node's check (forward only) and its action or undo, for its current attempt."""
         node, rec = run.graph.nodes[i], run.records[i]
@@ -554,44 +537,20 @@ class Engine:
             extra = {"MURANO_FLOW_FAILURE": rec.reason} if rec.reason else {}
             return None, plans.plan(node, node.undo, "undo", rec.attempt, ctx, extra)
         assert node.action is not None
-        check = plans.plan(node, node.check, "check", rec.attempt, ctx) if node.check else None
+        check = plans.plan(node, node.check, "check", rec.attempt, ctx) \
+            if node.check and i not in run.forced else None
         action = plans.plan(node, node.action, "action", rec.attempt, ctx)
         rec.inputs = plans.digest(action, where, run.masker.data)
         return check, action
 
-    def _transport(self, run: _Run, where: plans.Target) -> Transport:
+    def _transport(self, run: Run, where: plans.Target) -> Transport:
         if where.key not in run.transports:
             run.transports[where.key] = self.transports(where.kind, where.fields)
         return run.transports[where.key]
 
-    @staticmethod
-    def _execute(done: queue.SimpleQueue[Any], i: int, transport: Transport,
-                 check: Plan | None, action: Plan, reattach: bool) -> None:
-        """Worker thread: run the check, then the action; report, never raise.
-
-        With ``reattach`` each plan is first asked of the transport by its id, so a
-        plan an earlier engine started is collected instead of run again.
-        """
-        try:
-            if check is not None:
-                probe = (transport.reattach(check) if reattach else None) \
-                    or transport.send(check)
-                if probe.ok or probe.status == "error":
-                    done.put(Outcome(i, probe, satisfied=probe.ok))
-                    return
-            result = (transport.reattach(action) if reattach else None) \
-                or transport.send(action)
-            done.put(Outcome(i, result))
-        except MuranoFlowError as exc:
-            done.put(Outcome.of_error(i, exc))
-        except Exception as exc:  # a bug in a transport must not hang the engine
-            log.exception("transport failed on %s", action.node)
-            done.put(Outcome(i, error=f"internal error: {type(exc).__name__}: {exc}",
-                             kind="error"))
-
     # -- ANALYZE ---------------------------------------------------------------
 
-    def _complete(self, run: _Run, resolver: Forward | Reverse, batch: list[Outcome]) -> None:
+    def _complete(self, run: Run, resolver: Forward | Reverse, batch: list[Outcome]) -> None:
         """Apply a batch of outcomes, then release the nodes they unblock."""
         # No commit here: nothing that depends on these completions can leave the process
         # before _dispatch commits them together with the next 'running' rows.
@@ -600,7 +559,7 @@ class Engine:
         for i in done:
             self._release(run, resolver, resolver.completed(i))
 
-    def _analyze(self, run: _Run, out: Outcome) -> bool:
+    def _analyze(self, run: Run, out: Outcome) -> bool:
         """Apply one outcome; True when its node is now satisfied (or undone)."""
         i = out.index
         key = run.busy.pop(i)
@@ -609,7 +568,7 @@ class Engine:
             run.runnable.append(key)
         rec, node = run.records[i], run.graph.nodes[i]
         if out.kind == "abandoned":  # the action goes on without us: resume re-attaches
-            self._event(run, "detached", rec, f"{out.error}; it may still be running")
+            run.event("detached", rec, f"{out.error}; it may still be running")
             return False
         res = out.result
         if res is not None:
@@ -626,19 +585,19 @@ class Engine:
             run.outputs[i] = dict(res.outputs)
             rec.outputs = run.masker.data(res.outputs)
         if out.satisfied:
-            self._node(run, rec, "satisfy", "skipped", "check passed: already in place")
+            run.node(rec, "satisfy", "skipped", "check passed: already in place")
         elif res is not None and res.ok:
             if run.reverse:
-                self._node(run, rec, "undone", "undone", "undo succeeded")
+                run.node(rec, "undone", "undone", "undo succeeded")
             else:
-                self._node(run, rec, "reach", "reached", f"done in {_took(rec)}")
+                run.node(rec, "reach", "reached", f"done in {_took(rec)}")
         else:
             run.infrastructure |= out.failure_kind == "unreachable"
             self._retry_or_fail(run, i, out)
             return False
         return True
 
-    def _retry_or_fail(self, run: _Run, i: int, out: Outcome) -> None:
+    def _retry_or_fail(self, run: Run, i: int, out: Outcome) -> None:
         rec, node = run.records[i], run.graph.nodes[i]
         reason = out.describe()
         spec = node.undo if run.reverse else node.action
@@ -648,7 +607,7 @@ class Engine:
             delay = policy.delay_for(rec.tries)
             rec.reason = run.masker.text(reason)
             run.dirty[i] = rec
-            self._event(run, "retrying", rec, f"{reason}; try {rec.tries + 1} of "
+            run.event("retrying", rec, f"{reason}; try {rec.tries + 1} of "
                                               f"{policy.count + 1} in {delay:.1f}s")
             heapq.heappush(run.retries, (time.monotonic() + delay, i))
             return
@@ -656,22 +615,22 @@ class Engine:
             reason = f"{reason} ({refusal})"
         self._failed(run, i, reason)
 
-    def _failed(self, run: _Run, i: int, reason: str) -> None:
+    def _failed(self, run: Run, i: int, reason: str) -> None:
         rec = run.records[i]
-        if run.killing and rec.status in _IN_FLIGHT:  # we stopped it: it runs again later
-            self._node(run, rec, "interrupt", "interrupted", f"{reason}; will run again")
+        if run.killing and rec.status in IN_FLIGHT:  # we stopped it: it runs again later
+            run.node(rec, "interrupt", "interrupted", f"{reason}; will run again")
             if run.halt == "pause":
                 run.parked.append(i)
             return
-        if run.expired and rec.status in _IN_FLIGHT:
+        if run.expired and rec.status in IN_FLIGHT:
             reason = f"stopped at the deployment's deadline: {reason}"
         event, status = ("undo_fail", "undo_failed") if run.reverse else ("fail", "failed")
         rec.reason = run.masker.text(reason)
-        self._node(run, rec, event, status, reason)
+        run.node(rec, event, status, reason)
         if not run.reverse:
             self._apply_policy(run, i)
 
-    def _apply_policy(self, run: _Run, i: int) -> None:
+    def _apply_policy(self, run: Run, i: int) -> None:
         """What node ``i``'s failure does to the rest: its on_failure, or the deployment's."""
         rec = run.records[i]
         policy = run.graph.nodes[i].on_failure or run.on_failure
@@ -679,7 +638,7 @@ class Engine:
         if policy != "continue":
             run.stopping = run.stopping or f"{rec.name} failed: {rec.reason}"
 
-    def _due_retries(self, run: _Run) -> None:
+    def _due_retries(self, run: Run) -> None:
         now = time.monotonic()
         while run.retries and (run.stopping or run.retries[0][0] <= now):
             _, i = heapq.heappop(run.retries)
@@ -690,85 +649,38 @@ class Engine:
 
     # -- journal ---------------------------------------------------------------
 
-    def _context(self, run: _Run, node: Node) -> dict[str, Any]:
+    def _context(self, run: Run, node: Node) -> dict[str, Any]:
         return plans.context(run.bp, node, run.dep.id,
                              lambda name: run.outputs[run.graph.ids[name]])
 
-    def _node(self, run: _Run, rec: NodeRecord, event: str, kind: str, message: str) -> None:
-        fire_node(rec, event)
-        run.dirty[run.graph.ids[rec.name]] = rec
-        self._event(run, kind, rec, message)
-
-    def _event(self, run: _Run, kind: str, rec: NodeRecord, message: str) -> None:
-        run.events.append(Event(run.dep.id, time.time(), kind, rec.name, rec.status,
-                                rec.attempt, run.masker.text(message)))
-
-    def _note(self, run: _Run, message: str) -> None:
-        """A deployment-level event that changes no state."""
-        run.events.append(Event(run.dep.id, time.time(), "deployment", status=run.dep.state,
-                                message=run.masker.text(message)))
-
-    def _deployment(self, run: _Run, event: str, message: str, reason: str | None = None
-                    ) -> None:
-        fire_deployment(run.dep, event)
-        self._note(run, message)
-        if reason is None:
-            reason = "" if event in ("start", "rollback") else message
-        self._flush(run, state=run.dep.state, reason=run.masker.text(reason))
-
-    def _flush(self, run: _Run, state: str | None = None, reason: str | None = None) -> None:
-        if not run.dirty and not run.events and state is None:
-            return
-        events, run.events = run.events, []
-        self.store.commit(run.dep.id, list(run.dirty.values()), events, state, reason)
-        run.dirty.clear()
-        if self.listener is not None:
-            for e in events:
-                try:
-                    self.listener(e)
-                except Exception:  # a display bug must not stop a deployment
-                    log.exception("event listener failed")
-
-    def _finish(self, run: _Run) -> DeploymentRecord:
-        self._unqueue(run)
+    def _finish(self, run: Run) -> DeploymentRecord:
+        run.unqueue()
         self.infrastructure_failure = run.infrastructure
         if run.interrupted:
-            self._deployment(run, "interrupt", "interrupted; run 'murano-flow resume "
+            run.deployment("interrupt", "interrupted; run 'murano-flow resume "
                              f"{run.dep.id}' to continue or 'rollback' to undo")
         elif run.halt == "cancel":
-            self._deployment(run, "cancel", "cancelled by the operator; 'murano-flow resume "
+            run.deployment("cancel", "cancelled by the operator; 'murano-flow resume "
                              f"{run.dep.id}' continues it, 'rollback' undoes it")
         elif run.settle:
-            self._deployment(run, "interrupt", "collected the actions that were running")
+            run.deployment("interrupt", "collected the actions that were running")
         elif run.reverse:
             left = [r for r in run.records if r.status in _NOT_UNDONE and r.intention == "revert"]
             failed = [r for r in left if r.status == NodeState.UNDO_FAILED]
             why = f"undo failed: {failed[0].name}: {failed[0].reason}" if failed else \
                 f"{len(left)} nodes were not undone"
             done = "rolled back" + (f" after: {run.cause}" if run.cause else "")
-            self._deployment(run, "fail" if left else "rolled_back", why if left else done)
+            run.deployment("fail" if left else "rolled_back", why if left else done)
         elif all(r.status in SATISFIED for r in run.records):
-            self._deployment(run, "succeed", f"{len(run.records)} nodes reached")
+            run.deployment("succeed", f"{len(run.records)} nodes reached")
         elif run.rollback_due:  # journaled before it starts: a crash still rolls back
-            cause = run.stopping or _failures(run.records)
-            self._deployment(run, "rollback", f"{cause}; rolling back (on_failure: rollback)",
+            cause = run.stopping or failures(run.records)
+            run.deployment("rollback", f"{cause}; rolling back (on_failure: rollback)",
                              reason=cause)
         else:
-            self._deployment(run, "fail", run.stopping or _failures(run.records))
+            run.deployment("fail", run.stopping or failures(run.records))
         self._release_claim(run)
         return self.store.deployment(run.dep.id)
-
-    def _unqueue(self, run: _Run) -> None:
-        """Nodes waiting for a retry when the run ended go back to where they were."""
-        waiting = [i for _, i in run.retries]
-        waiting += [i for q in run.queues.values() for i, _, _ in q]
-        run.retries.clear()
-        for i in waiting:
-            rec = run.records[i]
-            if rec.status in _IN_FLIGHT:
-                self._node(run, rec, "interrupt", "interrupted",
-                           f"{rec.reason}; not retried: {run.stopping or run.halt or 'stopped'}")
-
 
 
 def _took(rec: NodeRecord) -> str:
@@ -777,11 +689,3 @@ def _took(rec: NodeRecord) -> str:
 
 def _clock(epoch: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
-
-
-def _failures(records: list[NodeRecord]) -> str:
-    failed = [r for r in records if r.status == NodeState.FAILED]
-    if not failed:
-        return "not every target was reached"
-    more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
-    return f"{failed[0].name} failed: {failed[0].reason}{more}"

@@ -87,8 +87,9 @@ def _check_events(nodes: list[NodeRecord], events: list[Event], report: Report) 
         if latest is not None and latest.status != n.status:
             report.problems.append(f"{n.name} is {n.status} but its last event "
                                    f"(#{latest.seq}, {latest.kind}) says {latest.status}")
-    for e in events:  # nothing starts before what it requires was reached
-        if e.kind != "running" or e.node not in by_name:
+    last_start = {e.node: e for e in events if e.kind == "running"}
+    for e in last_start.values():  # nothing starts before what it requires (now) is reached
+        if e.node not in by_name:
             continue
         for r in by_name[e.node].requires:
             if first_reached.get(r, e.seq + 1) > e.seq:

@@ -1,11 +1,17 @@
-"""What a worker reports for one node, and how a failure is told to people."""
+"""What a worker thread does for one node, what it reports, and how a failure is told."""
 
 from __future__ import annotations
 
+import logging
+import queue
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import Abandoned, MuranoFlowError, TransportError
-from .protocol import Result
+from .protocol import Plan, Result
+from .transports.base import Transport
+
+log = logging.getLogger(__name__)
 
 #: Result status -> the kind of failure a retry policy may name.
 _KIND_OF_STATUS = {"failed": "failed", "timeout": "timeout", "error": "error"}
@@ -51,3 +57,28 @@ def last_line(text: str) -> str:
     """The last non-blank line of ``text``, at most 300 characters."""
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
     return lines[-1][:300] if lines else ""
+
+
+def execute(done: queue.SimpleQueue[Any], i: int, transport: Transport,
+             check: Plan | None, action: Plan, reattach: bool) -> None:
+    """Worker thread: run the check, then the action; report, never raise.
+
+    With ``reattach`` each plan is first asked of the transport by its id, so a
+    plan an earlier engine started is collected instead of run again.
+    """
+    try:
+        if check is not None:
+            probe = (transport.reattach(check) if reattach else None) \
+                or transport.send(check)
+            if probe.ok or probe.status == "error":
+                done.put(Outcome(i, probe, satisfied=probe.ok))
+                return
+        result = (transport.reattach(action) if reattach else None) \
+            or transport.send(action)
+        done.put(Outcome(i, result))
+    except MuranoFlowError as exc:
+        done.put(Outcome.of_error(i, exc))
+    except Exception as exc:  # a bug in a transport must not hang the engine
+        log.exception("transport failed on %s", action.node)
+        done.put(Outcome(i, error=f"internal error: {type(exc).__name__}: {exc}",
+                         kind="error"))

@@ -64,6 +64,7 @@ NODE_TRANSITIONS: tuple[tuple[str | list[str], str, str], ...] = (
     (N.RUNNING, "fail", N.FAILED),  # the last allowed attempt failed
     (N.RUNNING, "interrupt", N.PENDING),  # engine stopped, action killed: re-run on resume
     ([N.FAILED, N.UNDO_FAILED, N.UNDONE], "reset", N.PENDING),  # deploy again after failure/undo
+    ([N.REACHED, N.SKIPPED], "redo", N.PENDING),  # re-deployed: inputs changed, or probe again
     ([N.REACHED, N.SKIPPED, N.FAILED, N.UNDO_FAILED], "undo", N.UNDOING),  # rollback starts
     (N.UNDOING, "retry", N.UNDOING),  # an undo attempt failed; its retry policy allows another
     (N.UNDOING, "undone", N.UNDONE),  # the undo action succeeded (or there was none)

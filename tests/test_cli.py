@@ -232,11 +232,14 @@ def test_graph_png_with_graphviz(tmp_path):
     assert result.exit_code == 0 and out.read_bytes()[:4] == b"\x89PNG"
 
 
-def test_a_deployment_id_cannot_be_reused(home, write_blueprint):
+def test_a_deployment_id_is_deployed_again_only_with_its_own_blueprint(home, write_blueprint):
     path = str(write_blueprint(FAILING))
-    mf("deploy", path, "--id", "same")
-    result = CliRunner().invoke(cli, ["deploy", path, "--id", "same"])
-    assert result.exit_code == 2 and "already exists" in result.output
+    assert mf("deploy", path, "--id", "same").exit_code == 1
+    again = CliRunner().invoke(cli, ["deploy", path, "--id", "same"])  # converge: retries it
+    assert again.exit_code == 1 and "converge same" in again.output
+    other = str(write_blueprint(FAILING.replace("name: failing", "name: other"), "other.yaml"))
+    result = CliRunner().invoke(cli, ["deploy", other, "--id", "same"])
+    assert result.exit_code == 2 and "is of blueprint 'failing', not 'other'" in result.output
 
 
 def test_resume_of_a_finished_deployment_says_why_not(home, write_blueprint):

@@ -5,13 +5,15 @@
 
 The socket is bound before forking, so a busy port fails the action at once with a
 clear message instead of a silent daemon death. The daemon's pid goes to server.pid
-(stop_server.sh is the undo).
+(stop_server.sh is the undo). A server this host started earlier is stopped first: a
+re-deploy that changed this state's inputs (e.g. one more backend) replaces it.
 """
 import functools
 import http.server
 import itertools
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -60,10 +62,31 @@ def proxy_handler():
 
 handler = (functools.partial(Static, directory=os.path.abspath("site")) if role == "static"
            else proxy_handler())
-try:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
-except OSError as exc:
-    sys.exit(f"cannot listen on 127.0.0.1:{port}: {exc.strerror} (is another server using it?)")
+
+
+def listen(replaced):
+    """Bind the port, waiting a little for a server we just stopped to let it go."""
+    for _ in range(50 if replaced else 1):
+        try:
+            return http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+        except OSError as exc:
+            error = exc
+            time.sleep(0.1)
+    sys.exit(f"cannot listen on 127.0.0.1:{port}: {error.strerror} (is another server using it?)")
+
+
+def stop_previous():
+    """Stop the server this host started before, if any; whether one was signalled."""
+    try:
+        with open("server.pid") as f:
+            os.kill(int(f.read().strip()), signal.SIGTERM)
+    except (OSError, ValueError):
+        return False
+    print(f"{node}: replacing the {role} server started earlier")
+    return True
+
+
+server = listen(stop_previous())
 
 if os.fork() == 0:  # first child: new session, then fork again so init adopts the server
     os.setsid()

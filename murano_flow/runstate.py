@@ -1,0 +1,141 @@
+"""The state of one traversal of a deployment, and how it is journaled.
+
+The engine thread owns a :class:`Run` for as long as it drives a deployment one
+way (forward or back). Node moves and events collect in ``dirty`` and ``events``
+and reach the journal together in :meth:`Run.flush`, one transaction per
+engine-loop iteration.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import plans
+from .blueprint.spec import Blueprint
+from .graph import StateGraph
+from .lifecycle import fire_deployment, fire_node
+from .masking import Masker
+from .states import NodeState
+from .store.base import DeploymentRecord, Event, NodeRecord, Store
+from .transports.base import Transport
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[Event], None]
+#: Node states that may still be doing something after their engine stopped.
+IN_FLIGHT = (NodeState.RUNNING, NodeState.UNDOING)
+
+
+@dataclass
+class Run:
+    """Everything one traversal of a deployment knows; only the engine thread touches it."""
+
+    store: Store
+    listener: Listener | None
+    bp: Blueprint
+    graph: StateGraph
+    dep: DeploymentRecord
+    records: list[NodeRecord]
+    masker: Masker
+    reverse: bool = False
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    queues: dict[str, deque[tuple[int, plans.Target, dict[str, Any]]]] = field(
+        default_factory=dict)
+    runnable: deque[str] = field(default_factory=deque)
+    busy: dict[int, str] = field(default_factory=dict)
+    retries: list[tuple[float, int]] = field(default_factory=list)
+    dirty: dict[int, NodeRecord] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+    transports: dict[str, Transport] = field(default_factory=dict)
+    done: queue.SimpleQueue[Any] = field(default_factory=queue.SimpleQueue)
+    #: Re-deploy: states in place, re-examined when their requirements are settled.
+    candidates: set[int] = field(default_factory=set)
+    #: Re-deploy: states whose inputs changed, run without asking their check probe.
+    forced: set[int] = field(default_factory=set)
+    #: Nodes an earlier engine left running, re-attached rather than released.
+    inflight: set[int] = field(default_factory=set)
+    #: Why no new work starts ('' while it may): a failure, the deadline, Ctrl-C.
+    stopping: str = ""
+    interrupted: bool = False
+    #: Running actions were stopped on purpose: they go back to be run again.
+    killing: bool = False
+    #: The operator's request being honoured: '' | pause | cancel.
+    halt: str = ""
+    control: str = ""
+    parked: list[int] = field(default_factory=list)
+    on_failure: str = "stop"
+    rollback_due: bool = False
+    deadline: float | None = None
+    expired: bool = False
+    last_look: float = 0.0
+    #: Only collect what an earlier engine left running (before rolling back).
+    settle: bool = False
+    #: Its previous engine died mid-run: this run continues that one.
+    recovered: bool = False
+    #: The failure an automatic rollback answers.
+    cause: str = ""
+    infrastructure: bool = False
+
+    def node(self, rec: NodeRecord, event: str, kind: str, message: str) -> None:
+        """Move ``rec`` by ``event`` and record it (journaled at the next flush)."""
+        fire_node(rec, event)
+        self.dirty[self.graph.ids[rec.name]] = rec
+        self.event(kind, rec, message)
+
+    def event(self, kind: str, rec: NodeRecord, message: str) -> None:
+        """Record an event of ``rec`` that changes no state."""
+        self.events.append(Event(self.dep.id, time.time(), kind, rec.name, rec.status,
+                                 rec.attempt, self.masker.text(message)))
+
+    def note(self, message: str) -> None:
+        """A deployment-level event that changes no state."""
+        self.events.append(Event(self.dep.id, time.time(), "deployment", status=self.dep.state,
+                                 message=self.masker.text(message)))
+
+    def deployment(self, event: str, message: str, reason: str | None = None) -> None:
+        """Move the deployment by ``event`` and commit everything pending with it."""
+        fire_deployment(self.dep, event)
+        self.note(message)
+        if reason is None:
+            reason = "" if event in ("start", "rollback") else message
+        self.flush(state=self.dep.state, reason=self.masker.text(reason))
+
+    def flush(self, state: str | None = None, reason: str | None = None) -> None:
+        """Commit the changed nodes and new events in one transaction; tell the listener."""
+        if not self.dirty and not self.events and state is None:
+            return
+        events, self.events = self.events, []
+        self.store.commit(self.dep.id, list(self.dirty.values()), events, state, reason)
+        self.dirty.clear()
+        if self.listener is not None:
+            for e in events:
+                try:
+                    self.listener(e)
+                except Exception:  # a display bug must not stop a deployment
+                    log.exception("event listener failed")
+
+    def unqueue(self) -> None:
+        """Nodes waiting for a retry when the run ended go back to where they were."""
+        waiting = [i for _, i in self.retries]
+        waiting += [i for q in self.queues.values() for i, _, _ in q]
+        self.retries.clear()
+        for i in waiting:
+            rec = self.records[i]
+            if rec.status in IN_FLIGHT:
+                why = self.stopping or self.halt or "stopped"
+                self.node(rec, "interrupt", "interrupted", f"{rec.reason}; not retried: {why}")
+
+
+def failures(records: list[NodeRecord]) -> str:
+    """Why a deployment whose run ended this way failed, in one line."""
+    failed = [r for r in records if r.status == NodeState.FAILED]
+    if not failed:
+        return "not every target was reached"
+    more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+    return f"{failed[0].name} failed: {failed[0].reason}{more}"
