@@ -21,8 +21,8 @@ test: install  ## the whole suite: unit, CLI, local and agent deployments, real 
 	sh scripts/services.sh
 	$(BIN)/python -m pytest -q
 
-test-fast: install  ## without the tests that need a real service
-	$(BIN)/python -m pytest -q -x -m "not integration"
+test-fast: install  ## without the tests that need a real service or inject faults
+	$(BIN)/python -m pytest -q -x -m "not integration and not faults"
 
 lint: install
 	$(BIN)/ruff check murano_flow agents tests blueprints scripts bench

@@ -86,3 +86,33 @@ def test_engine_agent_and_broker_faults_in_one_deployment_lose_and_repeat_nothin
     twice = {n: dict(c) for n, c in effects.items() if c != {"start": 1, "end": 1}}
     assert not twice, f"ran more or less than once: {twice}; kills: {crasher.kills}"
     assert crasher.command("fsck", "chain").wait(timeout=60) == 0
+
+
+def test_ctrl_c_leaves_agent_actions_running_and_resume_collects_them(
+        tmp_path: Path, two_agents, broker_url):
+    import signal
+    import time
+
+    prefix, _ = two_agents
+    blueprint = chain.write(tmp_path, members=2)
+    counter = tmp_path / "counter.txt"
+    crasher = Crasher(tmp_path / "home", "chain", seed=0,
+                      env={"MURANO_FLOW_BROKER": broker_url,
+                           "MURANO_FLOW_AGENT_SECRET": AGENT_SECRET})
+    params = ["-p", f"counter={counter}", "-p", "pause=1.5", "-p", "transport=amqp",
+              "-p", f"queue={prefix}"]
+    engine = crasher.command("deploy", str(blueprint), "--id", "chain", *params)
+    deadline = time.monotonic() + 30
+    while not counter.exists() or "start" not in counter.read_text():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    engine.send_signal(signal.SIGINT)  # the operator's Ctrl-C
+    assert engine.wait(timeout=30) == 130
+    with SqliteStore(crasher.journal) as store:
+        detached = [e.node for e in store.events("chain") if e.kind == "detached"]
+        running = [n.name for n in store.nodes("chain") if n.status == "running"]
+    assert detached and set(detached) == set(running)  # left running on the agents
+    assert crasher.command("resume", "chain", *params).wait(timeout=120) == 0
+    effects = side_effects(counter)
+    assert all(c == {"start": 1, "end": 1} for c in effects.values()), effects
+    assert set(detached) <= set(effects)

@@ -139,9 +139,10 @@ def test_a_run_outlives_a_killed_parent_and_is_reattached(tmp_path):
     parent = multiprocessing.get_context("spawn").Process(
         target=_send_then_get_killed, args=(str(tmp_path), body))
     parent.start()
-    rundir = tmp_path / "runs" / "d" / "web-0-.Installed" / "action-1"
+    rundir = LocalTransport(tmp_path, "web-0")._rundir(plan(body))
     deadline = time.monotonic() + 20
-    while not (rundir / "lock").exists() and time.monotonic() < deadline:
+    while not (rundir / "lock").exists():
+        assert time.monotonic() < deadline, "the plan never started"
         time.sleep(0.05)
     os.kill(parent.pid, signal.SIGKILL)  # the engine or agent dies mid-run
     parent.join()
@@ -153,3 +154,42 @@ def test_a_run_outlives_a_killed_parent_and_is_reattached(tmp_path):
 
 def test_reattach_knows_a_run_that_never_started(transport):
     assert transport.reattach(plan("true")) is None
+
+
+def test_a_run_whose_supervisor_died_without_a_record_is_not_run_again(transport,
+                                                                       monkeypatch):
+    from dataclasses import replace
+
+    from murano_flow.transports import local
+
+    monkeypatch.setattr(local, "STARTUP_GRACE", 0.2)
+    rundir = transport._prepare(plan("true"))
+    (rundir / local.SPAWNED).touch()  # spawned, then the host was reset: no lock, no exit
+    lost = transport.reattach(plan("true"))
+    assert lost is not None and lost.status == "error" and "not marked idempotent" in lost.message
+    assert transport.reattach(replace(plan("true"), idempotent=True)) is None  # safe to re-run
+
+
+def test_a_prepared_run_never_spawned_is_sent_as_new(transport):
+    transport._prepare(plan("true"))  # the engine died before spawning the supervisor
+    assert transport.reattach(plan("true")) is None
+    assert transport.send(plan("true")).ok
+
+
+def test_closing_while_waiting_on_a_reattached_run_abandons_it(tmp_path):
+    import threading
+
+    from murano_flow.errors import Abandoned
+
+    first = LocalTransport(tmp_path, "web-0")
+    started = threading.Thread(target=first.send, args=(plan("sleep 2"),), daemon=True)
+    started.start()
+    rundir = first._rundir(plan("sleep 2"))
+    while not (rundir / "lock").exists():
+        time.sleep(0.02)
+    second = LocalTransport(tmp_path, "web-0")
+    threading.Timer(0.3, second.close).start()
+    with pytest.raises(Abandoned, match="it goes on running"):
+        second.reattach(plan("sleep 2"))
+    started.join()
+    assert json.loads((rundir / "exit.json").read_text())["status"] == "ok"  # it did go on
