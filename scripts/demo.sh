@@ -1,6 +1,7 @@
 #!/bin/sh
 # The 5-minute tour as one script: validate, plan, deploy the web farm on this
-# machine, show it answering through its load balancer, then roll it back.
+# machine, show it answering through its load balancer, grow it by one member
+# (only what changed runs), then roll it back.
 set -eu
 MF=${MF:-murano-flow}
 export MURANO_FLOW_HOME="${MURANO_FLOW_HOME:-.murano-flow/demo}"
@@ -24,6 +25,26 @@ import sys, urllib.request
 for _ in range(6):
     with urllib.request.urlopen(sys.argv[1], timeout=5) as r:
         print(f"GET {sys.argv[1]} -> {r.status} from {r.headers['X-Backend']}")
+PY
+step "grow the farm to 4 web nodes: deploying again runs only what changed"
+$MF deploy "$BP" -p web_count=4 --id "$ID" >/dev/null
+$MF events "$ID" -f json | python3 -c '
+import json, sys
+events = json.load(sys.stdin)
+start = max(e["seq"] for e in events if "deployed again" in e["message"])
+def nodes(kind, message=""):
+    return ", ".join(sorted({e["node"] for e in events if e["seq"] > start
+                             and e["kind"] == kind and e["message"].startswith(message)}))
+print("actions run (new states, or inputs changed):", nodes("reached", "done in"))
+print("kept, their check probe passed:", nodes("skipped"))
+print("kept, inputs unchanged:", nodes("unchanged"))'
+python3 - "$LB" <<'PY'
+import sys, urllib.request
+seen = set()
+for _ in range(8):
+    with urllib.request.urlopen(sys.argv[1], timeout=5) as r:
+        seen.add(r.headers["X-Backend"])
+print(f"the load balancer now answers from {len(seen)} web nodes: {', '.join(sorted(seen))}")
 PY
 step "status and the last events"
 $MF status "$ID"
