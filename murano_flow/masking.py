@@ -31,7 +31,10 @@ class Masker:
         return self._pattern.sub(MASK, value) if self._pattern and value else value
 
     def data(self, value: Any) -> Any:
-        """A copy of JSON-like ``value`` with every secret inside strings masked."""
+        """A copy of JSON-like ``value`` with every secret inside strings masked (``value``
+        itself when there are no secrets)."""
+        if self._pattern is None:
+            return value
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, dict):

@@ -90,7 +90,8 @@ def digest(plan: Plan, where: Target, mask: Callable[[Any], Any]) -> str:
     """A fingerprint of what a run of ``plan`` depends on: script, arguments, environment,
     declared inputs, the outputs it reads and its host (not timeouts, attempts or secrets,
     which ``mask`` hides), so a re-deploy can tell which states changed."""
-    raw = [plan.script_type, plan.body, list(plan.args), plan.env, plan.params["inputs"],
-           plan.params["outputs"], where.key, where.fields]
-    text = json.dumps(mask(raw), sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    raw = (plan.script_type, plan.body, plan.args, plan.env, plan.params["inputs"],
+           plan.params["outputs"], where.key, where.fields)
+    # repr, not JSON: the dicts are built in the blueprint's order, so it is as stable and
+    # several times cheaper (this runs for every action dispatched)
+    return hashlib.sha256(repr(mask(raw)).encode()).hexdigest()[:32]

@@ -58,6 +58,10 @@ class MemoryStore(Store):
             rec.owner = owner
             return True
 
+    def control(self, deployment: str) -> str:
+        with self._lock:
+            return self._get(deployment).control
+
     def set_control(self, deployment: str, control: str) -> None:
         with self._lock:
             self._get(deployment).control = control
