@@ -44,6 +44,7 @@ from .protocol import Plan
 from .resolver import Forward, Reverse
 from .runstate import IN_FLIGHT, Listener, Run, failures
 from .states import ACTIVE, SATISFIED, NodeState
+from .steering import CONTROL_FRESH, CONTROL_POLL, STOP, Steering
 from .store.base import DeploymentRecord, Event, NodeRecord, Store
 from .transports.base import Transport
 from .workers import WorkerPool
@@ -52,20 +53,14 @@ log = logging.getLogger(__name__)
 
 #: Worker threads when the caller does not say.
 DEFAULT_WORKERS = 16
-#: Seconds between two looks at the journal for an operator's pause or cancel request.
-CONTROL_POLL = 0.5
-#: Before new work is dispatched, a look older than this is renewed: a pause or cancel
-#: takes effect before the next action starts, at most one query per this many seconds.
-CONTROL_FRESH = 0.05
 #: Node states left behind in a rollback that did not finish.
 _NOT_UNDONE = frozenset({*SATISFIED, NodeState.FAILED, NodeState.UNDO_FAILED, *IN_FLIGHT})
 
 TransportFactory = Callable[[str, dict[str, Any]], Transport]
-_STOP = object()
 _Work = tuple[int, Transport, "Plan | None", Plan]
 
 
-class Engine:
+class Engine(Steering):
     """Runs deployments of blueprints, journaling every step in ``store``."""
 
     def __init__(self, store: Store, transports: TransportFactory, *,
@@ -161,7 +156,7 @@ class Engine:
         self._stop_requested = True
         run = self._run
         if run is not None:
-            run.done.put(_STOP)  # SimpleQueue.put is reentrant: fine in a signal handler
+            run.done.put(STOP)  # SimpleQueue.put is reentrant: fine in a signal handler
 
     # -- loading and claiming --------------------------------------------------
 
@@ -294,90 +289,14 @@ class Engine:
                 items.append(run.done.get_nowait())
         except queue.Empty:
             pass
-        if any(i is _STOP for i in items):
+        if any(i is STOP for i in items):
             self._stop(run)
         return [i for i in items if isinstance(i, Outcome)]
-
-    def _stop(self, run: Run) -> None:
-        if run.interrupted:
-            return
-        run.interrupted = True
-        run.stopping = run.stopping or "interrupted by the operator"
-        log.warning("%s: stopping: killing running actions", run.dep.id)
-        self._kill(run)
-
-    def _kill(self, run: Run) -> None:
-        """Stop every running action; what they were doing is run again later."""
-        run.killing = True
-        self._close_transports(run)
-
-    @staticmethod
-    def _close_transports(run: Run) -> None:
-        transports, run.transports = list(run.transports.values()), {}
-        for transport in transports:
-            transport.close()
 
     def _close(self, run: Run, pool: WorkerPool) -> None:
         pool.shutdown()
         self._close_transports(run)
         self._stop_requested = False  # a stop ends this run, not the next one
-
-    # -- operator requests and the deadline -----------------------------------
-
-    def _poll(self, run: Run) -> None:
-        if run.deadline is not None and not run.expired and time.time() >= run.deadline:
-            run.expired = True
-            run.stopping = run.stopping or (f"its deadline ({_clock(run.deadline)}) passed; "
-                                            "running actions were stopped")
-            run.note(run.stopping)
-            self._close_transports(run)
-        self._look(run, CONTROL_POLL)
-
-    def _look(self, run: Run, every: float) -> None:
-        """Read the operator's request from the journal, if the last look is ``every`` old."""
-        if time.monotonic() - run.last_look < every:
-            return
-        run.last_look = time.monotonic()
-        control = self.store.control(run.dep.id)
-        if control != run.control:
-            run.control = control
-            self._obey(run, control)
-
-    def _obey(self, run: Run, control: str) -> None:
-        what, _, now = control.partition(":")
-        if what == "pause" and run.reverse:
-            run.note("pause ignored: a rollback cannot be paused (cancel stops it)")
-        elif what in ("pause", "cancel"):
-            if run.halt != what:
-                run.halt = what
-                run.note(f"{what} requested: no new actions start; running ones "
-                                + ("are stopped" if now else "finish"))
-            if now and not run.killing:
-                self._kill(run)
-        elif run.halt == "pause":
-            self._unpause(run)
-
-    def _hold(self, run: Run) -> None:
-        """Paused, nothing running: wait for the operator to resume or cancel."""
-        run.deployment("pause", "paused; 'murano-flow resume "
-                                       f"{run.dep.id}' continues, 'cancel' gives up")
-        while run.halt == "pause" and not run.stopping:
-            try:
-                if run.done.get(timeout=CONTROL_POLL) is _STOP:
-                    self._stop(run)
-            except queue.Empty:
-                pass
-            self._look(run, 0.0)
-        if run.dep.state == "paused" and not run.stopping and run.halt != "cancel":
-            run.deployment("start", "resumed by the operator")
-
-    def _unpause(self, run: Run) -> None:
-        run.halt, run.killing = "", False
-        if run.dep.state != "paused":
-            run.note("pause withdrawn")
-        parked, run.parked = run.parked, []
-        for i in parked:
-            self._place(run, i)
 
     # -- REATTACH / RELEASE / DISPATCH -----------------------------------------
 
@@ -685,7 +604,3 @@ class Engine:
 
 def _took(rec: NodeRecord) -> str:
     return f"{(rec.finished or 0) - (rec.started or 0):.2f}s"
-
-
-def _clock(epoch: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))

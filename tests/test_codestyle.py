@@ -34,8 +34,9 @@ ALLOWED = {
     "fsck": {"owner", "states", "store"},
     "runstate": {"blueprint", "graph", "lifecycle", "masking", "plans", "states", "store",
                  "transports"},
+    "steering": {"runstate", "store"},
     "engine": {"blueprint", "errors", "graph", "lifecycle", "masking", "plans", "protocol",
-               "runstate", "shaping",
+               "steering", "runstate", "shaping",
                "resolver", "states", "store", "transports", "workers", "gcpause", "faults",
                "owner", "outcomes"},
 }
