@@ -71,6 +71,8 @@ class Engine(Steering):
         self.listener = listener
         #: Whether the last traversal failed because a host or transport was unreachable.
         self.infrastructure_failure = False
+        #: Whether the last traversal was stopped by Ctrl-C / SIGTERM.
+        self.interrupted = False
         self._run: Run | None = None
         self._stop_requested = False
         self._me = owner.me()
@@ -143,9 +145,13 @@ class Engine(Steering):
         they did is undone too.
         """
         with paused_gc():
-            if any(r.status == NodeState.RUNNING for r in self.store.nodes(deployment_id)):
-                self._forward(bp, deployment_id, settle=True)
-            return self._backward(bp, deployment_id)
+            if not any(r.status == NodeState.RUNNING for r in self.store.nodes(deployment_id)):
+                return self._backward(bp, deployment_id)
+            # Journaled as rolling back from here on: a crash while collecting still rolls back.
+            collected = self._forward(bp, deployment_id, settle=True)
+            if self.interrupted or collected.state != "rolling_back":
+                return collected
+            return self._backward(bp, deployment_id, chained=True)
 
     def request_stop(self) -> None:
         """Ask the running deployment to stop; safe to call from a signal handler.
@@ -169,16 +175,20 @@ class Engine(Steering):
             raise UsageError(f"deployment {deployment_id} stopped in the middle of undo "
                              "actions", hint=f"finish it: murano-flow rollback {deployment_id}")
         run.settle = settle
-        if settle:
+        if settle:  # no new work, no deadline: only what is running, to be undone after
             run.stopping = run.stopping or "collecting what was running before rolling back"
+            run.deadline = None
         for i, rec in enumerate(run.records):
             if rec.status == NodeState.FAILED and (settle or recovering):
                 self._apply_policy(run, i)  # the run it failed in goes on: no second try
             elif rec.status in (NodeState.FAILED, NodeState.UNDO_FAILED, NodeState.UNDONE):
                 rec.tries = 0
                 run.node(rec, "reset", "pending", "reset for another try")
-        run.deployment("start", "collecting the actions that were running" if settle
-                         else f"deploying with up to {self.workers} workers")
+        if settle:
+            run.deployment("rollback", "collecting the actions that were running, then "
+                                       "rolling back")
+        else:
+            run.deployment("start", f"deploying with up to {self.workers} workers")
         if converge:  # every state in place is looked at again, in dependency order
             run.candidates = {i for i, r in enumerate(run.records) if r.status in SATISFIED}
         satisfied = [r.status in SATISFIED and i not in run.candidates
@@ -221,8 +231,9 @@ class Engine(Steering):
         if dep.state in ACTIVE and not chained:  # its engine died (we hold the claim now)
             run.recovered = True
             run.deployment("interrupt", f"the engine that drove it "
-                             f"({owner.describe(dep.owner) or 'unknown'}) is gone; "
-                             f"{len(run.inflight)} actions it left running are re-attached")
+                                        f"({owner.describe(dep.owner) or 'unknown'}) is gone; "
+                                        f"{len(run.inflight)} actions it left running are "
+                                        "re-attached")
         if self._stop_requested:  # asked before the run existed (e.g. Ctrl-C while loading)
             self._stop(run)
         return run
@@ -315,8 +326,8 @@ class Engine(Steering):
                 self._failed(run, i, str(exc))
                 continue
             check, action = self._plans(run, i, ctx, where)
-            run.event("reattaching", rec, f"attempt {rec.attempt} on {where.key} was "
-                                                 "in flight when its engine stopped")
+            run.event("reattaching", rec,
+                      f"attempt {rec.attempt} on {where.key} was in flight when its engine stopped")
             run.busy[i] = where.key
             pool.submit(execute, run.done, i, transport, check, action, True)
             count += 1
@@ -574,15 +585,16 @@ class Engine(Steering):
 
     def _finish(self, run: Run) -> DeploymentRecord:
         run.unqueue()
-        self.infrastructure_failure = run.infrastructure
+        self.infrastructure_failure, self.interrupted = run.infrastructure, run.interrupted
         if run.interrupted:
-            run.deployment("interrupt", "interrupted; run 'murano-flow resume "
-                             f"{run.dep.id}' to continue or 'rollback' to undo")
+            run.deployment("interrupt", f"interrupted; run 'murano-flow resume {run.dep.id}' "
+                                        "to continue or 'rollback' to undo")
         elif run.halt == "cancel":
-            run.deployment("cancel", "cancelled by the operator; 'murano-flow resume "
-                             f"{run.dep.id}' continues it, 'rollback' undoes it")
+            run.deployment("cancel", f"cancelled by the operator; 'murano-flow resume "
+                                     f"{run.dep.id}' continues it, 'rollback' undoes it")
         elif run.settle:
-            run.deployment("interrupt", "collected the actions that were running")
+            run.note("collected the actions that were running")
+            run.flush()
         elif run.reverse:
             left = [r for r in run.records if r.status in _NOT_UNDONE and r.intention == "revert"]
             failed = [r for r in left if r.status == NodeState.UNDO_FAILED]
@@ -595,7 +607,7 @@ class Engine(Steering):
         elif run.rollback_due:  # journaled before it starts: a crash still rolls back
             cause = run.stopping or failures(run.records)
             run.deployment("rollback", f"{cause}; rolling back (on_failure: rollback)",
-                             reason=cause)
+                           reason=cause)
         else:
             run.deployment("fail", run.stopping or failures(run.records))
         self._release_claim(run)

@@ -519,3 +519,53 @@ def test_a_live_engine_keeps_its_deployment():
         engine.rollback(bp, dep.id)
     assert owner.alive("ghost/1/1") is None  # another host: cannot tell
     assert owner.alive(owner.me().rsplit("/", 2)[0] + "/999999999/1") is False
+
+
+def test_a_rollback_collects_what_a_dead_engine_left_running_and_stops_on_ctrl_c():
+    import threading as th
+
+    from murano_flow import owner
+    from murano_flow.errors import Abandoned
+    from murano_flow.transports.base import Transport
+
+    class Slow(Transport):
+        """Plays a host where mid[0]'s action is still running from the dead engine."""
+
+        def __init__(self):
+            self.closed, self.sent, self.still_running = th.Event(), [], True
+
+        def send(self, plan):
+            self.sent.append(plan.node)
+            return Result(plan.id, "ok", 0)
+
+        def reattach(self, plan):
+            if self.still_running and self.closed.wait(10):
+                raise Abandoned("stopped waiting")
+            return Result(plan.id, "ok", 0)
+
+        def close(self):
+            self.closed.set()
+
+    slow = Slow()
+    store = MemoryStore()
+    engine = Engine(store, lambda kind, fields: slow, workers=4)
+    bp = parse_blueprint(UNDO, "t.yaml", {}, strict=True)
+    dep = engine.create(bp)
+    nodes = store.nodes(dep.id)
+    for n in nodes:
+        n.status, n.attempt = {"base.Deployed": ("reached", 1),
+                               "mid[0].Deployed": ("running", 1)}.get(n.name, ("pending", 0))
+    store.commit(dep.id, nodes, [], state="running")
+    store.claim(dep.id, owner.me().rsplit("/", 2)[0] + "/999999999/1", "")
+    th.Timer(0.3, engine.request_stop).start()  # Ctrl-C while collecting mid[0]
+    final = engine.rollback(bp, dep.id)
+    assert final.state == "interrupted" and slow.sent == []  # no undo started
+    status = {n.name: n.status for n in store.nodes(dep.id)}
+    assert status["mid[0].Deployed"] == "running" and status["base.Deployed"] == "reached"
+    states = [e.status for e in store.events(dep.id) if e.kind == "deployment"]
+    assert "rolling_back" in states  # journaled as a rollback while collecting
+
+    slow.still_running = False  # it has finished meanwhile
+    final = engine.rollback(bp, dep.id)  # again, uninterrupted: collect, then undo
+    assert final.state == "rolled_back"
+    assert sorted(slow.sent) == ["base.Deployed", "mid[0].Deployed"]
