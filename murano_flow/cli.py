@@ -480,8 +480,6 @@ def status(settings: Settings, deployment: str, show_nodes: bool, fmt: str) -> N
 def events(settings: Settings, deployment: str, follow: bool, node: str | None,
            fmt: str) -> None:
     """Print the event log of a deployment (JSON lines with -f json --follow)."""
-    from .states import FINISHED
-
     with settings.store() as store:
         after = 0
         while True:
@@ -496,9 +494,22 @@ def events(settings: Settings, deployment: str, follow: bool, node: str | None,
                 for e in shown:
                     click.echo(event_line(e))
             after = batch[-1].seq if batch else after
-            if not follow or (not batch and store.deployment(deployment).state in FINISHED):
+            if not follow or (not batch and _nothing_more(store.deployment(deployment))):
                 return
             time.sleep(0.5 if not batch else 0.05)
+
+
+def _nothing_more(dep: DeploymentRecord) -> bool:
+    """Whether no engine will add events to ``dep`` (it finished, or its engine died)."""
+    from .states import FINISHED
+
+    if dep.state in FINISHED:
+        return True
+    if dep.state in ACTIVE and (not dep.owner or owner.alive(dep.owner) is False):
+        click.echo(f"{dep.id} is {dep.state} but its engine is gone: 'murano-flow resume "
+                   f"{dep.id}' continues it", err=True)
+        return True
+    return False
 
 
 def _short(text: str, width: int = 70) -> str:

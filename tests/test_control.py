@@ -130,6 +130,8 @@ def test_deploy_points_at_an_unfinished_deployment_and_resume_refuses_a_live_one
     assert live.exit_code == 2 and "is being driven by the engine pid" in live.output
     engine.send_signal(signal.SIGKILL)
     engine.wait()
+    follow = _mf("events", "u", "--follow")  # returns: no engine will add anything
+    assert follow.exit_code == 0 and "its engine is gone" in follow.output
     crashed = _mf("deploy", str(bp), "-p", f"counter={counter}")
     assert crashed.exit_code == 2 and "murano-flow resume u" in crashed.output
     fsck = _mf("fsck", "u")
