@@ -54,12 +54,18 @@ def cancel(settings: Settings, deployment: str, now: bool, wait: bool) -> None:
             return
         if not allowed("deployment", dep.state, "cancel"):
             raise UsageError(f"deployment {dep.id} is '{dep.state}': nothing to cancel")
-        if dep.owner:  # its engine died: take the claim, so none resumes it meanwhile
-            store.claim(dep.id, "", dep.owner)
-        fire_deployment(dep, "cancel")
-        message = "cancelled by the operator (no engine was driving it)"
-        store.commit(dep.id, [], [Event(dep.id, time.time(), "deployment", status=dep.state,
-                                        message=message)], state=dep.state, reason=message)
+        me = owner.me()  # hold the claim while writing: no engine may start it meanwhile
+        if not store.claim(dep.id, me, dep.owner):
+            raise UsageError(f"an engine took deployment {dep.id} just now",
+                             hint="run the same cancel again: it will ask that engine")
+        try:
+            fire_deployment(dep, "cancel")
+            message = "cancelled by the operator (no engine was driving it)"
+            store.commit(dep.id, [], [Event(dep.id, time.time(), "deployment",
+                                            status=dep.state, message=message)],
+                         state=dep.state, reason=message)
+        finally:
+            store.claim(dep.id, "", me)
         click.echo(f"{dep.id}: cancelled")
 
 
@@ -91,12 +97,15 @@ def _ask(store: Store, dep: DeploymentRecord, what: str, now: bool, wait: bool,
         return
     limit = time.monotonic() + WAIT_LIMIT
     while time.monotonic() < limit:
-        state = store.deployment(dep.id).state
-        if state not in ACTIVE or state == goal:
-            click.echo(f"{dep.id}: {state}")
+        now_dep = store.deployment(dep.id)
+        if now_dep.state not in ACTIVE or now_dep.state == goal:
+            click.echo(f"{dep.id}: {now_dep.state}")
             return
+        if not _live(now_dep):
+            raise UsageError(f"the engine driving {dep.id} is gone before it was {goal}",
+                             hint=f"'murano-flow resume {dep.id}' or 'cancel {dep.id}'")
         time.sleep(0.2)
-    raise UsageError(f"{dep.id} is still '{state}' after {WAIT_LIMIT:g} s")
+    raise UsageError(f"{dep.id} is still '{now_dep.state}' after {WAIT_LIMIT:g} s")
 
 
 @click.command()

@@ -55,6 +55,7 @@ class Steering:
             transport.close()
 
     def _poll(self, run: Run) -> None:
+        """After each batch of outcomes: the deadline, then (now and then) the journal."""
         if run.deadline is not None and not run.expired and time.time() >= run.deadline:
             run.expired = True
             run.stopping = run.stopping or (f"its deadline ({_clock(run.deadline)}) passed; "
@@ -74,14 +75,15 @@ class Steering:
             self._obey(run, control)
 
     def _obey(self, run: Run, control: str) -> None:
+        """React to a new request: pause, cancel (either ':now'), or '' (resume)."""
         what, _, now = control.partition(":")
         if what == "pause" and run.reverse:
             run.note("pause ignored: a rollback cannot be paused (cancel stops it)")
         elif what in ("pause", "cancel"):
             if run.halt != what:
                 run.halt = what
-                run.note(f"{what} requested: no new actions start; running ones "
-                                + ("are stopped" if now else "finish"))
+                ending = "are stopped" if now else "finish"
+                run.note(f"{what} requested: no new actions start; running ones {ending}")
             if now and not run.killing:
                 self._kill(run)
         elif run.halt == "pause":
@@ -89,8 +91,8 @@ class Steering:
 
     def _hold(self, run: Run) -> None:
         """Paused, nothing running: wait for the operator to resume or cancel."""
-        run.deployment("pause", "paused; 'murano-flow resume "
-                                       f"{run.dep.id}' continues, 'cancel' gives up")
+        run.deployment("pause", f"paused; 'murano-flow resume {run.dep.id}' continues, "
+                                "'cancel' gives up")
         while run.halt == "pause" and not run.stopping:
             try:
                 if run.done.get(timeout=CONTROL_POLL) is STOP:
@@ -102,6 +104,7 @@ class Steering:
             run.deployment("start", "resumed by the operator")
 
     def _unpause(self, run: Run) -> None:
+        """The operator withdrew the pause: what it stopped is queued again."""
         run.halt, run.killing = "", False
         if run.dep.state != "paused":
             run.note("pause withdrawn")
