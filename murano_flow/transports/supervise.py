@@ -23,6 +23,8 @@ from typing import Any
 
 #: Seconds between SIGTERM and SIGKILL when the script must be stopped.
 KILL_GRACE = 3.0
+#: Seconds a starting supervisor keeps trying to take a run's lock.
+LOCK_PATIENCE = 2.0
 LOCK, EXIT = "lock", "exit.json"
 
 
@@ -95,9 +97,14 @@ def _write_exit(rundir: Path, record: dict[str, Any]) -> None:
 def supervise(rundir: Path, timeout: float, argv: list[str]) -> int:
     """Run ``argv`` under the lock, record its end; return 0 once recorded."""
     fd = os.open(rundir / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
-    if not lock(fd, wait=False):
-        print(f"another supervisor is running {rundir}", file=sys.stderr)
-        return 2
+    # A restarted engine probing the lock holds it for an instant: try for a while
+    # before concluding that another supervisor runs this plan.
+    deadline = time.monotonic() + LOCK_PATIENCE
+    while not lock(fd, wait=False):
+        if time.monotonic() > deadline:
+            print(f"another supervisor is running {rundir}", file=sys.stderr)
+            return 2
+        time.sleep(0.01)
     stopped: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, frame: stopped.append(signum))
     with (rundir / "stdout.log").open("ab") as so, (rundir / "stderr.log").open("ab") as se:
