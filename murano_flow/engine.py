@@ -169,7 +169,7 @@ class Engine(Steering):
     def _forward(self, bp: Blueprint, deployment_id: str, settle: bool = False,
                  converge: bool = False) -> DeploymentRecord:
         run = self._load(bp, deployment_id, reverse=False)
-        recovering = run.dep.state == "interrupted" and run.recovered
+        recovering = run.recovered
         if any(r.status == NodeState.UNDOING for r in run.records):
             self._release_claim(run)
             raise UsageError(f"deployment {deployment_id} stopped in the middle of undo "
@@ -199,17 +199,15 @@ class Engine(Steering):
     def _backward(self, bp: Blueprint, deployment_id: str, chained: bool = False
                   ) -> DeploymentRecord:
         run = self._load(bp, deployment_id, reverse=True, chained=chained)
-        run.cause = run.dep.reason if chained else ""
+        # What the rollback answers, kept through it (and through a crash in it).
+        run.cause = run.dep.reason if run.dep.state == "rolling_back" else ""
         todo = [r.status in _NOT_UNDONE and r.status != NodeState.RUNNING
                 for r in run.records]
         for i, (rec, flag) in enumerate(zip(run.records, todo, strict=True)):
             if flag and i not in run.inflight:
                 rec.intention = "revert"
                 run.dirty[i] = rec
-        if run.dep.state == "rolling_back":
-            run.note(f"rolling back {sum(todo)} nodes")
-        else:
-            run.deployment("rollback", f"rolling back {sum(todo)} nodes")
+        run.deployment("rollback", f"rolling back {sum(todo)} nodes", reason=run.cause)
         return self._drive(run, Reverse(run.graph.preds, run.graph.succ, todo))
 
     def _load(self, bp: Blueprint, deployment_id: str, *, reverse: bool,
@@ -229,11 +227,10 @@ class Engine(Steering):
         if dep.control:
             self.store.set_control(dep.id, "")  # continuing it is the answer to old requests
         if dep.state in ACTIVE and not chained:  # its engine died (we hold the claim now)
+            # Noted, not journaled as a state: a crash right here must leave it as it was.
             run.recovered = True
-            run.deployment("interrupt", f"the engine that drove it "
-                                        f"({owner.describe(dep.owner) or 'unknown'}) is gone; "
-                                        f"{len(run.inflight)} actions it left running are "
-                                        "re-attached")
+            run.note(f"the engine that drove it ({owner.describe(dep.owner) or 'unknown'}) "
+                     f"is gone; {len(run.inflight)} actions it left running are re-attached")
         if self._stop_requested:  # asked before the run existed (e.g. Ctrl-C while loading)
             self._stop(run)
         return run

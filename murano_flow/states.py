@@ -75,9 +75,10 @@ NODE_TRANSITIONS: tuple[tuple[str | list[str], str, str], ...] = (
 D = DeploymentState
 #: (source, event, dest) for deployments.
 DEPLOYMENT_TRANSITIONS: tuple[tuple[str | list[str], str, str], ...] = (
-    # deploy, resume, retry after failure, re-deploy (converge), or un-pause
-    ([D.PENDING, D.FAILED, D.INTERRUPTED, D.CANCELLED, D.PAUSED, D.SUCCEEDED, D.ROLLED_BACK],
-     "start", D.RUNNING),
+    # deploy, resume, retry after failure, re-deploy (converge), un-pause, or take over the
+    # run of an engine that died (running -> running: a crash never changes the direction)
+    ([D.PENDING, D.FAILED, D.INTERRUPTED, D.CANCELLED, D.PAUSED, D.SUCCEEDED, D.ROLLED_BACK,
+      D.RUNNING], "start", D.RUNNING),
     (D.RUNNING, "succeed", D.SUCCEEDED),  # every target reached
     (D.RUNNING, "fail", D.FAILED),  # a node failed and nothing more can run
     (D.RUNNING, "pause", D.PAUSED),  # operator: no new actions; running ones have finished
@@ -87,10 +88,11 @@ DEPLOYMENT_TRANSITIONS: tuple[tuple[str | list[str], str, str], ...] = (
     ([D.PENDING, D.RUNNING, D.INTERRUPTED, D.PAUSED, D.ROLLING_BACK, D.FAILED], "cancel",
      D.CANCELLED),
     (
-        [D.SUCCEEDED, D.FAILED, D.INTERRUPTED, D.CANCELLED, D.ROLLED_BACK, D.RUNNING, D.PAUSED],
+        [D.SUCCEEDED, D.FAILED, D.INTERRUPTED, D.CANCELLED, D.ROLLED_BACK, D.RUNNING, D.PAUSED,
+         D.ROLLING_BACK],
         "rollback",
         D.ROLLING_BACK,
-    ),  # undo what was done (automatically after a failure when on_failure is rollback)
+    ),  # undo what was done (after a failure with on_failure: rollback; or taking over)
     (D.ROLLING_BACK, "rolled_back", D.ROLLED_BACK),  # every undo ran
     (D.ROLLING_BACK, "fail", D.FAILED),  # an undo failed
 )

@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from murano_flow.cli import cli
@@ -41,11 +42,26 @@ def _setup(tmp_path: Path) -> tuple[Path, Path]:
     return bp, tmp_path / "counter.txt"
 
 
+_ENGINES: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_engine_left_behind():
+    yield
+    while _ENGINES:  # a failed test must not leave a (paused) engine running
+        proc = _ENGINES.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def _engine(home: Path, *args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "MURANO_FLOW_HOME": str(home),
            "MURANO_FLOW_STORE": f"sqlite:///{home}/journal.db"}
-    return subprocess.Popen([sys.executable, "-m", "murano_flow", *args], env=env, text=True,
+    proc = subprocess.Popen([sys.executable, "-m", "murano_flow", *args], env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    _ENGINES.append(proc)
+    return proc
 
 
 def _mf(*args: str):

@@ -27,7 +27,7 @@ ACTION = textwrap.dedent("""\
 UNDO = textwrap.dedent("""\
     #!/bin/sh
     printf 'undo %s %s\\n' "$MURANO_FLOW_NODE" "$MURANO_FLOW_ATTEMPT" >> "$COUNTER"
-    sleep "${PAUSE:-0.05}"
+    sleep "${UNDO_PAUSE:-0.05}"
     """)
 
 
@@ -37,7 +37,7 @@ def write(directory: Path, members: int = 10, on_failure: str = "stop") -> Path:
     (directory / "undo.sh").write_text(UNDO)
     env = "COUNTER: '{{ params.counter }}', PAUSE: '{{ params.pause }}'"
     step = f"{{script: act.sh, env: {{{env}, FAIL_NODE: '{{{{ params.fail }}}}'}}}}"
-    undo = f"{{script: undo.sh, env: {{{env}}}}}"
+    undo = f"{{script: undo.sh, env: {{{env}, UNDO_PAUSE: '{{{{ params.undo_pause }}}}'}}}}"
     text = textwrap.dedent(f"""\
         format: 1
         name: chain
@@ -45,6 +45,7 @@ def write(directory: Path, members: int = 10, on_failure: str = "stop") -> Path:
         parameters:
           counter: {{type: string}}
           pause: {{type: string, default: "0.05"}}
+          undo_pause: {{type: string, default: "0.05"}}
           fail: {{type: string, default: ""}}
           transport: {{type: string, default: local, allowed: [local, amqp]}}
           queue: {{type: string, default: "mf-faults"}}

@@ -65,7 +65,9 @@ class Crasher:
         or None when it was killed."""
         args = first if self.state() is None else then
         if not kill:
-            return self.command(*args).wait(timeout=300)
+            code = self.command(*args).wait(timeout=300)
+            self.check(code)
+            return code
         if len(self.kills) % 2 == 0:  # every other kill at a crash point, each in turn
             point = f"{POINTS[len(self.kills) // 2 % len(POINTS)]}:{self.rng.randint(1, 6)}"
             proc = self.command(*args, crash_at=point)
@@ -80,9 +82,16 @@ class Crasher:
             how = f"timed {delay:.2f}s"
         code = proc.wait(timeout=300)
         if code == -9:
-            self.kills.append(how)
+            self.kills.append(f"{how} ({self.state()})")  # what it was doing when it died
             return None
+        self.check(code)
         return code
+
+    def check(self, code: int) -> None:
+        """A run that was not killed ends the deployment (0, 1) or was interrupted."""
+        if code not in (0, 1, 130):
+            log = sorted(self.home.glob("run-*.log"), key=lambda p: int(p.stem[4:]))[-1]
+            raise AssertionError(f"run {self.runs} exited {code}:\n{log.read_text()[-3000:]}")
 
     def run(self, first: list[str], then: list[str], kills: int, done: set[str]) -> str:
         """Kill ``kills`` engines (fewer if it finishes first), then resume to the end."""

@@ -6,6 +6,7 @@ automatic rollback: every undo ran exactly once, in a valid order."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import chain
@@ -16,6 +17,8 @@ from murano_flow.store import SqliteStore
 
 #: Engine kills per deployment (MURANO_FLOW_TEST_KILLS raises it for a longer soak).
 KILLS = int(os.environ.get("MURANO_FLOW_TEST_KILLS", "30"))
+#: Engine kills while a rollback runs, the first one as it starts.
+ROLLBACK_KILLS = 10
 
 pytestmark = pytest.mark.faults
 
@@ -35,7 +38,8 @@ def _fsck(crasher: Crasher) -> int:
 
 @pytest.mark.parametrize("seed", [5])
 def test_killed_engines_resume_to_the_end_and_every_action_runs_once(tmp_path: Path, seed):
-    blueprint = chain.write(tmp_path, members=12)  # 62 states, 49 actions
+    # 92 states, 73 actions: 30 kills leave ~30 of them to do, on a faster machine too
+    blueprint = chain.write(tmp_path, members=18)
     counter = tmp_path / "counter.txt"
     crasher = Crasher(tmp_path / "home", "chain", seed)
     params = ["-p", f"counter={counter}", "-p", "pause=0.2", "-w", "1"]
@@ -50,7 +54,7 @@ def test_killed_engines_resume_to_the_end_and_every_action_runs_once(tmp_path: P
     nodes, events = _journal(crasher)
     actions = {n.name for n in nodes if n.has_action}
     effects = side_effects(counter)
-    assert set(effects) == actions and len(actions) == 49
+    assert set(effects) == actions and len(actions) == 73
     twice = {n: dict(c) for n, c in effects.items() if c != {"start": 1, "end": 1}}
     assert not twice, f"ran more or less than once: {twice}; kills: {crasher.kills}"
     assert any(e.kind == "reattaching" for e in events)  # some kills landed mid-action
@@ -63,20 +67,29 @@ def test_a_failure_rolls_back_through_engine_kills_undoing_each_state_once_in_or
     blueprint = chain.write(tmp_path, members=12, on_failure="rollback")
     counter = tmp_path / "counter.txt"
     crasher = Crasher(tmp_path / "home", "chain", seed)
-    params = ["-p", f"counter={counter}", "-p", "pause=0.2", "-p", "fail=svc[4].Started",
-              "-w", "2"]
+    # A late failure (most states reached first), then slow undos: a long rollback.
+    params = ["-p", f"counter={counter}", "-p", "pause=0.1", "-p", "undo_pause=0.5",
+              "-p", "fail=svc[6].Started", "-w", "2"]
+    first = crasher.command("deploy", str(blueprint), "--id", "chain", *params)
+    deadline = time.monotonic() + 120
+    while crasher.state() != "rolling_back":  # the failure happened; undos are starting
+        assert first.poll() is None and time.monotonic() < deadline, _logs(crasher)
+        time.sleep(0.02)
+    first.kill()
+    assert first.wait() == -9
 
-    final = crasher.run(["deploy", str(blueprint), "--id", "chain", *params],
-                        ["resume", "chain", *params], kills=KILLS // 2, done={"rolled_back"})
+    final = crasher.run([], ["resume", "chain", *params], kills=ROLLBACK_KILLS,
+                        done={"rolled_back"})
 
     assert final == "rolled_back", _logs(crasher)
-    assert len(crasher.kills) >= KILLS // 2, crasher.kills
+    assert len(crasher.kills) >= ROLLBACK_KILLS, crasher.kills
+    assert all(k.endswith("(rolling_back)") for k in crasher.kills), crasher.kills
     nodes, _ = _journal(crasher)
     effects = side_effects(counter)
-    assert effects["svc[4].Started"] == {"start": 1, "undo": 1}  # failed once, undone once
+    assert effects["svc[6].Started"] == {"start": 1, "undo": 1}  # failed once, undone once
     for node, seen in effects.items():
         assert seen["start"] == 1 and seen["undo"] == 1, (node, dict(seen), crasher.kills)
-    assert {n.status for n in nodes} <= {"undone", "pending"}
+    assert len(effects) > 30 and {n.status for n in nodes} <= {"undone", "pending"}
     undone = order(counter, "undo")
     position = {node: k for k, node in enumerate(undone)}
     for n in nodes:  # a state is undone only after everything that required it
