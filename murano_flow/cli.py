@@ -266,7 +266,7 @@ def _refuse_if_unfinished(store: Store, blueprint: str) -> None:
     starting a second one next to it."""
     for dep in store.deployments(1000):
         if dep.blueprint == blueprint and dep.state in (*ACTIVE, "interrupted"):
-            live = dep.owner and owner.alive(dep.owner) is not False
+            live = owner.driving(dep.owner)
             doing = (f"being driven by {owner.describe(dep.owner)}" if live
                      else f"{dep.state}, its engine stopped")
             raise UsageError(
@@ -312,7 +312,7 @@ def _continue(settings: Settings, deployment: str, given: dict[str, Any], worker
               fmt: str, what: str, deadline: float | None = None) -> None:
     with settings.store() as store:
         dep = store.deployment(deployment)
-        live = bool(dep.owner) and owner.alive(dep.owner) is not False
+        live = owner.driving(dep.owner)
         if live and what == "deploy" and dep.control.startswith("pause"):
             store.set_control(dep.id, "")
             click.echo(f"{dep.id}: resume requested; the engine {owner.describe(dep.owner)} "
@@ -505,7 +505,7 @@ def _nothing_more(dep: DeploymentRecord) -> bool:
 
     if dep.state in FINISHED:
         return True
-    if dep.state in ACTIVE and (not dep.owner or owner.alive(dep.owner) is False):
+    if dep.state in ACTIVE and not owner.driving(dep.owner):
         click.echo(f"{dep.id} is {dep.state} but its engine is gone: 'murano-flow resume "
                    f"{dep.id}' continues it", err=True)
         return True

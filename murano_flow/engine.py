@@ -33,7 +33,7 @@ from typing import Any
 from . import owner, plans, shaping
 from .blueprint.expressions import ExpressionError
 from .blueprint.spec import Blueprint, Node, RetryPolicy
-from .errors import NotFound, TransportError, UsageError
+from .errors import MuranoFlowError, NotFound, TransportError, UsageError
 from .faults import crash_point
 from .gcpause import paused_gc
 from .graph import StateGraph
@@ -169,7 +169,6 @@ class Engine(Steering):
     def _forward(self, bp: Blueprint, deployment_id: str, settle: bool = False,
                  converge: bool = False) -> DeploymentRecord:
         run = self._load(bp, deployment_id, reverse=False)
-        recovering = run.recovered
         if any(r.status == NodeState.UNDOING for r in run.records):
             self._release_claim(run)
             raise UsageError(f"deployment {deployment_id} stopped in the middle of undo "
@@ -179,7 +178,7 @@ class Engine(Steering):
             run.stopping = run.stopping or "collecting what was running before rolling back"
             run.deadline = None
         for i, rec in enumerate(run.records):
-            if rec.status == NodeState.FAILED and (settle or recovering):
+            if rec.status == NodeState.FAILED and (settle or run.recovered):
                 self._apply_policy(run, i)  # the run it failed in goes on: no second try
             elif rec.status in (NodeState.FAILED, NodeState.UNDO_FAILED, NodeState.UNDONE):
                 rec.tries = 0
@@ -236,7 +235,7 @@ class Engine(Steering):
         return run
 
     def _claim(self, dep: DeploymentRecord) -> None:
-        if dep.owner and dep.owner != self._me and owner.alive(dep.owner) is not False:
+        if dep.owner != self._me and owner.driving(dep.owner):
             raise UsageError(
                 f"deployment {dep.id} is being driven by the engine {owner.describe(dep.owner)}",
                 hint=f"'murano-flow status {dep.id}' shows its progress; 'murano-flow pause' "
@@ -319,8 +318,7 @@ class Engine(Steering):
                 transport = self._transport(run, where)
             except (ExpressionError, TransportError, UsageError) as exc:
                 run.inflight.discard(i)
-                run.infrastructure |= isinstance(exc, TransportError)
-                self._failed(run, i, str(exc))
+                self._cannot_start(run, i, exc)
                 continue
             check, action = self._plans(run, i, ctx, where)
             run.event("reattaching", rec,
@@ -383,6 +381,12 @@ class Engine(Steering):
             self._begin(run, i, "rendering its host")
             self._failed(run, i, f"expression error: {exc.message}")
 
+    def _cannot_start(self, run: Run, i: int, exc: MuranoFlowError) -> None:
+        """Its host, transport or plan could not be had: the node fails with why."""
+        self._begin(run, i, "")
+        run.infrastructure |= isinstance(exc, TransportError)
+        self._failed(run, i, str(exc))
+
     def _begin(self, run: Run, i: int, message: str) -> None:
         """Move a node that is not yet running (or undoing) to it, to fail it there."""
         rec = run.records[i]
@@ -440,19 +444,17 @@ class Engine(Steering):
             transport = self._transport(run, where)
             check, action = self._plans(run, i, ctx, where)
         except (ExpressionError, TransportError, UsageError) as exc:  # UsageError: bad host
-            self._begin(run, i, "")
-            run.infrastructure |= isinstance(exc, TransportError)
-            self._failed(run, i, str(exc))
+            self._cannot_start(run, i, exc)
             return None
         retry = rec.status in IN_FLIGHT
         rec.tries = rec.tries + 1 if retry else 1
         rec.intention = "revert" if run.reverse else "execute"
         if run.reverse:
             run.node(rec, "retry" if retry else "undo", "undoing",
-                       f"undo attempt {rec.tries} on {where.key}")
+                     f"undo attempt {rec.tries} on {where.key}")
         else:
             run.node(rec, "retry" if retry else "start", "running",
-                       f"attempt {rec.attempt} on {where.key}")
+                     f"attempt {rec.attempt} on {where.key}")
         return i, transport, check, action
 
     def _plans(self, run: Run, i: int, ctx: dict[str, Any], where: plans.Target
@@ -534,11 +536,11 @@ class Engine(Steering):
             delay = policy.delay_for(rec.tries)
             rec.reason = run.masker.text(reason)
             run.dirty[i] = rec
-            run.event("retrying", rec, f"{reason}; try {rec.tries + 1} of "
-                                              f"{policy.count + 1} in {delay:.1f}s")
+            run.event("retrying", rec,
+                      f"{reason}; try {rec.tries + 1} of {policy.count + 1} in {delay:.1f}s")
             heapq.heappush(run.retries, (time.monotonic() + delay, i))
             return
-        if refusal and refusal != "no retries":
+        if refusal and policy.count:  # a state without retries needs no "why not"
             reason = f"{reason} ({refusal})"
         self._failed(run, i, reason)
 

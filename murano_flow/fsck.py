@@ -109,8 +109,7 @@ def _check_outcome(dep: DeploymentRecord, nodes: list[NodeRecord], report: Repor
             report.problems.append(f"rolled back, but {len(bad)} nodes are not undone: "
                                    f"{', '.join(bad[:5])}")
     if dep.state in ACTIVE:
-        alive = owner.alive(dep.owner) if dep.owner else False
-        if alive is False:
+        if not owner.driving(dep.owner):
             report.notes.append(f"{dep.state}, but its engine is gone: "
                                 f"'murano-flow resume {dep.id}' continues it")
     else:

@@ -60,22 +60,22 @@ def last_line(text: str) -> str:
 
 
 def execute(done: queue.SimpleQueue[Any], i: int, transport: Transport,
-             check: Plan | None, action: Plan, reattach: bool) -> None:
+            check: Plan | None, action: Plan, reattach: bool) -> None:
     """Worker thread: run the check, then the action; report, never raise.
 
     With ``reattach`` each plan is first asked of the transport by its id, so a
     plan an earlier engine started is collected instead of run again.
     """
+    def run(plan: Plan) -> Result:
+        return (transport.reattach(plan) if reattach else None) or transport.send(plan)
+
     try:
         if check is not None:
-            probe = (transport.reattach(check) if reattach else None) \
-                or transport.send(check)
+            probe = run(check)
             if probe.ok or probe.status == "error":
                 done.put(Outcome(i, probe, satisfied=probe.ok))
                 return
-        result = (transport.reattach(action) if reattach else None) \
-            or transport.send(action)
-        done.put(Outcome(i, result))
+        done.put(Outcome(i, run(action)))
     except MuranoFlowError as exc:
         done.put(Outcome.of_error(i, exc))
     except Exception as exc:  # a bug in a transport must not hang the engine

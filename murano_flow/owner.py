@@ -37,6 +37,12 @@ def describe(owner: str) -> str:
     return f"pid {rest.partition('/')[0]} on {host}" if rest else owner
 
 
+def driving(owner: str) -> bool:
+    """Whether an engine may still be driving a deployment owned by ``owner``: one is named
+    and it is not known to be dead (an engine on another host counts as alive)."""
+    return bool(owner) and alive(owner) is not False
+
+
 def alive(owner: str) -> bool | None:
     """Whether the engine ``owner`` still runs: True, False, or None (another host)."""
     host, pid_text, start = (owner.split("/") + ["", ""])[:3]

@@ -56,6 +56,16 @@ def _recorder() -> Recorder:
     return rec
 
 
+def _deployed_farm():
+    """A farm deployed once, whose Probed check passes from now on."""
+    rec = _recorder()
+    engine, store = engine_for(rec)
+    dep = engine.create(_farm())
+    engine.deploy(_farm(), dep.id)
+    rec.behaviour["lb.Probed/check"] = None
+    return rec, engine, store, dep
+
+
 def _again(engine, rec, dep_id, **params):
     rec.calls.clear()
     bp = _farm(**params)
@@ -82,11 +92,7 @@ def test_one_more_member_runs_its_states_and_what_reads_the_membership():
 
 
 def test_the_same_blueprint_again_runs_nothing_but_probes_and_drift_is_repaired():
-    rec = _recorder()
-    engine, _ = engine_for(rec)
-    dep = engine.create(_farm())
-    engine.deploy(_farm(), dep.id)
-    rec.behaviour["lb.Probed/check"] = None
+    rec, engine, _, dep = _deployed_farm()
 
     assert _again(engine, rec, dep.id).state == "succeeded"
     assert rec.nodes() == [] and rec.nodes("check") == ["lb.Probed"]
@@ -97,11 +103,7 @@ def test_the_same_blueprint_again_runs_nothing_but_probes_and_drift_is_repaired(
 
 
 def test_changed_inputs_run_again_without_asking_the_probe():
-    rec = _recorder()
-    engine, _ = engine_for(rec)
-    dep = engine.create(_farm())
-    engine.deploy(_farm(), dep.id)
-    rec.behaviour["lb.Probed/check"] = None
+    rec, engine, _, dep = _deployed_farm()
 
     _again(engine, rec, dep.id, flavour="spicy")
     # web actions read the flavour; the lb's inputs (the urls) did not change

@@ -148,7 +148,7 @@ class SqliteStore(Store):
     def control(self, deployment: str) -> str:
         rows = self._query("SELECT control FROM deployments WHERE id = ?", (deployment,))
         if not rows:
-            raise NotFound(f"no deployment '{deployment}' in the journal {self.path}")
+            raise self._missing(deployment)
         return str(rows[0][0])
 
     def set_control(self, deployment: str, control: str) -> None:
@@ -196,8 +196,7 @@ class SqliteStore(Store):
         rows = self._query(f"SELECT {', '.join(_DEP_COLS)} FROM deployments WHERE id = ?",
                            (deployment,))
         if not rows:
-            raise NotFound(f"no deployment '{deployment}' in the journal {self.path}",
-                           hint="'murano-flow list' shows the known deployments")
+            raise self._missing(deployment)
         return _deployment(rows[0])
 
     def deployments(self, limit: int = 100) -> list[DeploymentRecord]:
@@ -228,6 +227,10 @@ class SqliteStore(Store):
         with self._lock:
             self._db.close()
 
+    def _missing(self, deployment: str) -> NotFound:
+        return NotFound(f"no deployment '{deployment}' in the journal {self.path}",
+                        hint="'murano-flow list' shows the known deployments")
+
     def _query(self, sql: str, args: tuple[Any, ...]) -> list[Any]:
         with self._lock:
             try:
@@ -236,15 +239,18 @@ class SqliteStore(Store):
                 raise StoreError(f"journal {self.path}: {exc}") from exc
 
 
+def _row(record: Any, cols: tuple[str, ...], json_cols: set[str]) -> tuple[Any, ...]:
+    """``record``'s values for ``cols``, JSON-encoding the ``json_cols``."""
+    return tuple(json.dumps(getattr(record, c)) if c in json_cols else getattr(record, c)
+                 for c in cols)
+
+
 def _node_row(n: NodeRecord) -> tuple[Any, ...]:
-    return tuple(json.dumps(getattr(n, c)) if c in _NODE_JSON else getattr(n, c)
-                 for c in _NODE_COLS)
+    return _row(n, _NODE_COLS, _NODE_JSON)
 
 
 def _progress_row(n: NodeRecord) -> tuple[Any, ...]:
-    values = (json.dumps(getattr(n, c)) if c in _NODE_JSON else getattr(n, c)
-              for c in _PROGRESS_COLS)
-    return (*values, n.deployment, n.name)
+    return (*_row(n, _PROGRESS_COLS, _NODE_JSON), n.deployment, n.name)
 
 
 def _decode(row: dict[str, Any], json_cols: set[str]) -> dict[str, Any]:
@@ -261,8 +267,7 @@ def _deployment(row: tuple[Any, ...]) -> DeploymentRecord:
 
 
 def _deployment_row(d: DeploymentRecord) -> tuple[Any, ...]:
-    return tuple(json.dumps(getattr(d, c)) if c in _DEP_JSON else getattr(d, c)
-                 for c in _DEP_COLS)
+    return _row(d, _DEP_COLS, _DEP_JSON)
 
 
 _INSERT_DEPLOYMENT = (f"INSERT INTO deployments ({', '.join(_DEP_COLS)}) "
