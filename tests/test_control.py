@@ -158,3 +158,24 @@ def test_deploy_points_at_an_unfinished_deployment_and_resume_refuses_a_live_one
     done = _mf("resume", "u", "-p", "sleep=0")
     assert done.exit_code == 0, done.output
     assert Counter(counter.read_text().split()) == Counter(["s.One", "s.Two", "s.Three"])
+
+
+def test_bad_input_to_the_new_commands_and_options_is_a_clear_exit_2(tmp_path, home):
+    bp, counter = _setup(tmp_path)
+    assert _mf("deploy", str(bp), "--id", "ok", "-p", f"counter={counter}",
+               "-p", "sleep=0").exit_code == 0
+    cases = [
+        (["cancel", "nope"], "no deployment 'nope'"),
+        (["pause", "nope"], "no deployment 'nope'"),
+        (["fsck", "nope"], "no deployment 'nope'"),
+        (["resume", "ok", "--deadline", "never"], "--deadline: 'never' is not a duration"),
+        (["deploy", str(bp), "--on-failure", "sometimes"], "'sometimes' is not one of"),
+        (["cancel", "ok"], "is 'succeeded': nothing to cancel"),
+        (["pause", "ok"], "no engine is driving deployment ok"),
+        (["resume", "ok"], "nothing to resume"),
+    ]
+    for args, message in cases:
+        result = _mf(*args)
+        assert result.exit_code == 2, (args, result.output)
+        assert message in result.output and "Traceback" not in result.output, (args,
+                                                                              result.output)

@@ -99,12 +99,17 @@ def _diagnostics(err: ValidationError, smap: SourceMap, hint: str = "") -> list[
     if err.validator == "additionalProperties" and isinstance(err.instance, dict):
         allowed = list(err.schema.get("properties", {}))
         extra = [k for k in err.instance if k not in allowed]
-        return [
-            smap.diag((*path, k), f"unknown key '{k}'{suggest(k, allowed)}", key=True)
-            for k in extra
-        ]
+        return [smap.diag((*path, k), _unknown_key(k, allowed), key=True) for k in extra]
     message = _message(err)
     return [smap.diag(path, f"{message}; {hint}" if hint and path else message)]
+
+
+def _unknown_key(key: Any, allowed: list[str]) -> str:
+    if str(key) in ("True", "False"):  # YAML 1.1 reads a bare on/off/yes/no as a boolean
+        near = [a for a in allowed if a.startswith("on_" if str(key) == "True" else "off_")]
+        return (f"unknown key {key}: YAML reads a bare on, off, yes or no as a boolean"
+                + (f" (did you mean '{near[-1]}'?)" if near else ""))
+    return f"unknown key '{key}'{suggest(str(key), allowed)}"
 
 
 @cache
