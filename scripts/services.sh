@@ -1,6 +1,7 @@
 #!/bin/sh
 # Make sure the services the integration tests use are up: start RabbitMQ if it is
-# installed but stopped. (Tests fail, rather than skip, when a service is missing.)
+# installed but stopped, install OpenSSH's server if missing (the ssh tests start their
+# own sshd on a loopback port). Tests fail, rather than skip, when a service is missing.
 set -eu
 
 port_open() {  # host port
@@ -26,6 +27,19 @@ if [ -z "${MURANO_FLOW_BROKER:-}" ] && ! port_open 127.0.0.1 5672; then
     else
         echo "RabbitMQ is not running on 127.0.0.1:5672 and rabbitmq-server is not installed;" \
              "install it (apt-get install -y rabbitmq-server) or set MURANO_FLOW_BROKER" >&2
+        exit 1
+    fi
+fi
+
+if [ ! -x /usr/sbin/sshd ] && ! command -v sshd >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing openssh-server (the ssh transport's tests run a real sshd)"
+        apt-get install -y -qq openssh-server >/dev/null 2>&1 \
+            || { apt-get update -qq >/dev/null 2>&1 \
+                 && apt-get install -y -qq openssh-server >/dev/null 2>&1; } \
+            || { echo "could not install openssh-server" >&2; exit 1; }
+    else
+        echo "OpenSSH's sshd is missing: install openssh-server (as root)" >&2
         exit 1
     fi
 fi

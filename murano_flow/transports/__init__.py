@@ -16,8 +16,8 @@ __all__ = ["LocalTransport", "StubTransport", "Transport", "open_transport"]
 if TYPE_CHECKING:
     from .amqp import Broker
 
-#: Transports the blueprint format knows but this release cannot use yet.
-PLANNED = {"ssh": "paramiko", "winrm": "pywinrm"}
+#: Transports that need an optional library: kind -> (module, extra to install).
+_NEEDS = {"ssh": ("paramiko", "ssh"), "winrm": ("winrm", "winrm")}
 
 
 def open_transport(kind: str, host: dict[str, Any], *, root: Path,
@@ -33,11 +33,18 @@ def open_transport(kind: str, host: dict[str, Any], *, root: Path,
         # The host's own settings first: a mistake there needs no broker to be reported.
         queue, limits = agent_queue(host), Limits.from_options(host.get("options"))
         return AgentTransport(broker(), queue, limits)
-    if kind in PLANNED:
-        raise ConnectError(
-            f"the '{kind}' transport ({PLANNED[kind]}) is not available in this release",
-            host=str(host.get("address", host.get("name", ""))),
-            hint="validate, plan and graph work for this blueprint; deploy it once the "
-                 f"'{kind}' transport ships, or set host: local to try it on this machine",
-        )
+    if kind in _NEEDS:
+        module, extra = _NEEDS[kind]
+        try:
+            __import__(module)
+        except ImportError as exc:
+            raise ConnectError(f"{kind} hosts need {module}",
+                               host=str(host.get("address", host.get("name", ""))),
+                               hint=f"pip install 'murano-flow[{extra}]'") from exc
+    if kind == "ssh":
+        from .ssh import SSHTransport
+
+        return SSHTransport(root, host)
+    if kind == "winrm":  # the next change brings it
+        raise ConnectError("the 'winrm' transport is not available in this release")
     raise ConnectError(f"unknown transport '{kind}'")

@@ -27,10 +27,8 @@ from .base import Transport
 
 #: Characters of stdout/stderr kept in a Result (the full logs stay on disk).
 TAIL_CHARS = 4000
-#: Seconds a supervisor that was spawned may take to start and take its lock.
-STARTUP_GRACE = 10.0
 #: Written just before a supervisor is spawned: from then on the plan may have run.
-SPAWNED = "spawned"
+SPAWNED = supervise.SPAWNED
 _SUFFIX = {"sh": ".sh", "bash": ".sh", "python": ".py", "powershell": ".ps1"}
 
 
@@ -116,7 +114,7 @@ class LocalTransport(Transport):
                 pass
         if not (rundir / SPAWNED).exists() and not (rundir / supervise.LOCK).exists():
             return None
-        deadline = time.monotonic() + STARTUP_GRACE
+        deadline = time.monotonic() + supervise.STARTUP_GRACE
         while supervise.read_exit(rundir) is None:
             if self._closed:
                 raise Abandoned(f"stopped waiting for {plan.node}: it goes on running",

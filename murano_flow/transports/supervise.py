@@ -6,6 +6,12 @@ whole process group), and writes ``RUNDIR/exit.json`` atomically at the end. The
 engine or agent that started it only waits; if that parent is killed, the run
 goes on, and a restarted parent re-attaches: lock held means "still running",
 ``exit.json`` means "finished, here is how", neither means "died with the host".
+The script's environment is ours plus ``RUNDIR/env.json`` if there is one.
+
+Over SSH the same file runs on the remote host: ``--detach`` starts the supervisor
+as a daemon (the run must outlive the connection), and ``--follow RUNDIR [OUT ERR]``
+copies the run's logs to its own stdout/stderr from those byte offsets until the end
+is recorded (exit 0), or until it is clear the run died without a record (exit 3).
 
 Standard library only: it runs with ``python -I`` next to the guest agent too.
 """
@@ -25,7 +31,11 @@ from typing import Any
 KILL_GRACE = 3.0
 #: Seconds a starting supervisor keeps trying to take a run's lock.
 LOCK_PATIENCE = 2.0
-LOCK, EXIT = "lock", "exit.json"
+#: Seconds a run marked as spawned may take before its supervisor holds the lock.
+STARTUP_GRACE = 10.0
+#: Exit code of ``--follow`` when the run ended without a record.
+LOST = 3
+LOCK, EXIT, ENV, SPAWNED = "lock", "exit.json", "env.json", "spawned"
 
 
 def lock(fd: int, *, wait: bool) -> bool:
@@ -107,10 +117,13 @@ def supervise(rundir: Path, timeout: float, argv: list[str]) -> int:
         time.sleep(0.01)
     stopped: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, frame: stopped.append(signum))
+    env = None
+    if (rundir / ENV).exists():
+        env = {**os.environ, **json.loads((rundir / ENV).read_text("utf-8"))}
     with (rundir / "stdout.log").open("ab") as so, (rundir / "stderr.log").open("ab") as se:
         try:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=so, stderr=se,
-                                    start_new_session=True)
+                                    env=env, start_new_session=True)
         except OSError as exc:
             _write_exit(rundir, {"status": "error", "code": None,
                                  "message": f"cannot start {argv[0]}: {exc}"})
@@ -137,5 +150,62 @@ def supervise(rundir: Path, timeout: float, argv: list[str]) -> int:
     return 0
 
 
+def detach(rundir: Path, timeout: float, argv: list[str]) -> int:
+    """Start ``supervise`` as a daemon in a new session and return at once."""
+    child = os.fork()
+    if child:
+        os.waitpid(child, 0)  # the intermediate child exits as soon as it forked again
+        return 0
+    os.setsid()
+    if os.fork():
+        os._exit(0)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os._exit(supervise(rundir, timeout, argv))
+
+
+def follow(rundir: Path, offsets: list[int]) -> int:
+    """Copy the run's logs to our stdout/stderr as they grow; 0 once its end is recorded,
+    ``LOST`` if no supervisor runs it and none will."""
+    sinks = [(rundir / "stdout.log", sys.stdout.buffer), (rundir / "stderr.log", sys.stderr.buffer)]
+    try:
+        grace_end = (rundir / SPAWNED).stat().st_mtime + STARTUP_GRACE
+    except OSError:
+        grace_end = 0.0
+    while True:
+        ended = (rundir / EXIT).exists()  # checked first: once it exists the logs are complete
+        moved = False
+        for i, (path, sink) in enumerate(sinks):
+            try:
+                with path.open("rb") as f:
+                    f.seek(offsets[i])
+                    chunk = f.read(1 << 20)
+            except FileNotFoundError:
+                chunk = b""
+            if chunk:
+                sink.write(chunk)
+                sink.flush()
+                offsets[i] += len(chunk)
+                moved = True
+        if moved:
+            continue
+        if ended:
+            return 0
+        if time.time() > grace_end and not running(rundir) and not (rundir / EXIT).exists():
+            return LOST
+        time.sleep(0.05)
+
+
+def main(args: list[str]) -> int:
+    """``RUNDIR TIMEOUT ARGV...``, ``--detach RUNDIR TIMEOUT ARGV...`` or
+    ``--follow RUNDIR [OUT_OFFSET ERR_OFFSET]``."""
+    if args[0] == "--follow":
+        return follow(Path(args[1]), [int(a) for a in args[2:4]] or [0, 0])
+    if args[0] == "--detach":
+        return detach(Path(args[1]), float(args[2]), args[3:])
+    return supervise(Path(args[0]), float(args[1]), args[2:])
+
+
 if __name__ == "__main__":
-    sys.exit(supervise(Path(sys.argv[1]), float(sys.argv[2]), sys.argv[3:]))
+    sys.exit(main(sys.argv[1:]))

@@ -162,7 +162,7 @@ def test_a_run_whose_supervisor_died_without_a_record_is_not_run_again(transport
 
     from murano_flow.transports import local
 
-    monkeypatch.setattr(local, "STARTUP_GRACE", 0.2)
+    monkeypatch.setattr(local.supervise, "STARTUP_GRACE", 0.2)
     rundir = transport._prepare(plan("true"))
     (rundir / local.SPAWNED).touch()  # spawned, then the host was reset: no lock, no exit
     lost = transport.reattach(plan("true"))

@@ -1,0 +1,469 @@
+"""Run plans on hosts without an agent, over SSH (paramiko).
+
+A plan's script, params file and environment file are uploaded over SFTP into a
+private run directory on the host (mode 0700), and run there under the same
+supervisor the local transport uses (``supervise.py``, uploaded once per
+connection; the host needs Python 3, as for Ansible). The supervisor is started as
+a daemon, so the run outlives the connection: it enforces the timeout on the host
+(killing the script's process group), and records how the run ended. A second
+command streams the run's logs back while it runs (into the engine's local run
+directory, so output of any size cannot stall the channel) and returns when the
+end is recorded. If the connection drops, the transport reconnects and resumes
+streaming from where it was; a restarted engine re-attaches the same way.
+
+The secret-bearing files (script, params, environment) are removed as soon as the
+result is collected, the rest of the run directory when the transport closes (by
+then the engine has journaled the result, so a crash in between still finds it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import io
+import json
+import logging
+import posixpath
+import select
+import shlex
+import socket
+import stat
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import paramiko
+
+from ..errors import Abandoned, ConnectError
+from ..protocol import Plan, Result
+from . import hostkeys, supervise
+from .base import Transport
+from .local import TAIL_CHARS, safe_name, tail
+
+log = logging.getLogger(__name__)
+
+#: Remote interpreter argv per script type (the script path is appended).
+_INTERPRETERS = {"sh": ["/bin/sh"], "bash": ["bash"], "python": ["python3"],
+                 "powershell": ["pwsh", "-NonInteractive", "-NoProfile", "-File"]}
+_SUFFIX = {"sh": ".sh", "bash": ".sh", "python": ".py", "powershell": ".ps1"}
+#: Files holding the plan's inputs (besides the script), removed once its result is collected.
+_INPUT_FILES = ("params.json", supervise.ENV)
+#: Seconds the engine waits beyond a plan's own timeout before it suspects the connection.
+_SILENCE_MARGIN = 60.0
+_OPTIONS: dict[str, type | tuple[type, ...]] = {
+    "known_hosts": str, "host_key": str, "trust_on_first_use": bool, "passphrase": str,
+    "connect_timeout": (int, float), "keepalive": (int, float), "agent": bool, "python": str,
+    "workdir": str, "reconnect_timeout": (int, float)}
+
+
+@dataclass(frozen=True)
+class SSHHost:
+    """A rendered ``host:`` mapping with ``transport: ssh``, checked."""
+
+    address: str
+    name: str = ""
+    port: int = 22
+    user: str = ""
+    password: str = ""
+    key_file: str = ""
+    passphrase: str = ""
+    known_hosts: str = "~/.ssh/known_hosts"
+    host_key: str = ""
+    trust_on_first_use: bool = False
+    connect_timeout: float = 15.0
+    keepalive: float = 15.0
+    agent: bool = True
+    python: str = "python3"
+    workdir: str = ".murano-flow"
+    reconnect_timeout: float = 60.0
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, Any]) -> SSHHost:
+        """Check the host mapping; raise ConnectError naming the bad field."""
+        address = fields.get("address")
+        if not isinstance(address, str) or not address.strip():
+            raise ConnectError("an ssh host needs an address", host=str(fields.get("name", "")),
+                               hint="set host.address to the host name or IP address")
+        try:
+            port = int(fields.get("port", 22))
+        except (TypeError, ValueError):
+            port = 0
+        if not 0 < port < 65536:
+            raise ConnectError(f"ssh port {fields.get('port')!r} is not a TCP port",
+                               host=address, hint="set host.port to 1-65535")
+        options = dict(fields.get("options") or {})
+        for key, value in options.items():
+            want = _OPTIONS.get(key)
+            if want is None:
+                raise ConnectError(f"unknown ssh option '{key}'", host=address,
+                                   hint="known options: " + ", ".join(sorted(_OPTIONS)))
+            if not isinstance(value, want) or (want is not bool and isinstance(value, bool)):
+                raise ConnectError(f"ssh option '{key}' has the wrong type ({value!r})",
+                                   host=address)
+        if options.get("host_key") and not str(options["host_key"]).startswith("SHA256:"):
+            raise ConnectError(f"options.host_key {options['host_key']!r} is not a SHA256 "
+                               "fingerprint", host=address,
+                               hint="give it as ssh-keygen -lf prints it: SHA256:...")
+        return cls(address=address.strip(), name=str(fields.get("name") or address).strip(),
+                   port=port,
+                   user=str(fields.get("user") or getpass.getuser()),
+                   password=str(fields.get("password") or ""),
+                   key_file=str(fields.get("key_file") or ""), **options)
+
+    @property
+    def where(self) -> str:
+        """user@address:port, for messages."""
+        return f"{self.user}@{self.address}:{self.port}"
+
+
+class SSHTransport(Transport):
+    """Runs plans on one SSH host; local logs go under ``root/runs``."""
+
+    def __init__(self, root: Path, fields: dict[str, Any]) -> None:
+        self.host = SSHHost.from_fields(fields)
+        self.runs = Path(root).resolve() / "runs"
+        self._client: paramiko.SSHClient | None = None
+        self._base = ""  # absolute remote workdir, known once connected
+        self._lock = threading.Lock()
+        self._collected: list[str] = []
+        self._closed = False
+
+    # -- the Transport interface ---------------------------------------------------
+
+    def send(self, plan: Plan) -> Result:
+        """Upload and start ``plan``, stream its logs until it ends, collect its result."""
+        started = time.time()
+        client = self._connect()
+        rundir = self._rundir(plan)
+        with client.open_sftp() as sftp:
+            self._upload(sftp, plan, rundir)
+        argv = [*_INTERPRETERS[plan.script_type], posixpath.join(rundir, _script(plan)),
+                *plan.args]
+        start = shlex.join([self.host.python, "-I", "-S", self._helper(), "--detach", rundir,
+                            f"{plan.timeout:g}", *argv])
+        return self._follow(plan, rundir, started, first=f"cd {shlex.quote(self._work())} && "
+                                                          f"{start} && ")
+
+    def reattach(self, plan: Plan) -> Result | None:
+        """Collect (waiting if needed) a run an earlier engine process started on the host."""
+        client = self._connect()
+        rundir = self._rundir(plan)
+        with client.open_sftp() as sftp:
+            if not any(_exists(sftp, posixpath.join(rundir, f))
+                       for f in (supervise.EXIT, supervise.SPAWNED, supervise.LOCK)):
+                return None
+        result = self._follow(plan, rundir, time.time(), first="")
+        if result.message.startswith("lost") and plan.idempotent:
+            return None
+        return result
+
+    def close(self) -> None:
+        """Remove collected run directories and disconnect (running plans go on)."""
+        with self._lock:
+            self._closed = True
+            client, self._client = self._client, None
+            done, self._collected = self._collected, []
+        if client is None:
+            return
+        try:
+            if done:
+                _run(client, shlex.join(["rm", "-rf", "--", *done]), timeout=30)
+        except (OSError, paramiko.SSHException) as exc:
+            log.warning("could not remove run directories on %s: %s", self.host.where, exc)
+        client.close()
+
+    # -- connecting ----------------------------------------------------------------
+
+    def _connect(self) -> paramiko.SSHClient:
+        with self._lock:
+            if self._closed:
+                raise Abandoned("the transport is shutting down", host=self.host.address)
+            live = self._client and self._client.get_transport()
+            if self._client is not None and live and live.is_active():
+                return self._client
+            if self._client is not None:
+                self._client.close()
+            self._client = self._open()
+            return self._client
+
+    def _open(self) -> paramiko.SSHClient:
+        h = self.host
+        client = paramiko.SSHClient()
+        known = Path(h.known_hosts).expanduser()
+        hostkeys.Verify(known, pinned=h.host_key, trust_first=h.trust_on_first_use).prepare(client)
+        key_file = str(Path(h.key_file).expanduser()) if h.key_file else None
+        if key_file and not Path(key_file).is_file():
+            raise ConnectError(f"key_file {h.key_file} does not exist", host=h.address,
+                               hint="set host.key_file to a private key readable by the engine")
+        try:
+            client.connect(h.address, h.port, h.user, password=h.password or None,
+                           key_filename=key_file, passphrase=h.passphrase or None,
+                           timeout=h.connect_timeout, banner_timeout=h.connect_timeout,
+                           auth_timeout=h.connect_timeout, allow_agent=h.agent,
+                           look_for_keys=not (key_file or h.password))
+        except Exception as exc:
+            client.close()
+            raise _connect_error(h, known, exc) from exc
+        transport = client.get_transport()
+        assert transport is not None  # connect() succeeded
+        transport.set_keepalive(max(1, int(h.keepalive)))
+        try:
+            with client.open_sftp() as sftp:
+                self._base = sftp.normalize(".") if not h.workdir.startswith("/") else ""
+                self._base = posixpath.join(self._base, h.workdir)
+                for d in (self._base, *(posixpath.join(self._base, sub)
+                                        for sub in ("runs", "hosts")), self._work()):
+                    _mkdir(sftp, d)
+                sftp.putfo(_helper_source(), self._helper())
+        except (OSError, paramiko.SSHException) as exc:
+            client.close()
+            raise ConnectError(f"cannot prepare {h.workdir} on {h.where}: {exc}",
+                               host=h.address, hint="check options.workdir and that the user "
+                                                    "may write there") from exc
+        return client
+
+    # -- running -------------------------------------------------------------------
+
+    def _helper(self) -> str:
+        return posixpath.join(self._base, "supervise.py")
+
+    def _work(self) -> str:
+        """The host name's persistent working directory (as with the local transport, each
+        host name gets its own, so entities sharing a machine do not share files)."""
+        return posixpath.join(self._base, "hosts", safe_name(self.host.name))
+
+    def _rundir(self, plan: Plan) -> str:
+        return posixpath.join(self._base, "runs", safe_name(plan.deployment),
+                              safe_name(plan.node), f"{plan.kind}-{plan.attempt}")
+
+    def _upload(self, sftp: paramiko.SFTPClient, plan: Plan, rundir: str) -> None:
+        parent = rundir
+        missing = []
+        while not _exists(sftp, parent):
+            missing.append(parent)
+            parent = posixpath.dirname(parent)
+        for d in reversed(missing):
+            _mkdir(sftp, d)
+        env = {**plan.env,
+               "MURANO_FLOW_PARAMS": posixpath.join(rundir, "params.json"),
+               "MURANO_FLOW_OUTPUT": posixpath.join(rundir, "output.json"),
+               "MURANO_FLOW_DEPLOYMENT": plan.deployment, "MURANO_FLOW_NODE": plan.node,
+               "MURANO_FLOW_ATTEMPT": str(plan.attempt), "MURANO_FLOW_HOST_DIR": self._work()}
+        for name, data in ((_script(plan), plan.body), ("params.json", json.dumps(plan.params)),
+                           (supervise.ENV, json.dumps(env))):
+            with sftp.open(posixpath.join(rundir, name), "w") as f:
+                f.chmod(0o600)
+                f.write(data.encode())
+        # From here on the plan may have run: a re-attach must not assume it never did.
+        with sftp.open(posixpath.join(rundir, supervise.SPAWNED), "w"):
+            pass
+
+    def _follow(self, plan: Plan, rundir: str, started: float, first: str) -> Result:
+        """Stream the run's logs into the local run directory until its end is recorded;
+        across dropped connections (reconnecting) until ``reconnect_timeout``."""
+        local = self._local_dir(plan)
+        written = [0, 0]
+        with (local / "stdout.log").open("wb") as out, (local / "stderr.log").open("wb") as err:
+            while True:
+                command = first + shlex.join(
+                    [self.host.python, "-I", "-S", self._helper(), "--follow", rundir,
+                     *map(str, written)])
+                launched: list[bool] = []
+                try:
+                    code = self._stream(command, (out, err), written, plan.timeout, launched)
+                    break
+                except (OSError, EOFError, paramiko.SSHException) as exc:
+                    if self._closed:
+                        raise Abandoned(f"stopped following {plan.node}: it goes on running",
+                                        host=self.host.address) from exc
+                    log.warning("lost %s while following %s: %s", self.host.where, plan.id, exc)
+                    self._reconnect(plan, exc)
+                if launched:
+                    first = ""  # the host has the command: from now on only follow
+        return self._collect(plan, rundir, local, code, started)
+
+    def _stream(self, command: str, sinks: tuple[BinaryIO, BinaryIO], written: list[int],
+                timeout: float, launched: list[bool]) -> int:
+        """Run ``command``, copying its stdout and stderr as they come; its exit status.
+        ``launched`` gets an item once the host accepted the command."""
+        client = self._connect()
+        transport = client.get_transport()
+        assert transport is not None
+        chan = transport.open_session()
+        try:
+            chan.exec_command(command)
+            launched.append(True)
+            silent_since = time.monotonic()
+            while True:
+                moved = False
+                for ready, recv, i in ((chan.recv_ready, chan.recv, 0),
+                                       (chan.recv_stderr_ready, chan.recv_stderr, 1)):
+                    if ready():
+                        data = recv(1 << 16)
+                        sinks[i].write(data)
+                        written[i] += len(data)
+                        moved = True
+                if moved:
+                    silent_since = time.monotonic()
+                    continue
+                if chan.exit_status_ready() and not chan.recv_ready() \
+                        and not chan.recv_stderr_ready():
+                    code = int(chan.recv_exit_status())
+                    if code == -1:  # paramiko: closed without an exit status
+                        raise EOFError("the connection closed under the command")
+                    return code
+                if self._closed:
+                    raise EOFError("the transport is shutting down")
+                if time.monotonic() - silent_since > timeout + _SILENCE_MARGIN:
+                    raise TimeoutError(f"no word for {timeout + _SILENCE_MARGIN:g}s")
+                select.select([chan], [], [], 0.1)
+        finally:
+            chan.close()
+
+    def _reconnect(self, plan: Plan, cause: BaseException) -> None:
+        deadline = time.monotonic() + self.host.reconnect_timeout
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+        while True:
+            try:
+                self._connect()
+                return
+            except ConnectError as exc:
+                if isinstance(exc, hostkeys.HostKeyRefused) or time.monotonic() > deadline:
+                    raise Abandoned(
+                        f"lost the connection to {self.host.where} while {plan.node} ran "
+                        f"({cause}); it may still be running there", host=self.host.address,
+                        hint="resume the deployment when the host is reachable: it collects "
+                             "the run") from exc
+                time.sleep(1.0)
+
+    def _collect(self, plan: Plan, rundir: str, local: Path, code: int,
+                 started: float) -> Result:
+        client = self._connect()
+        with client.open_sftp() as sftp:
+            end = _read_json(sftp, posixpath.join(rundir, supervise.EXIT))
+            try:
+                outputs = _read_json(sftp, posixpath.join(rundir, "output.json"))
+            except ValueError as exc:
+                outputs = f"the action wrote invalid JSON to MURANO_FLOW_OUTPUT: {exc}"
+            for name in (_script(plan), *_INPUT_FILES):
+                _remove(sftp, posixpath.join(rundir, name))
+        with self._lock:
+            self._collected.append(rundir)
+        logs = tail(local / "stdout.log", TAIL_CHARS), tail(local / "stderr.log", TAIL_CHARS)
+        if end is None:
+            if code == supervise.LOST:
+                message = ("lost: the run left no record of how it ended (was the host "
+                           "restarted?)" + ("" if plan.idempotent else
+                                           "; not run again because the state is not marked "
+                                           "idempotent - check the host, then resume"))
+            elif code == 127:
+                message = (f"{self.host.python} not found on {self.host.where}: the ssh "
+                           "transport needs Python 3 on the host (or set options.python)")
+            else:
+                message = f"the host could not start the run (exit {code}): {logs[1][-300:]}"
+            return Result(plan.id, "error", None, *logs, {}, started, time.time(), message,
+                          str(local))
+        status, exit_code = str(end.get("status")), end.get("code")
+        message = str(end.get("message", ""))
+        if outputs is not None and not isinstance(outputs, dict):
+            if status == "ok":
+                status = "failed"
+                message = outputs if isinstance(outputs, str) else \
+                    "the action must write a JSON object to MURANO_FLOW_OUTPUT"
+            outputs = {}
+        return Result(plan.id, status, exit_code if isinstance(exit_code, int) else None,
+                      *logs, outputs or {}, started, time.time(), message, str(local))
+
+    def _local_dir(self, plan: Plan) -> Path:
+        local = self.runs / safe_name(plan.deployment) / safe_name(plan.node) \
+            / f"{plan.kind}-{plan.attempt}"
+        local.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return local
+
+
+def _connect_error(h: SSHHost, known: Path, exc: Exception) -> ConnectError:
+    """A clear error for each way a connection fails."""
+    if isinstance(exc, ConnectError):
+        return exc
+    if isinstance(exc, paramiko.BadHostKeyException):
+        name = h.address if h.port == 22 else f"[{h.address}]:{h.port}"
+        return hostkeys.mismatch(name, known, exc)
+    if isinstance(exc, paramiko.PasswordRequiredException):
+        return ConnectError(f"key_file {h.key_file} is encrypted", host=h.address,
+                            hint="give its passphrase as options.passphrase (from a secret "
+                                 "parameter)")
+    if isinstance(exc, paramiko.AuthenticationException):
+        how = "key_file " + h.key_file if h.key_file else "password" if h.password else \
+            "the SSH agent and default keys"
+        return ConnectError(f"authentication failed for {h.where} with {how}: {exc}",
+                            host=h.address, hint="check host.user, host.key_file / "
+                                                 "host.password, and the host's authorized_keys")
+    if isinstance(exc, socket.gaierror):
+        return ConnectError(f"cannot resolve host name {h.address!r}: {exc.strerror}",
+                            host=h.address, hint="check host.address and DNS")
+    if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError):
+        return ConnectError(f"connection refused by {h.address}:{h.port}", host=h.address,
+                            hint="is sshd running there, and is host.port right?")
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return ConnectError(f"timed out connecting to {h.address}:{h.port} after "
+                            f"{h.connect_timeout:g}s", host=h.address,
+                            hint="check the address, firewalls, or raise "
+                                 "options.connect_timeout")
+    if isinstance(exc, OSError):
+        return ConnectError(f"cannot connect to {h.address}:{h.port}: {exc.strerror or exc}",
+                            host=h.address)
+    if isinstance(exc, paramiko.SSHException | EOFError):
+        return ConnectError(f"SSH handshake with {h.where} failed: {exc}", host=h.address,
+                            hint="is it an SSH server on that port?")
+    raise exc
+
+
+def _script(plan: Plan) -> str:
+    return "script" + _SUFFIX[plan.script_type]
+
+
+def _helper_source() -> io.BytesIO:
+    return io.BytesIO(Path(supervise.__file__).read_bytes())
+
+
+def _run(client: paramiko.SSHClient, command: str, timeout: float) -> int:
+    _, stdout, _ = client.exec_command(command, timeout=timeout)
+    return int(stdout.channel.recv_exit_status())
+
+
+def _exists(sftp: paramiko.SFTPClient, path: str) -> bool:
+    try:
+        sftp.stat(path)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _mkdir(sftp: paramiko.SFTPClient, path: str) -> None:
+    try:
+        sftp.mkdir(path, mode=0o700)
+    except OSError:
+        st = sftp.stat(path)  # already there (raises if it is not)
+        if not stat.S_ISDIR(st.st_mode or 0):
+            raise
+        return
+    sftp.chmod(path, 0o700)
+
+
+def _remove(sftp: paramiko.SFTPClient, path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        sftp.remove(path)
+
+
+def _read_json(sftp: paramiko.SFTPClient, path: str) -> Any:
+    """The JSON in a remote file, None if there is none; ValueError if it is not JSON."""
+    try:
+        with sftp.open(path, "r") as f:
+            return json.loads(f.read().decode("utf-8"))
+    except FileNotFoundError:
+        return None

@@ -1,0 +1,267 @@
+"""The ssh transport against a real OpenSSH server on loopback (tests/sshkit.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from murano_flow.errors import ConnectError
+from murano_flow.protocol import Plan
+from murano_flow.transports.ssh import SSHTransport
+
+pytestmark = pytest.mark.integration
+
+
+def plan(body: str, *, node: str = "web[0].Installed", attempt: int = 1, timeout: float = 60,
+         script_type: str = "sh", env: dict[str, str] | None = None,
+         params: dict | None = None, args: tuple[str, ...] = (),
+         idempotent: bool = False) -> Plan:
+    return Plan(id=f"d/{node}/action/{attempt}", deployment="d", node=node, kind="action",
+                attempt=attempt, script_type=script_type, body=body, args=args,
+                env=env or {}, params=params or {"inputs": {}}, timeout=timeout,
+                idempotent=idempotent)
+
+
+@pytest.fixture
+def open_ssh(sshd, tmp_path):
+    made: list[SSHTransport] = []
+
+    def open_(**options) -> SSHTransport:
+        t = SSHTransport(tmp_path / "home", sshd.host(**options))
+        made.append(t)
+        return t
+
+    yield open_
+    for t in made:
+        t.close()
+
+
+def remote(sshd) -> Path:
+    return sshd.dir / "remote"
+
+
+def test_runs_a_script_with_inputs_as_data_and_collects_outputs(open_ssh, sshd):
+    evil = "$(touch pwned); `touch pwned2`; rm -rf /"
+    t = open_ssh()
+    res = t.send(plan(
+        'echo hello; echo oops >&2; printf %s "$EVIL" > seen.txt\n'
+        'python3 -c "import json,os; print(json.load(open(os.environ[\'MURANO_FLOW_PARAMS\']))'
+        '[\'inputs\'][\'v\'])"\n'
+        'stat -c %a "$MURANO_FLOW_PARAMS" "$(dirname "$MURANO_FLOW_PARAMS")"\n'
+        'printf \'{"url": "http://x"}\' > "$MURANO_FLOW_OUTPUT"',
+        env={"EVIL": evil}, params={"inputs": {"v": evil}}, args=(evil,)))
+    assert res.ok, (res.message, res.stderr_tail)
+    assert res.outputs == {"url": "http://x"}
+    assert res.stdout_tail.split("\n")[:2] == ["hello", evil]
+    assert res.stdout_tail.split()[-2:] == ["600", "700"]  # params file and run dir private
+    assert res.stderr_tail.strip() == "oops"
+    work = remote(sshd) / "hosts" / "sshd"
+    assert (work / "seen.txt").read_text() == evil
+    assert not (work / "pwned").exists() and not (work / "pwned2").exists()
+    assert (Path(res.log_dir) / "stdout.log").read_text().startswith("hello\n")
+    rundir = remote(sshd) / "runs" / "d" / "web-0.Installed" / "action-1"
+    left = sorted(p.name for p in rundir.iterdir())
+    assert "script.sh" not in left and "params.json" not in left and "env.json" not in left
+    t.close()
+    assert not rundir.exists()  # the rest goes once the transport closes
+
+
+def test_failures_timeouts_and_other_interpreters(open_ssh, sshd):
+    t = open_ssh()
+    res = t.send(plan("echo broken >&2; exit 3"))
+    assert res.status == "failed" and res.exit_code == 3 and "broken" in res.stderr_tail
+    res = t.send(plan("import sys; print(sys.argv[1:])", script_type="python", args=("a b",),
+                      attempt=2))
+    assert res.ok and res.stdout_tail.strip() == "['a b']"
+    res = t.send(plan('echo "[1]" > "$MURANO_FLOW_OUTPUT"', attempt=3))
+    assert res.status == "failed" and "JSON object" in res.message
+
+
+def test_timeout_really_stops_the_remote_process_group(open_ssh, sshd):
+    t = open_ssh()
+    marker = f"mf-timeout-{os.getpid()}-{time.monotonic_ns()}"
+    started = time.monotonic()
+    res = t.send(plan(f"sleep 300 & echo $! > child.pid; exec -a {marker} sleep 301",
+                      script_type="bash", timeout=1))
+    assert res.status == "timeout" and "timed out after 1s" in res.message
+    assert time.monotonic() - started < 15
+    time.sleep(0.3)
+    child = int((remote(sshd) / "hosts" / "sshd" / "child.pid").read_text())
+    assert not os.path.exists(f"/proc/{child}") or _zombie(child)
+    found = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True)
+    assert found.stdout == "", f"still running: {found.stdout}"
+
+
+def _zombie(pid: int) -> bool:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def test_large_output_streams_without_stalling(open_ssh):
+    t = open_ssh()
+    size = 12 * 1024 * 1024  # both streams at once: a reader of one only would deadlock
+    res = t.send(plan(f"head -c {size} /dev/zero | tr '\\0' o & "
+                      f"head -c {size} /dev/zero | tr '\\0' e >&2; wait; echo END"))
+    assert res.ok, res.message
+    logs = Path(res.log_dir)
+    assert (logs / "stdout.log").stat().st_size == size + 4
+    assert (logs / "stderr.log").stat().st_size == size
+    assert res.stdout_tail.endswith("ooo\nEND\n") or res.stdout_tail.endswith("END\n")
+
+
+def test_connection_reused_and_concurrent_sends(open_ssh, sshd):
+    t = open_ssh()
+    results = [None] * 6
+
+    def go(i: int) -> None:
+        results[i] = t.send(plan(f"sleep 0.5; echo {i}", node=f"web[{i}].S"))
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert [r.stdout_tail.strip() for r in results] == [str(i) for i in range(6)]
+    log = (sshd.dir / "sshd.log").read_text()
+    assert log.count("Accepted publickey") >= 1
+    client = t._client
+    t.send(plan("true", node="web[9].S"))
+    assert t._client is client  # one connection per host for the whole deployment
+
+
+def test_a_dropped_connection_is_resumed_without_losing_or_repeating_output(open_ssh, sshd):
+    t = open_ssh()
+    got = {}
+    th = threading.Thread(target=lambda: got.setdefault("r", t.send(
+        plan("for i in $(seq 1 30); do echo line $i; sleep 0.1; done; "
+             "echo run >> runs.txt"))))
+    th.start()
+    time.sleep(1.2)
+    t._client.get_transport().sock.close()  # the network drops under the running action
+    th.join(60)
+    res = got["r"]
+    assert res.ok, res.message
+    lines = (Path(res.log_dir) / "stdout.log").read_text().split("\n")[:-1]
+    assert lines == [f"line {i}" for i in range(1, 31)]
+    assert (remote(sshd) / "hosts" / "sshd" / "runs.txt").read_text() == "run\n"  # ran once
+
+
+def test_a_new_engine_reattaches_to_a_run_instead_of_running_it_again(open_ssh, sshd):
+    first = open_ssh()
+    p = plan("echo started >> count.txt; sleep 2; echo '{\"v\": 1}' > \"$MURANO_FLOW_OUTPUT\"",
+             node="db.Installed")
+    th = threading.Thread(target=lambda: first.send(p), daemon=True)
+    th.start()
+    time.sleep(1.0)
+    first._client.close()  # the engine "dies": it never collects the result
+    second = open_ssh()
+    res = second.reattach(p)
+    assert res is not None and res.ok and res.outputs == {"v": 1}
+    assert (remote(sshd) / "hosts" / "sshd" / "count.txt").read_text() == "started\n"
+    assert second.reattach(plan("true", node="db.Never")) is None  # never started: send it
+
+
+def test_host_key_policies(open_ssh, sshd, tmp_path):
+    other = tmp_path / "other_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+    wrong = " ".join((tmp_path / "other_key.pub").read_text().split()[:2])
+    changed = tmp_path / "changed_known_hosts"
+    changed.write_text(f"[127.0.0.1]:{sshd.port} {wrong}\n")
+    with pytest.raises(ConnectError, match="host key mismatch.*records SHA256:") as exc:
+        open_ssh(known_hosts=str(changed)).send(plan("true"))
+    assert "ssh-keygen -R" in str(exc.value) and exc.value.exit_code == 3
+
+    empty = tmp_path / "empty_known_hosts"
+    empty.write_text("")
+    with pytest.raises(ConnectError, match="unknown host key .*SHA256:"):
+        open_ssh(known_hosts=str(empty)).send(plan("true"))
+    assert open_ssh(known_hosts=str(empty), trust_on_first_use=True).send(plan("true")).ok
+    assert str(sshd.port) in empty.read_text()  # recorded: from now on it is verified
+    assert open_ssh(known_hosts=str(empty)).send(plan("true")).ok
+    # trust on first use never overrides a mismatch
+    with pytest.raises(ConnectError, match="host key mismatch"):
+        open_ssh(known_hosts=str(changed), trust_on_first_use=True).send(plan("true"))
+
+    fingerprint = subprocess.run(["ssh-keygen", "-lf", str(sshd.dir / "host_key.pub")],
+                                 capture_output=True, text=True, check=True).stdout.split()[1]
+    assert open_ssh(known_hosts=str(empty), host_key=fingerprint).send(plan("true")).ok
+    with pytest.raises(ConnectError, match="the blueprint pins"):
+        open_ssh(host_key="SHA256:" + "A" * 43).send(plan("true"))
+
+
+def test_connection_errors_say_what_to_fix(sshd, tmp_path):
+    def fails(fields: dict, pattern: str) -> None:
+        with pytest.raises(ConnectError, match=pattern) as exc:
+            SSHTransport(tmp_path, fields).send(plan("true"))
+        assert exc.value.exit_code == 3 and exc.value.hint
+
+    stranger = tmp_path / "stranger"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)],
+                   check=True)
+    fails({**sshd.host(), "key_file": str(stranger)}, "authentication failed .* key_file")
+    locked = tmp_path / "locked"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "sesame", "-f", str(locked)],
+                   check=True)
+    fails({**sshd.host(), "key_file": str(locked)}, "is encrypted")
+    fails({**sshd.host(), "key_file": str(tmp_path / "nope")}, "does not exist")
+    with socket_closed() as port:
+        fails({**sshd.host(), "port": port}, "connection refused")
+    fails({**sshd.host(), "address": "no-such-host.invalid"}, "cannot resolve host name")
+    fails({**sshd.host(), "port": 70000}, "is not a TCP port")
+    fails({**sshd.host(), "options": {"colour": "red"}}, "unknown ssh option 'colour'")
+    fails({**sshd.host(), "options": {"host_key": "aa:bb"}}, "not a SHA256 fingerprint")
+
+
+def test_an_encrypted_key_works_with_its_passphrase(sshd, tmp_path):
+    locked = tmp_path / "locked"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "sesame", "-f", str(locked)],
+                   check=True)
+    with (sshd.dir / "authorized_keys").open("a") as f:
+        f.write((tmp_path / "locked.pub").read_text())
+    t = SSHTransport(tmp_path, {**sshd.host(passphrase="sesame"), "key_file": str(locked)})
+    try:
+        assert t.send(plan("true")).ok
+    finally:
+        t.close()
+
+
+def test_password_login(sshd, tmp_path):
+    if not sshd.password_user:
+        pytest.skip("password login needs a local test user, which only root can create")
+    fields = {**sshd.host(workdir=".murano-flow-test"), "user": sshd.password_user,
+              "password": sshd.password}
+    del fields["key_file"]
+    t = SSHTransport(tmp_path, fields)
+    try:
+        res = t.send(plan("id -un"))
+        assert res.ok and res.stdout_tail.strip() == sshd.password_user
+    finally:
+        t.close()
+    with pytest.raises(ConnectError, match="authentication failed .* password"):
+        SSHTransport(tmp_path, {**fields, "password": "wrong"}).send(plan("true"))
+
+
+def test_a_host_without_python_is_a_clear_error(open_ssh):
+    res = open_ssh(python="no-such-python3").send(plan("true"))
+    assert res.status == "error" and "no-such-python3 not found" in res.message
+
+
+class socket_closed:
+    """A loopback port nobody listens on."""
+
+    def __enter__(self) -> int:
+        import socket
+
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.port = s.getsockname()[1]
+        s.close()
+        return self.port
+
+    def __exit__(self, *exc) -> None:
+        pass
