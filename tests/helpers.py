@@ -44,3 +44,12 @@ def consecutive_free_ports(n: int) -> int:
 
 #: The engines' agent secret in tests that run agents.
 AGENT_SECRET = "test-agent-secret"
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for its reaper does not count)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -119,12 +119,14 @@ def test_unknown_deployment_and_bad_parameters_exit_2(home):
     assert result.exit_code == 2 and "unknown store URL" in result.output
 
 
-def test_unavailable_transport_exits_3(home):
+def test_unreachable_windows_hosts_exit_3_without_showing_the_password(home):
     ad = str(BLUEPRINTS / "active-directory.yaml")
     result = CliRunner().invoke(cli, ["deploy", ad, "-p", "admin_password=Sup3rSecretPassw0rd",
-                                      "-p", "recovery_password=Sup3rSecretPassw0rd"])
+                                      "-p", "recovery_password=Sup3rSecretPassw0rd",
+                                      "-p", "primary_address=127.0.0.1",
+                                      "-p", "secondary_addresses=[127.0.0.1]"])
     assert result.exit_code == 3, result.output
-    assert "'winrm' transport" in result.output
+    assert "cannot connect to https://127.0.0.1:5986/wsman" in result.output
     assert "Sup3rSecretPassw0rd" not in result.output
 
 

@@ -16,8 +16,8 @@ __all__ = ["LocalTransport", "StubTransport", "Transport", "open_transport"]
 if TYPE_CHECKING:
     from .amqp import Broker
 
-#: Transports that need an optional library: kind -> (module, extra to install).
-_NEEDS = {"ssh": ("paramiko", "ssh"), "winrm": ("winrm", "winrm")}
+#: Transports that need optional libraries: kind -> (modules, extra that installs them).
+_NEEDS = {"ssh": (("paramiko",), "ssh"), "winrm": (("winrm", "defusedxml"), "winrm")}
 
 
 def open_transport(kind: str, host: dict[str, Any], *, root: Path,
@@ -34,17 +34,20 @@ def open_transport(kind: str, host: dict[str, Any], *, root: Path,
         queue, limits = agent_queue(host), Limits.from_options(host.get("options"))
         return AgentTransport(broker(), queue, limits)
     if kind in _NEEDS:
-        module, extra = _NEEDS[kind]
+        modules, extra = _NEEDS[kind]
         try:
-            __import__(module)
+            for module in modules:
+                __import__(module)
         except ImportError as exc:
-            raise ConnectError(f"{kind} hosts need {module}",
+            raise ConnectError(f"{kind} hosts need {exc.name or ' and '.join(modules)}",
                                host=str(host.get("address", host.get("name", ""))),
                                hint=f"pip install 'murano-flow[{extra}]'") from exc
     if kind == "ssh":
         from .ssh import SSHTransport
 
         return SSHTransport(root, host)
-    if kind == "winrm":  # the next change brings it
-        raise ConnectError("the 'winrm' transport is not available in this release")
+    if kind == "winrm":
+        from .winrm import WinRMTransport
+
+        return WinRMTransport(root, host)
     raise ConnectError(f"unknown transport '{kind}'")

@@ -51,6 +51,15 @@ def _interpreter(script_type: str) -> list[str] | None:
         if found else None
 
 
+def run_path(runs: Path, plan: Plan, *, make: bool = False) -> Path:
+    """The engine-side run directory of ``plan`` under ``runs`` (created, private, if
+    ``make``): logs, and for local plans everything else of the run."""
+    path = runs / safe_name(plan.deployment) / safe_name(plan.node) / f"{plan.kind}-{plan.attempt}"
+    if make:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
 def tail(path: Path, chars: int = TAIL_CHARS) -> str:
     """The last ``chars`` characters of a text file ('' if missing)."""
     try:
@@ -143,8 +152,7 @@ class LocalTransport(Transport):
     # -- helpers ---------------------------------------------------------------
 
     def _rundir(self, plan: Plan) -> Path:
-        return self.runs / safe_name(plan.deployment) / safe_name(plan.node) \
-            / f"{plan.kind}-{plan.attempt}"
+        return run_path(self.runs, plan)
 
     def _prepare(self, plan: Plan) -> Path:
         rundir = self._rundir(plan)

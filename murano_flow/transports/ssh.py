@@ -38,9 +38,9 @@ import paramiko
 
 from ..errors import Abandoned, ConnectError
 from ..protocol import Plan, Result
-from . import hostkeys, supervise
+from . import hostfields, hostkeys, supervise
 from .base import Transport
-from .local import TAIL_CHARS, safe_name, tail
+from .local import TAIL_CHARS, run_path, safe_name, tail
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ _SUFFIX = {"sh": ".sh", "bash": ".sh", "python": ".py", "powershell": ".ps1"}
 _INPUT_FILES = ("params.json", supervise.ENV)
 #: Seconds the engine waits beyond a plan's own timeout before it suspects the connection.
 _SILENCE_MARGIN = 60.0
-_OPTIONS: dict[str, type | tuple[type, ...]] = {
+_OPTIONS: dict[str, hostfields.Types] = {
     "known_hosts": str, "host_key": str, "trust_on_first_use": bool, "passphrase": str,
     "connect_timeout": (int, float), "keepalive": (int, float), "agent": bool, "python": str,
     "workdir": str, "reconnect_timeout": (int, float)}
@@ -82,31 +82,14 @@ class SSHHost:
     @classmethod
     def from_fields(cls, fields: dict[str, Any]) -> SSHHost:
         """Check the host mapping; raise ConnectError naming the bad field."""
-        address = fields.get("address")
-        if not isinstance(address, str) or not address.strip():
-            raise ConnectError("an ssh host needs an address", host=str(fields.get("name", "")),
-                               hint="set host.address to the host name or IP address")
-        try:
-            port = int(fields.get("port", 22))
-        except (TypeError, ValueError):
-            port = 0
-        if not 0 < port < 65536:
-            raise ConnectError(f"ssh port {fields.get('port')!r} is not a TCP port",
-                               host=address, hint="set host.port to 1-65535")
-        options = dict(fields.get("options") or {})
-        for key, value in options.items():
-            want = _OPTIONS.get(key)
-            if want is None:
-                raise ConnectError(f"unknown ssh option '{key}'", host=address,
-                                   hint="known options: " + ", ".join(sorted(_OPTIONS)))
-            if not isinstance(value, want) or (want is not bool and isinstance(value, bool)):
-                raise ConnectError(f"ssh option '{key}' has the wrong type ({value!r})",
-                                   host=address)
+        address = hostfields.address(fields, "ssh")
+        port = hostfields.port(fields, 22, "ssh", address)
+        options = hostfields.options(fields, _OPTIONS, "ssh", address)
         if options.get("host_key") and not str(options["host_key"]).startswith("SHA256:"):
             raise ConnectError(f"options.host_key {options['host_key']!r} is not a SHA256 "
                                "fingerprint", host=address,
                                hint="give it as ssh-keygen -lf prints it: SHA256:...")
-        return cls(address=address.strip(), name=str(fields.get("name") or address).strip(),
+        return cls(address=address, name=str(fields.get("name") or address).strip(),
                    port=port,
                    user=str(fields.get("user") or getpass.getuser()),
                    password=str(fields.get("password") or ""),
@@ -263,7 +246,7 @@ class SSHTransport(Transport):
     def _follow(self, plan: Plan, rundir: str, started: float, first: str) -> Result:
         """Stream the run's logs into the local run directory until its end is recorded;
         across dropped connections (reconnecting) until ``reconnect_timeout``."""
-        local = self._local_dir(plan)
+        local = run_path(self.runs, plan, make=True)
         written = [0, 0]
         with (local / "stdout.log").open("wb") as out, (local / "stderr.log").open("wb") as err:
             while True:
@@ -378,13 +361,6 @@ class SSHTransport(Transport):
             outputs = {}
         return Result(plan.id, status, exit_code if isinstance(exit_code, int) else None,
                       *logs, outputs or {}, started, time.time(), message, str(local))
-
-    def _local_dir(self, plan: Plan) -> Path:
-        local = self.runs / safe_name(plan.deployment) / safe_name(plan.node) \
-            / f"{plan.kind}-{plan.attempt}"
-        local.mkdir(parents=True, exist_ok=True, mode=0o700)
-        return local
-
 
 def _connect_error(h: SSHHost, known: Path, exc: Exception) -> ConnectError:
     """A clear error for each way a connection fails."""

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import alive
 
 from murano_flow.errors import ConnectError
 from murano_flow.protocol import Plan
@@ -92,14 +93,9 @@ def test_timeout_really_stops_the_remote_process_group(open_ssh, sshd):
     assert time.monotonic() - started < 15
     time.sleep(0.3)
     child = int((remote(sshd) / "hosts" / "sshd" / "child.pid").read_text())
-    assert not os.path.exists(f"/proc/{child}") or _zombie(child)
+    assert not alive(child)
     found = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True)
     assert found.stdout == "", f"still running: {found.stdout}"
-
-
-def _zombie(pid: int) -> bool:
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().rsplit(")", 1)[1].split()[0] == "Z"
 
 
 def test_large_output_streams_without_stalling(open_ssh):

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import alive
 
 from murano_flow.protocol import Plan
 from murano_flow.transports import LocalTransport
@@ -74,16 +75,7 @@ def test_timeout_kills_the_whole_process_group(transport, tmp_path):
     assert time.monotonic() - started < 10
     child = int((transport.workdir / "child.pid").read_text())
     time.sleep(0.2)
-    assert not _alive(child)
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie waiting for its reaper does not count)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+    assert not alive(child)
 
 
 def test_invalid_output_json_fails_the_action(transport):

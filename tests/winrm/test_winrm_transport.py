@@ -1,0 +1,148 @@
+"""The winrm transport through the real pywinrm client against the WS-Management test
+peer (tests/winrmpeer.py: no Windows here; the peer runs commands with local programs,
+so these plans are Python scripts; the PowerShell bootstrap is checked statically)."""
+
+from __future__ import annotations
+
+import base64
+import time
+from pathlib import Path
+
+import pytest
+from helpers import alive
+
+from murano_flow.errors import ConnectError
+from murano_flow.protocol import Plan
+from murano_flow.transports import winrs
+from murano_flow.transports.winrm import WinRMTransport
+
+pytestmark = pytest.mark.integration
+
+
+def plan(body: str, *, node: str = "dc.Installed", attempt: int = 1, timeout: float = 60,
+         env: dict[str, str] | None = None, params: dict | None = None,
+         args: tuple[str, ...] = (), reboot: bool = False, idempotent: bool = False,
+         script_type: str = "python") -> Plan:
+    return Plan(id=f"d/{node}/action/{attempt}", deployment="d", node=node, kind="action",
+                attempt=attempt, script_type=script_type, body=body, args=args,
+                env=env or {}, params=params or {"inputs": {}}, timeout=timeout,
+                reboot=reboot, idempotent=idempotent)
+
+
+def send(peer, p: Plan, tmp_path: Path, **options):
+    t = WinRMTransport(tmp_path / "home", peer.host(**options))
+    try:
+        return t.send(p)
+    finally:
+        t.close()
+
+
+def test_a_script_gets_its_inputs_as_data_and_publishes_outputs(winrm_https, tmp_path):
+    evil = '"; Remove-Item -Recurse C:\\ ; $(whoami) & del *'
+    res = send(winrm_https, plan(
+        "import json, os, sys\n"
+        "p = json.load(open(os.environ['MURANO_FLOW_PARAMS']))\n"
+        "print(p['inputs']['v']); print(os.environ['EVIL']); print(sys.argv[1])\n"
+        "print('warn', file=sys.stderr)\n"
+        "out = open(os.environ['MURANO_FLOW_OUTPUT'], 'w')\n"
+        "json.dump({'dns': '10.0.0.10', 'multi': 'a\\nb'}, out, indent=2)\n",
+        env={"EVIL": evil}, params={"inputs": {"v": evil}}, args=(evil,)), tmp_path)
+    assert res.ok, (res.message, res.stderr_tail)
+    assert res.outputs == {"dns": "10.0.0.10", "multi": "a\nb"}
+    assert res.stdout_tail == f"{evil}\n{evil}\n{evil}\n"  # the outputs line is cut off
+    assert res.stderr_tail == "warn\n"
+    assert (Path(res.log_dir) / "stdout.log").read_text() == res.stdout_tail
+
+
+def test_a_script_far_beyond_the_command_line_and_envelope_limits(winrm_https, tmp_path):
+    filler = "x" * 2_000_000  # 2 MB of script: 4+ envelopes of the peer's 500 KB limit
+    res = send(winrm_https, plan(f"BIG = '{filler}'\nprint(len(BIG))\n"
+                                 "import sys; sys.stdout.write('o' * 6_000_000)\n"), tmp_path)
+    assert res.ok, res.message
+    stdout = (Path(res.log_dir) / "stdout.log").read_bytes()
+    assert stdout.startswith(b"2000000\n") and len(stdout) == 8 + 6_000_000
+
+
+def test_exit_codes_and_error_records_decide_not_stderr(winrm_https, tmp_path):
+    progress = ('#< CLIXML\\r\\n<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/'
+                'powershell/2004/04"><Obj S="progress" RefId="0"><TN RefId="0"><T>System.'
+                'Management.Automation.PSCustomObject</T></TN><MS><I64 N="SourceId">1</I64>'
+                '<PR N="Record"><AV>Preparing modules for first use.</AV></PR></MS></Obj>'
+                '<S S="Warning">disk almost full_x000D__x000A_</S></Objs>')
+    res = send(winrm_https, plan(f"import sys; sys.stderr.write('{progress}')"), tmp_path)
+    assert res.ok, res.message  # progress noise on stderr is not a failure
+    assert res.stderr_tail == "WARNING: disk almost full\n"
+    error = progress.replace('<S S="Warning">disk almost full', '<S S="Error">access denied')
+    res = send(winrm_https, plan(f"import sys; sys.stderr.write('{error}')", attempt=2),
+               tmp_path)
+    assert res.status == "failed" and "error records: access denied" in res.message
+    res = send(winrm_https, plan("import sys; print('no'); sys.exit(5)", attempt=3), tmp_path)
+    assert res.status == "failed" and res.exit_code == 5
+
+
+def test_timeout_terminates_the_command_on_the_host(winrm_https, tmp_path):
+    started = time.monotonic()
+    res = send(winrm_https, plan(
+        "import os, time; open('child.pid', 'w').write(str(os.getpid())); time.sleep(300)",
+        timeout=2), tmp_path)
+    assert res.status == "timeout" and "terminated" in res.message
+    assert time.monotonic() - started < 10
+    pid = int((winrm_https.workdir / "child.pid").read_text())
+    time.sleep(0.5)
+    assert not alive(pid)
+
+
+def test_a_reboot_step_waits_for_the_host_to_go_down_and_come_back(winrm_https, tmp_path):
+    boots = winrm_https.boots
+    reboot = ["/bin/sh", "-c", "kill -USR1 $PPID"]  # the peer "reboots"
+    started = time.monotonic()
+    res = send(winrm_https, plan("print('configured')", reboot=True), tmp_path,
+               reboot_command=reboot, reboot_timeout=60)
+    assert res.ok, res.message
+    assert winrm_https.boots == boots + 1
+    assert time.monotonic() - started >= 2  # the peer stays down 2 s
+    res = send(winrm_https, plan("print(1)", reboot=True, attempt=2), tmp_path,
+               reboot_command=["/bin/true"], reboot_timeout=3)
+    assert res.status == "error" and "did not go down within 3s" in res.message
+
+
+def test_reattach_never_runs_a_non_idempotent_plan_twice(winrm_https, tmp_path):
+    t = WinRMTransport(tmp_path, winrm_https.host())
+    lost = t.reattach(plan("print(1)"))
+    assert lost is not None and lost.status == "error" and "not marked idempotent" in lost.message
+    assert t.reattach(plan("print(1)", idempotent=True)) is None
+
+
+def test_connection_and_security_errors_say_which_setting_to_change(winrm_https, winrm_http,
+                                                                    tmp_path):
+    def fails(fields: dict, pattern: str) -> str:
+        with pytest.raises(ConnectError, match=pattern) as exc:
+            WinRMTransport(tmp_path, fields).send(plan("print(1)"))
+        assert exc.value.exit_code == 3
+        return str(exc.value)
+
+    good = winrm_https.host()
+    said = fails({**good, "password": "wrong"}, "rejected the credentials of 'Administrator'")
+    assert "winrm get winrm/config/service/auth" in said
+    said = fails(winrm_https.host(ca_file=None), "TLS with https://127.0.0.1:.* failed")
+    assert "options.ca_file" in said
+    said = fails(winrm_http.host(), "over http with basic auth would send credentials")
+    assert "scheme: https" in said
+    fails({**good, "port": winrm_http.port}, "TLS with|cannot connect")
+    fails({**winrm_http.host(allow_unencrypted=True), "port": 1}, "cannot connect to")
+    fails({**good, "options": {"auth": "digest"}}, "winrm auth 'digest' is not one of")
+    fails({**good, "options": {"color": 1}}, "unknown winrm option 'color'")
+    fails({**good, "options": {"reboot_command": "shutdown"}}, "wrong type")
+
+
+def test_plain_http_runs_when_explicitly_allowed(winrm_http, tmp_path):
+    res = send(winrm_http, plan("print('lab')"), tmp_path, allow_unencrypted=True)
+    assert res.ok and res.stdout_tail == "lab\n"
+
+
+def test_the_powershell_bootstrap_fits_the_command_line():
+    program, args = winrs.powershell_command("powershell.exe")
+    line = " ".join([program, *args])
+    assert len(line) < 8191  # cmd.exe's limit; the script itself goes through stdin
+    source = base64.b64decode(args[-1]).decode("utf-16-le")
+    assert "[Console]::In.ReadToEnd()" in source and "$ErrorActionPreference = 'Stop'" in source
