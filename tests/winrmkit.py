@@ -1,5 +1,6 @@
 """The WinRM test peer (tests/winrmpeer.py) as fixtures: one over HTTPS with a throwaway
-self-signed certificate, one over plain HTTP, each a separate process."""
+self-signed certificate, one over plain HTTP that accepts only NTLM-sealed messages,
+each a separate process."""
 
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ class WinRMPeer:
     proc: subprocess.Popen
 
     def host(self, **options: Any) -> dict[str, Any]:
-        """A host mapping for this peer (Basic auth; the peer speaks no NTLM)."""
-        opts: dict[str, Any] = {"auth": "basic", "scheme": self.scheme, "python": sys.executable,
+        """A host mapping for this peer (NTLM, the default auth, unless ``options`` say)."""
+        opts: dict[str, Any] = {"scheme": self.scheme, "python": sys.executable,
                                 "operation_timeout": 2}
         if self.ca_file:
             opts["ca_file"] = self.ca_file
@@ -37,6 +38,10 @@ class WinRMPeer:
         return {"transport": "winrm", "name": "win", "address": "127.0.0.1", "port": self.port,
                 "user": USER, "password": PASSWORD,
                 "options": {k: v for k, v in opts.items() if v is not None}}
+
+    def wire(self) -> list[str]:
+        """How each message arrived (sealed/plain, NTLM or not), oldest first."""
+        return (self.workdir / "wire.log").read_text().splitlines()
 
     @property
     def boots(self) -> int:

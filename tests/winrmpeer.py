@@ -6,10 +6,13 @@ What it implements, as Windows does on the wire: Create (a shell), Command, Send
 (stdin, with End), Receive (long poll honouring OperationTimeout, answering the
 w:TimedOut fault 2150858793 when nothing came), Signal (terminate), Delete (the
 shell and what runs in it); SOAP faults for unknown shells and for envelopes over
-MaxEnvelopeSizekb (500 KB); Basic authentication (401 otherwise), over HTTP or HTTPS.
-What it does not: NTLM/Kerberos/CredSSP and their message encryption, PowerShell
-itself (commands are run with this machine's programs), the WINRS options (code
-page, profile), Windows' quoting rules beyond "double quotes group".
+MaxEnvelopeSizekb (500 KB); authentication by Basic or NTLM (pyspnego's NTLM acceptor,
+connection-bound, as HTTP.sys does), over HTTPS or HTTP; on HTTP, like a host with
+AllowUnencrypted=false, only messages sealed with the NTLM session key
+(multipart/encrypted, MS-WSMV 2.2.9.1.1) are accepted, anything else gets HTTP 400.
+What it does not: Kerberos and CredSSP, PowerShell itself (commands run with this
+machine's programs), the WINRS options (code page, profile), Windows' quoting rules
+beyond "double quotes group". ``wire.log`` records how each message arrived.
 
 SIGUSR1 simulates a reboot: the listener closes (connections refused), running
 commands die, and after --downtime seconds it listens again; ``boots`` counts.
@@ -25,6 +28,7 @@ import http.server
 import os
 import signal
 import ssl
+import struct
 import subprocess
 import sys
 import threading
@@ -32,6 +36,10 @@ import time
 import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
+
+import spnego
+import spnego.exceptions
 
 NS = {"s": "http://www.w3.org/2003/05/soap-envelope",
       "a": "http://schemas.xmlsoap.org/ws/2004/08/addressing",
@@ -86,12 +94,13 @@ class Command:
 class Peer:
     """Shells and their commands; the HTTP handler calls into this."""
 
-    def __init__(self, user: str, password: str, workdir: Path) -> None:
+    def __init__(self, user: str, password: str, workdir: Path, encrypted_only: bool) -> None:
         self.credentials = base64.b64encode(f"{user}:{password}".encode()).decode()
         self.workdir = workdir
+        self.encrypted_only = encrypted_only
+        self.wire = (workdir / "wire.log").open("a", buffering=1)
         self.shells: dict[str, dict[str, Command]] = {}
         self.lock = threading.Lock()
-        self.requests: list[str] = []  # actions seen, for tests that inspect the conversation
 
     def kill_all(self) -> None:
         with self.lock:
@@ -112,7 +121,6 @@ class Peer:
             if sel.get("Name") == "ShellId":
                 shell_id = sel.text or ""
         verb = action.rsplit("/", 1)[-1]
-        self.requests.append(verb)
         if verb == "Create":
             shell_id = str(uuid.uuid4()).upper()
             with self.lock:
@@ -241,34 +249,99 @@ def fault(code: str, subcode: str, wsman: int, text: str) -> tuple[int, str]:
         f'</s:Detail></s:Fault></s:Body></s:Envelope>')
 
 
+BOUNDARY = b"--Encrypted Boundary"
+SEALED = "application/HTTP-SPNEGO-session-encrypted"
+
+
 def handler_for(peer: Peer) -> type[http.server.BaseHTTPRequestHandler]:
     class Handler(http.server.BaseHTTPRequestHandler):
+        """One instance per TCP connection: NTLM authenticates the connection."""
+
         protocol_version = "HTTP/1.1"
+        ntlm: Any = None  # the connection's NTLM context once a handshake began
 
         def do_POST(self) -> None:  # noqa: N802 - http.server's name
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             if self.path != "/wsman":
                 return self.send(404, "")
-            if self.headers.get("Authorization", "") != f"Basic {peer.credentials}":
-                return self.send(401, "", {"WWW-Authenticate": 'Basic realm="WSMAN"'})
+            auth = self.headers.get("Authorization", "")
+            if auth.startswith(("Negotiate ", "NTLM ")) and not self.handshake(auth):
+                return None
+            sealed = "multipart/encrypted" in self.headers.get("Content-Type", "")
+            if self.ntlm is not None and self.ntlm.complete:
+                if not body:
+                    return self.send(200, "")  # the empty request that set up the context
+                if sealed:
+                    body = self.unseal(body)
+            elif auth != f"Basic {peer.credentials}":
+                return self.send(401, "", [("WWW-Authenticate", "Negotiate"),
+                                           ("WWW-Authenticate", 'Basic realm="WSMAN"')])
+            if peer.encrypted_only and not sealed:
+                peer.wire.write("refused-plain\n")
+                return self.send(400, "")  # what a host with AllowUnencrypted=false does
             try:
                 status, text = peer.handle(body)
             except (ET.ParseError, AttributeError, KeyError) as exc:
                 status, text = fault("s:Sender", "w:SchemaValidationError", 2150858817,
                                      f"bad request: {exc}")
+            peer.wire.write(f"{'sealed' if sealed else 'plain'} {self.ntlm is not None}\n")
+            if sealed:
+                return self.send_sealed(status, text.encode())
             self.send(status, text)
 
-        def send(self, status: int, text: str, headers: dict[str, str] | None = None) -> None:
-            data = text.encode()
+        def handshake(self, auth: str) -> bool:
+            """One NTLM step; True once the connection is authenticated."""
+            scheme, token = auth.split(" ", 1)
+            if self.ntlm is None or self.ntlm.complete:
+                self.ntlm = spnego.server(protocol="ntlm")
+            try:
+                out = self.ntlm.step(base64.b64decode(token))
+            except spnego.exceptions.SpnegoError:
+                self.ntlm = None
+                self.send(401, "", [("WWW-Authenticate", "Negotiate")])
+                return False
+            if not self.ntlm.complete:
+                self.send(401, "", [("WWW-Authenticate", f"{scheme} "
+                                                          f"{base64.b64encode(out).decode()}")])
+                return False
+            return True
+
+        def unseal(self, body: bytes) -> bytes:
+            header, payload = [p for p in body.split(BOUNDARY + b"\r\n") if p][:2]
+            length = int(header.split(b"Length=")[1].strip())
+            payload = payload.removesuffix(BOUNDARY + b"--\r\n")
+            data = payload.replace(b"\tContent-Type: application/octet-stream\r\n", b"", 1)
+            size = struct.unpack("<i", data[:4])[0]
+            plain = self.ntlm.unwrap_winrm(data[4:4 + size], data[4 + size:])
+            if len(plain) != length:
+                raise ET.ParseError("sealed length mismatch")
+            return plain
+
+        def send_sealed(self, status: int, plain: bytes) -> None:
+            wrapped = self.ntlm.wrap_winrm(plain)
+            data = (BOUNDARY + b"\r\n\tContent-Type: " + SEALED.encode() + b"\r\n"
+                    b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length="
+                    + str(len(plain)).encode() + b"\r\n" + BOUNDARY
+                    + b"\r\n\tContent-Type: application/octet-stream\r\n"
+                    + struct.pack("<i", len(wrapped.header)) + wrapped.header + wrapped.data
+                    + BOUNDARY + b"--\r\n")
+            ctype = f'multipart/encrypted;protocol="{SEALED}";boundary="Encrypted Boundary"'
+            self.send_bytes(status, data, [("Content-Type", ctype)])
+
+        def send(self, status: int, text: str,
+                 headers: list[tuple[str, str]] | None = None) -> None:
+            self.send_bytes(status, text.encode(), [
+                ("Content-Type", "application/soap+xml;charset=UTF-8"), *(headers or [])])
+
+        def send_bytes(self, status: int, data: bytes, headers: list[tuple[str, str]]) -> None:
             self.send_response(status)
-            self.send_header("Content-Type", "application/soap+xml;charset=UTF-8")
             self.send_header("Content-Length", str(len(data)))
-            for k, v in (headers or {}).items():
+            for k, v in headers:
                 self.send_header(k, v)
             self.end_headers()
             self.wfile.write(data)
 
-        def log_message(self, fmt: str, *args) -> None:
+        def log_message(self, fmt: str, *args: Any) -> None:
             pass
 
     return Handler
@@ -283,7 +356,10 @@ def main() -> None:
     ap.add_argument("--downtime", type=float, default=2.0)
     ap.add_argument("--workdir", type=Path, default=Path.cwd())
     args = ap.parse_args()
-    peer = Peer(args.user, args.password, args.workdir)
+    users = args.workdir / "ntlm-users"  # pyspnego's acceptor reads DOMAIN:USER:PASSWORD
+    users.write_text(f":{args.user}:{args.password}\n")
+    os.environ["NTLM_USER_FILE"] = str(users)
+    peer = Peer(args.user, args.password, args.workdir, encrypted_only=not args.tls)
     boots = args.workdir / "boots"
     state = {"server": None}
     rebooting = threading.Event()

@@ -329,9 +329,9 @@ class WinRMTransport(Transport):
         except WinRMTransportError as exc:
             hint = None
             if exc.code in (400, 415) or "encrypt" in str(exc.response_text).lower():
-                hint = ("the host and the engine disagree about message encryption: with "
-                        "http the host needs AllowUnencrypted=false and "
-                        "message_encryption auto/always here; or use scheme: https")
+                hint = ("the host and the engine disagree about message encryption: a host "
+                        "with AllowUnencrypted=false (the default) needs scheme: https, or "
+                        "ntlm/kerberos/credssp with message_encryption auto or always")
             raise ConnectError(f"{h.endpoint} answered HTTP {exc.code}: "
                                f"{str(exc.response_text)[:300]}", host=h.address,
                                hint=hint) from exc

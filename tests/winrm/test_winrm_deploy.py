@@ -31,7 +31,6 @@ entities:
       user: Administrator
       password: "{{ params.password }}"
       options:
-        auth: basic
         ca_file: "{{ params.ca_file }}"
         python: "{{ params.python }}"
         operation_timeout: 2

@@ -52,6 +52,7 @@ def test_a_script_gets_its_inputs_as_data_and_publishes_outputs(winrm_https, tmp
     assert res.stdout_tail == f"{evil}\n{evil}\n{evil}\n"  # the outputs line is cut off
     assert res.stderr_tail == "warn\n"
     assert (Path(res.log_dir) / "stdout.log").read_text() == res.stdout_tail
+    assert winrm_https.wire()[-1] == "plain True"  # NTLM-authenticated, inside TLS
 
 
 def test_a_script_far_beyond_the_command_line_and_envelope_limits(winrm_https, tmp_path):
@@ -126,18 +127,31 @@ def test_connection_and_security_errors_say_which_setting_to_change(winrm_https,
     assert "winrm get winrm/config/service/auth" in said
     said = fails(winrm_https.host(ca_file=None), "TLS with https://127.0.0.1:.* failed")
     assert "options.ca_file" in said
-    said = fails(winrm_http.host(), "over http with basic auth would send credentials")
+    said = fails(winrm_http.host(auth="basic"), "over http with basic auth would send")
     assert "scheme: https" in said
+    said = fails(winrm_http.host(auth="basic", allow_unencrypted=True), "answered HTTP 400")
+    assert "message encryption" in said and "AllowUnencrypted" in said
+    said = fails(winrm_http.host(message_encryption="never", allow_unencrypted=True),
+                 "answered HTTP 400")
     fails({**good, "port": winrm_http.port}, "TLS with|cannot connect")
-    fails({**winrm_http.host(allow_unencrypted=True), "port": 1}, "cannot connect to")
+    fails({**good, "port": 1}, "cannot connect to")
     fails({**good, "options": {"auth": "digest"}}, "winrm auth 'digest' is not one of")
     fails({**good, "options": {"color": 1}}, "unknown winrm option 'color'")
     fails({**good, "options": {"reboot_command": "shutdown"}}, "wrong type")
 
 
-def test_plain_http_runs_when_explicitly_allowed(winrm_http, tmp_path):
-    res = send(winrm_http, plan("print('lab')"), tmp_path, allow_unencrypted=True)
-    assert res.ok and res.stdout_tail == "lab\n"
+def test_ntlm_over_http_seals_every_message(winrm_http, tmp_path):
+    before = len(winrm_http.wire())
+    res = send(winrm_http, plan("print('sealed')"), tmp_path)  # the defaults: ntlm, auto
+    assert res.ok and res.stdout_tail == "sealed\n", res.message
+    seen = winrm_http.wire()[before:]
+    assert seen and set(seen) == {"sealed True"}
+
+
+def test_basic_over_https(winrm_https, tmp_path):
+    res = send(winrm_https, plan("print('basic')"), tmp_path, auth="ssl")
+    assert res.ok and res.stdout_tail == "basic\n", res.message
+    assert winrm_https.wire()[-1] == "plain False"  # TLS protects it; no NTLM involved
 
 
 def test_the_powershell_bootstrap_fits_the_command_line():
