@@ -105,6 +105,14 @@ class WinRMHost:
                 "unencrypted", host=address,
                 hint="use scheme: https (port 5986), or ntlm/kerberos/credssp with "
                      "message_encryption auto; for a lab only, set allow_unencrypted: true")
+        if auth == "certificate":
+            if not (options.get("cert_pem") and options.get("cert_key_pem")):
+                raise ConnectError("certificate auth needs options.cert_pem and "
+                                   "options.cert_key_pem", host=address)
+        elif not (fields.get("user") and fields.get("password")):
+            raise ConnectError(f"a winrm host with {auth} auth needs user and password",
+                               host=address, hint="set host.user, and host.password from a "
+                                                  "secret parameter")
         if options.get("operation_timeout", 20) < 1:
             raise ConnectError("options.operation_timeout must be at least 1 second",
                                host=address)
@@ -178,16 +186,15 @@ class WinRMTransport(Transport):
         h = self.host
         transport = "ssl" if h.auth == "basic" and h.scheme == "https" else \
             "plaintext" if h.auth == "basic" else h.auth
-        return winrm.protocol.Protocol(
-            h.endpoint, transport=transport,  # type: ignore[arg-type]  # checked in from_fields
-            username=h.user or None,
-            password=h.password or None,
+        protocol: winrm.protocol.Protocol = self._call(
+            winrm.protocol.Protocol, h.endpoint, transport=transport,
+            username=h.user or None, password=h.password or None,
             server_cert_validation="validate" if h.validate_certs else "ignore",
-            ca_trust_path=h.ca_file or _SYSTEM_CA,
-            message_encryption=h.message_encryption,  # type: ignore[arg-type]
-            cert_pem=h.cert_pem or None,
-            cert_key_pem=h.cert_key_pem or None, operation_timeout_sec=operation_timeout,
+            ca_trust_path=h.ca_file or _SYSTEM_CA, message_encryption=h.message_encryption,
+            cert_pem=h.cert_pem or None, cert_key_pem=h.cert_key_pem or None,
+            operation_timeout_sec=operation_timeout,
             read_timeout_sec=max(operation_timeout + 10, int(h.connect_timeout)))
+        return protocol
 
     def _run(self, plan: Plan, command: tuple[str, list[str]], envelope: bytes,
              local: Path) -> tuple[int | None, bool]:
@@ -340,6 +347,8 @@ class WinRMTransport(Transport):
             if "encryption" in str(exc):
                 hint = ("set options.message_encryption to auto, or use scheme: https "
                         "with this auth")
+            elif "not installed" in str(exc):
+                hint = f"pip install 'pywinrm[{h.auth}]' (and the system's {h.auth} libraries)"
             raise ConnectError(f"winrm on {h.endpoint}: {exc}", host=h.address,
                                hint=hint) from exc
 

@@ -137,6 +137,9 @@ def test_connection_and_security_errors_say_which_setting_to_change(winrm_https,
     fails({**good, "port": 1}, "cannot connect to")
     fails({**good, "options": {"auth": "digest"}}, "winrm auth 'digest' is not one of")
     fails({**good, "options": {"color": 1}}, "unknown winrm option 'color'")
+    fails({**good, "password": ""}, "ntlm auth needs user and password")
+    said = fails(winrm_https.host(auth="kerberos"), "kerberos")
+    assert "pip install 'pywinrm[kerberos]'" in said or "Kerberos" in said
     fails({**good, "options": {"reboot_command": "shutdown"}}, "wrong type")
 
 
