@@ -30,6 +30,7 @@ import socket
 import stat
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -110,6 +111,8 @@ class SSHTransport(Transport):
         self._client: paramiko.SSHClient | None = None
         self._base = ""  # absolute remote workdir, known once connected
         self._lock = threading.Lock()
+        self._sftp: tuple[paramiko.SSHClient, paramiko.SFTPClient] | None = None
+        self._sftp_lock = threading.Lock()
         self._collected: list[str] = []
         self._closed = False
 
@@ -118,9 +121,8 @@ class SSHTransport(Transport):
     def send(self, plan: Plan) -> Result:
         """Upload and start ``plan``, stream its logs until it ends, collect its result."""
         started = time.time()
-        client = self._connect()
-        rundir = self._rundir(plan)
-        with client.open_sftp() as sftp:
+        with self._files() as sftp:  # connects first: the paths depend on the remote home
+            rundir = self._rundir(plan)
             self._upload(sftp, plan, rundir)
         argv = [*_INTERPRETERS[plan.script_type], posixpath.join(rundir, _script(plan)),
                 *plan.args]
@@ -131,9 +133,8 @@ class SSHTransport(Transport):
 
     def reattach(self, plan: Plan) -> Result | None:
         """Collect (waiting if needed) a run an earlier engine process started on the host."""
-        client = self._connect()
-        rundir = self._rundir(plan)
-        with client.open_sftp() as sftp:
+        with self._files() as sftp:
+            rundir = self._rundir(plan)
             if not any(_exists(sftp, posixpath.join(rundir, f))
                        for f in (supervise.EXIT, supervise.SPAWNED, supervise.LOCK)):
                 return None
@@ -158,6 +159,16 @@ class SSHTransport(Transport):
         client.close()
 
     # -- connecting ----------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _files(self) -> Iterator[paramiko.SFTPClient]:
+        """The connection's one SFTP session (opening a channel costs a round trip to the
+        host's sshd), for one thread at a time."""
+        client = self._connect()
+        with self._sftp_lock:
+            if self._sftp is None or self._sftp[0] is not client:
+                self._sftp = (client, client.open_sftp())
+            yield self._sftp[1]
 
     def _connect(self) -> paramiko.SSHClient:
         with self._lock:
@@ -193,13 +204,14 @@ class SSHTransport(Transport):
         assert transport is not None  # connect() succeeded
         transport.set_keepalive(max(1, int(h.keepalive)))
         try:
-            with client.open_sftp() as sftp:
-                self._base = sftp.normalize(".") if not h.workdir.startswith("/") else ""
-                self._base = posixpath.join(self._base, h.workdir)
-                for d in (self._base, *(posixpath.join(self._base, sub)
-                                        for sub in ("runs", "hosts")), self._work()):
-                    _mkdir(sftp, d)
-                sftp.putfo(_helper_source(), self._helper())
+            sftp = client.open_sftp()  # kept: the connection's one SFTP session (_files)
+            self._base = sftp.normalize(".") if not h.workdir.startswith("/") else ""
+            self._base = posixpath.join(self._base, h.workdir)
+            for d in (self._base, *(posixpath.join(self._base, sub)
+                                    for sub in ("runs", "hosts")), self._work()):
+                _mkdir(sftp, d)
+            sftp.putfo(_helper_source(), self._helper())
+            self._sftp = (client, sftp)
         except (OSError, paramiko.SSHException) as exc:
             client.close()
             raise ConnectError(f"cannot prepare {h.workdir} on {h.where}: {exc}",
@@ -224,7 +236,7 @@ class SSHTransport(Transport):
     def _upload(self, sftp: paramiko.SFTPClient, plan: Plan, rundir: str) -> None:
         parent = rundir
         missing = []
-        while not _exists(sftp, parent):
+        while parent != self._base and not _exists(sftp, parent):
             missing.append(parent)
             parent = posixpath.dirname(parent)
         for d in reversed(missing):
@@ -301,7 +313,7 @@ class SSHTransport(Transport):
                     raise EOFError("the transport is shutting down")
                 if time.monotonic() - silent_since > timeout + _SILENCE_MARGIN:
                     raise TimeoutError(f"no word for {timeout + _SILENCE_MARGIN:g}s")
-                select.select([chan], [], [], 0.1)
+                select.select([chan], [], [], 0.05)
         finally:
             chan.close()
 
@@ -326,8 +338,7 @@ class SSHTransport(Transport):
 
     def _collect(self, plan: Plan, rundir: str, local: Path, code: int,
                  started: float) -> Result:
-        client = self._connect()
-        with client.open_sftp() as sftp:
+        with self._files() as sftp:
             end = _read_json(sftp, posixpath.join(rundir, supervise.EXIT))
             try:
                 outputs = _read_json(sftp, posixpath.join(rundir, "output.json"))
