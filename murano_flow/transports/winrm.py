@@ -35,7 +35,7 @@ from winrm.exceptions import (
     WinRMTransportError,
 )
 
-from ..errors import Abandoned, ConnectError
+from ..errors import ConnectError
 from ..protocol import Plan, Result
 from . import clixml, hostfields, winrs
 from .base import Transport
@@ -72,7 +72,7 @@ class WinRMHost:
     ca_file: str = ""
     message_encryption: str = "auto"
     allow_unencrypted: bool = False
-    operation_timeout: int = 20
+    operation_timeout: int = 10
     connect_timeout: float = 30.0
     reboot_timeout: float = 900.0
     reboot_command: tuple[str, ...] = ("shutdown.exe", "/r", "/t", "5", "/c", "murano-flow")
@@ -113,7 +113,7 @@ class WinRMHost:
             raise ConnectError(f"a winrm host with {auth} auth needs user and password",
                                host=address, hint="set host.user, and host.password from a "
                                                   "secret parameter")
-        if options.get("operation_timeout", 20) < 1:
+        if options.get("operation_timeout", 10) < 1:
             raise ConnectError("options.operation_timeout must be at least 1 second",
                                host=address)
         reboot = options.pop("reboot_command", None)
@@ -155,8 +155,8 @@ class WinRMTransport(Transport):
         marker = f"##murano-flow-outputs-{secrets.token_hex(8)}##"
         envelope = json.dumps({"body": plan.body, "params": plan.params, "env": plan.env,
                                "args": list(plan.args), "marker": marker}).encode()
-        code, timed_out = self._run(plan, command, envelope, local)
-        result = self._result(plan, local, marker, code, timed_out, started)
+        code, ended = self._run(plan, command, envelope, local)
+        result = self._result(plan, local, marker, code, ended, started)
         if plan.reboot and result.ok:
             problem = self._reboot()
             if problem:
@@ -177,7 +177,8 @@ class WinRMTransport(Transport):
             "check the host, then resume to run it again"))
 
     def close(self) -> None:
-        """Stop waiting for running commands (their shells are deleted as they notice)."""
+        """Stop running commands, as the local transport does: each is terminated and its
+        shell deleted once its current Receive returns (within ``operation_timeout``)."""
         self._closed = True
 
     # -- running -------------------------------------------------------------------
@@ -197,8 +198,9 @@ class WinRMTransport(Transport):
         return protocol
 
     def _run(self, plan: Plan, command: tuple[str, list[str]], envelope: bytes,
-             local: Path) -> tuple[int | None, bool]:
-        """Start, feed and follow one command; (exit code, timed out)."""
+             local: Path) -> tuple[int | None, str]:
+        """Start, feed and follow one command; (exit code, how it ended: done | timeout |
+        stopped)."""
         deadline = time.monotonic() + plan.timeout
         proto = self._protocol(self.host.operation_timeout)
         shell = self._call(proto.open_shell, codepage=65001)  # UTF-8 both ways
@@ -216,14 +218,13 @@ class WinRMTransport(Transport):
             self._dispose(proto, shell, command_id)
 
     def _receive(self, proto: winrm.protocol.Protocol, shell: str, command_id: str,
-                 sinks: tuple[BinaryIO, BinaryIO], deadline: float) -> tuple[int | None, bool]:
+                 sinks: tuple[BinaryIO, BinaryIO], deadline: float) -> tuple[int | None, str]:
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                return None, True
-            if self._closed:
-                raise Abandoned("stopped waiting for a winrm command (its shell is deleted)",
-                                host=self.host.address)
+                return None, "timeout"
+            if self._closed:  # Ctrl-C, deadline, cancel --now: deleting the shell ends it
+                return None, "stopped"
             # Receive is a long poll: never let it outlast the plan's deadline by much.
             proto.operation_timeout_sec = max(1, min(self.host.operation_timeout, int(left) + 1))
             try:
@@ -234,7 +235,7 @@ class WinRMTransport(Transport):
             sinks[0].write(out)
             sinks[1].write(err)
             if done:
-                return code, False
+                return code, "done"
 
     def _dispose(self, proto: winrm.protocol.Protocol, shell: str, command_id: str | None) -> None:
         """Terminate the command and delete the shell (the host kills what it started)."""
@@ -250,12 +251,15 @@ class WinRMTransport(Transport):
                 StopIteration) as exc:  # cleanup of a host that went away: nothing to do
             log.warning("winrm cleanup on %s: %s", self.host.address, exc)
 
-    def _result(self, plan: Plan, local: Path, marker: str, code: int | None, timed_out: bool,
+    def _result(self, plan: Plan, local: Path, marker: str, code: int | None, ended: str,
                 started: float) -> Result:
         outputs, problem = _take_outputs(local / "stdout.log", marker)
         stderr = clixml.parse((local / "stderr.log").read_bytes().decode("utf-8", "replace"))
         (local / "stderr.log").write_text(stderr.text, "utf-8")
-        if timed_out:
+        if ended == "stopped":
+            status, message = "error", ("stopped: the engine is shutting down; the command "
+                                        "was terminated")
+        elif ended == "timeout":
             status, message = "timeout", (f"timed out after {plan.timeout:g}s; the command "
                                           "was terminated and its shell deleted")
         elif code != 0:

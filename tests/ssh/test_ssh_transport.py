@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from helpers import alive
 
-from murano_flow.errors import ConnectError
+from murano_flow.errors import Abandoned, ConnectError
 from murano_flow.protocol import Plan
 from murano_flow.transports.ssh import SSHTransport
 
@@ -151,10 +151,20 @@ def test_a_new_engine_reattaches_to_a_run_instead_of_running_it_again(open_ssh, 
     first = open_ssh()
     p = plan("echo started >> count.txt; sleep 2; echo '{\"v\": 1}' > \"$MURANO_FLOW_OUTPUT\"",
              node="db.Installed")
-    th = threading.Thread(target=lambda: first.send(p), daemon=True)
+    seen = {}
+
+    def run() -> None:
+        try:
+            first.send(p)
+        except Abandoned as exc:
+            seen["abandoned"] = exc
+
+    th = threading.Thread(target=run, daemon=True)
     th.start()
     time.sleep(1.0)
-    first._client.close()  # the engine "dies": it never collects the result
+    first.close()  # Ctrl-C: the engine stops waiting, the run goes on on the host
+    th.join(10)
+    assert "it goes on running" in str(seen["abandoned"])
     second = open_ssh()
     res = second.reattach(p)
     assert res is not None and res.ok and res.outputs == {"v": 1}

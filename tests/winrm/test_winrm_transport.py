@@ -5,6 +5,7 @@ so these plans are Python scripts; the PowerShell bootstrap is checked staticall
 from __future__ import annotations
 
 import base64
+import threading
 import time
 from pathlib import Path
 
@@ -91,6 +92,22 @@ def test_timeout_terminates_the_command_on_the_host(winrm_https, tmp_path):
     pid = int((winrm_https.workdir / "child.pid").read_text())
     time.sleep(0.5)
     assert not alive(pid)
+
+
+def test_closing_the_transport_stops_a_running_command(winrm_https, tmp_path):
+    t = WinRMTransport(tmp_path, winrm_https.host())
+    got = {}
+    th = threading.Thread(target=lambda: got.setdefault("r", t.send(plan(
+        "import os, time; open('stopped.pid', 'w').write(str(os.getpid())); time.sleep(300)"))))
+    th.start()
+    deadline = time.monotonic() + 10
+    while not (winrm_https.workdir / "stopped.pid").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    t.close()  # Ctrl-C
+    th.join(15)
+    assert got["r"].status == "error" and got["r"].message.startswith("stopped")
+    time.sleep(0.5)
+    assert not alive(int((winrm_https.workdir / "stopped.pid").read_text()))
 
 
 def test_a_reboot_step_waits_for_the_host_to_go_down_and_come_back(winrm_https, tmp_path):
