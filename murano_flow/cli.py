@@ -324,6 +324,12 @@ def _continue(settings: Settings, deployment: str, given: dict[str, Any], worker
                              hint="'murano-flow pause' or 'cancel' asks it to stop")
         if dep.state == "rolling_back":  # its engine died while undoing: finish that
             what = "rollback"
+        elif dep.state == "failed" and what == "deploy" and any(
+                n.status == "undo_failed" for n in store.nodes(dep.id)):
+            click.echo(f"{dep.id}: its rollback failed; resume retries the rollback "
+                       f"(to go forward instead: murano-flow deploy BLUEPRINT --id {dep.id})",
+                       err=True)
+            what = "rollback"
         if dep.state not in ACTIVE and what != "converge" and not _continuable(dep.state, what):
             raise UsageError(f"deployment {dep.id} is '{dep.state}': nothing to "
                              f"{'resume' if what == 'deploy' else 'roll back'}",

@@ -179,3 +179,41 @@ def test_bad_input_to_the_new_commands_and_options_is_a_clear_exit_2(tmp_path, h
         assert result.exit_code == 2, (args, result.output)
         assert message in result.output and "Traceback" not in result.output, (args,
                                                                               result.output)
+
+
+FLAKY_UNDO = """
+format: 1
+name: flaky-undo
+parameters:
+  dir: {type: string}
+entities:
+  a:
+    states:
+      Done:
+        action: {inline: 'echo run >> "$DIR/a.log"', env: {DIR: "{{ params.dir }}"}}
+        undo:
+          inline: |
+            echo undo >> "$DIR/a.log"
+            [ -e "$DIR/undo-failed-once" ] || { touch "$DIR/undo-failed-once"; exit 4; }
+          env: {DIR: "{{ params.dir }}"}
+      Deployed: {requires: Done}
+  b:
+    states:
+      Deployed:
+        requires: a.Done
+        on_failure: rollback
+        action: {inline: "exit 9"}
+"""
+
+
+def test_resume_after_a_failed_rollback_retries_the_rollback_not_the_deployment(
+        tmp_path, home, write_blueprint):
+    bp = write_blueprint(FLAKY_UNDO)
+    first = CliRunner().invoke(cli, ["deploy", str(bp), "--id", "fu", "-p", f"dir={tmp_path}"])
+    assert first.exit_code == 1 and "undo failed: a.Done" in first.output, first.output
+    again = CliRunner().invoke(cli, ["resume", "fu", "-p", f"dir={tmp_path}"])
+    assert again.exit_code == 0, again.output
+    assert "its rollback failed; resume retries the rollback" in again.output
+    assert (tmp_path / "a.log").read_text().split() == ["run", "undo", "undo"]
+    status = CliRunner().invoke(cli, ["status", "fu", "-f", "json"]).output
+    assert '"state": "rolled_back"' in status

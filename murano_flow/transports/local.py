@@ -110,7 +110,8 @@ class LocalTransport(Transport):
         if it is still running; None if it never started.
 
         A run whose supervisor died without recording its end (the host restarted) is
-        run again only if the plan is idempotent; otherwise it ends as an error.
+        run again only if the plan is idempotent, or if its script never started;
+        otherwise it ends as an error.
 
         Raises:
             Abandoned: the transport was closed while waiting (the run goes on).
@@ -132,7 +133,7 @@ class LocalTransport(Transport):
                 break  # spawned long ago, holds no lock, recorded no end: it died
             time.sleep(0.1 if supervise.running(rundir) else 0.05)
         if supervise.read_exit(rundir) is None:
-            if plan.idempotent:
+            if plan.idempotent or not (rundir / supervise.STARTED).exists():
                 return None
             return Result(plan.id, "error", started=time.time(), finished=time.time(),
                           log_dir=str(rundir), message=(
@@ -159,7 +160,7 @@ class LocalTransport(Transport):
         rundir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
         for stale in ("output.json", "result.json", supervise.EXIT, "stdout.log", "stderr.log",
-                      SPAWNED):
+                      SPAWNED, supervise.STARTED):
             (rundir / stale).unlink(missing_ok=True)
         (rundir / f"script{_SUFFIX[plan.script_type]}").write_text(plan.body, "utf-8")
         params = rundir / "params.json"

@@ -139,7 +139,8 @@ class SSHTransport(Transport):
                        for f in (supervise.EXIT, supervise.SPAWNED, supervise.LOCK)):
                 return None
         result = self._follow(plan, rundir, time.time(), first="")
-        if result.message.startswith("lost") and plan.idempotent:
+        if result.message.startswith("never started") or \
+                (result.message.startswith("lost") and plan.idempotent):
             return None
         return result
 
@@ -355,6 +356,8 @@ class SSHTransport(Transport):
                            "restarted?)" + ("" if plan.idempotent else
                                            "; not run again because the state is not marked "
                                            "idempotent - check the host, then resume"))
+            elif code == supervise.NEVER_STARTED:
+                message = "never started: its supervisor did not start on the host"
             elif code == 127:
                 message = (f"{self.host.python} not found on {self.host.where}: the ssh "
                            "transport needs Python 3 on the host (or set options.python)")

@@ -5,7 +5,9 @@
 whole process group), and writes ``RUNDIR/exit.json`` atomically at the end. The
 engine or agent that started it only waits; if that parent is killed, the run
 goes on, and a restarted parent re-attaches: lock held means "still running",
-``exit.json`` means "finished, here is how", neither means "died with the host".
+``exit.json`` means "finished, here is how", neither means "died with the host" - if
+``started`` exists (written under the lock just before the script starts); without it the
+script never started, whatever killed whom, so running it now cannot run it twice.
 The script's environment is ours plus ``RUNDIR/env.json`` if there is one.
 
 Over SSH the same file runs on the remote host: ``--detach`` starts the supervisor
@@ -33,9 +35,10 @@ KILL_GRACE = 3.0
 LOCK_PATIENCE = 2.0
 #: Seconds a run marked as spawned may take before its supervisor holds the lock.
 STARTUP_GRACE = 10.0
-#: Exit code of ``--follow`` when the run ended without a record.
-LOST = 3
-LOCK, EXIT, ENV, SPAWNED = "lock", "exit.json", "env.json", "spawned"
+#: Exit codes of ``--follow`` when no end is recorded: the script started and its run died
+#: without a record (lost), or the script never started (so it may be started now).
+LOST, NEVER_STARTED = 3, 4
+LOCK, EXIT, ENV, SPAWNED, STARTED = "lock", "exit.json", "env.json", "spawned", "started"
 
 
 def lock(fd: int, *, wait: bool) -> bool:
@@ -120,6 +123,7 @@ def supervise(rundir: Path, timeout: float, argv: list[str]) -> int:
     env = None
     if (rundir / ENV).exists():
         env = {**os.environ, **json.loads((rundir / ENV).read_text("utf-8"))}
+    (rundir / STARTED).touch()
     with (rundir / "stdout.log").open("ab") as so, (rundir / "stderr.log").open("ab") as se:
         try:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=so, stderr=se,
@@ -167,7 +171,7 @@ def detach(rundir: Path, timeout: float, argv: list[str]) -> int:
 
 def follow(rundir: Path, offsets: list[int]) -> int:
     """Copy the run's logs to our stdout/stderr as they grow; 0 once its end is recorded,
-    ``LOST`` if no supervisor runs it and none will."""
+    ``LOST`` or ``NEVER_STARTED`` if no supervisor runs it and none will."""
     sinks = [(rundir / "stdout.log", sys.stdout.buffer), (rundir / "stderr.log", sys.stderr.buffer)]
     try:
         grace_end = (rundir / SPAWNED).stat().st_mtime + STARTUP_GRACE
@@ -193,7 +197,7 @@ def follow(rundir: Path, offsets: list[int]) -> int:
         if ended:
             return 0
         if time.time() > grace_end and not running(rundir) and not (rundir / EXIT).exists():
-            return LOST
+            return LOST if (rundir / STARTED).exists() else NEVER_STARTED
         time.sleep(0.05)
 
 

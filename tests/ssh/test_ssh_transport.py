@@ -172,6 +172,21 @@ def test_a_new_engine_reattaches_to_a_run_instead_of_running_it_again(open_ssh, 
     assert second.reattach(plan("true", node="db.Never")) is None  # never started: send it
 
 
+def test_a_run_uploaded_but_never_started_is_sent_once_on_reattach(open_ssh, sshd):
+    """The engine died between uploading a plan (marked spawned) and starting it."""
+    first = open_ssh()
+    p = plan("echo ran >> once.txt", node="db.Half")
+    with first._files() as sftp:
+        rundir = first._rundir(p)
+        first._upload(sftp, p, rundir)
+    marker = Path(rundir) / "spawned"  # the "host" is this machine
+    os.utime(marker, (time.time() - 60, time.time() - 60))  # long ago: past the grace
+    second = open_ssh()
+    assert second.reattach(p) is None
+    assert second.send(p).ok
+    assert (remote(sshd) / "hosts" / "sshd" / "once.txt").read_text() == "ran\n"
+
+
 def test_host_key_policies(open_ssh, sshd, tmp_path):
     other = tmp_path / "other_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)

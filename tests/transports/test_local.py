@@ -156,10 +156,25 @@ def test_a_run_whose_supervisor_died_without_a_record_is_not_run_again(transport
 
     monkeypatch.setattr(local.supervise, "STARTUP_GRACE", 0.2)
     rundir = transport._prepare(plan("true"))
-    (rundir / local.SPAWNED).touch()  # spawned, then the host was reset: no lock, no exit
+    (rundir / local.SPAWNED).touch()  # spawned, started, then the host was reset: no lock,
+    (rundir / local.supervise.STARTED).touch()  # no exit
     lost = transport.reattach(plan("true"))
     assert lost is not None and lost.status == "error" and "not marked idempotent" in lost.message
     assert transport.reattach(replace(plan("true"), idempotent=True)) is None  # safe to re-run
+
+
+def test_a_run_marked_spawned_whose_script_never_started_is_sent(transport, monkeypatch,
+                                                                 tmp_path):
+    """The engine was killed between marking the run spawned and starting its supervisor:
+    nothing ran, so the resumed engine runs it (once), whatever the state's idempotence."""
+    from murano_flow.transports import local
+
+    monkeypatch.setattr(local.supervise, "STARTUP_GRACE", 0.2)
+    counter = tmp_path / "ran"
+    p = plan(f"echo x >> {counter}")
+    (transport._prepare(p) / local.SPAWNED).touch()
+    assert transport.reattach(p) is None
+    assert transport.send(p).ok and counter.read_text() == "x\n"
 
 
 def test_a_prepared_run_never_spawned_is_sent_as_new(transport):
