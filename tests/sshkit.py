@@ -75,13 +75,12 @@ def _password_user() -> tuple[str, str]:
     return PASSWORD_USER, password
 
 
-@pytest.fixture(scope="session")
-def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SSHServer]:
-    """The session's sshd; the suite fails (not skips) if OpenSSH is not installed."""
+def start_sshd(d: Path, password_user: tuple[str, str] = ("", "")) -> SSHServer:
+    """Start an sshd with fresh keys in directory ``d``; pytest.fail if it cannot run."""
     if not Path(SSHD).exists():
         pytest.fail("OpenSSH's sshd is not installed: `make test` installs it "
                     "(apt-get install -y openssh-server)")
-    d = tmp_path_factory.mktemp("sshd")
+    d.mkdir(parents=True, exist_ok=True)
     d.chmod(0o755)  # the password test user must reach its workdir under here
     _keygen(d / "host_key")
     _keygen(d / "user_key")
@@ -90,7 +89,6 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SSHServer]:
     host_pub = " ".join((d / "host_key.pub").read_text().split()[:2])
     known = d / "known_hosts"
     known.write_text(f"[127.0.0.1]:{port} {host_pub}\n")
-    pw_user, password = _password_user()
     (d / "sshd_config").write_text(f"""\
 Port {port}
 ListenAddress 127.0.0.1
@@ -121,9 +119,16 @@ LogLevel VERBOSE
             proc.kill()
             pytest.fail(f"sshd did not start: {(d / 'sshd.log').read_text()[-2000:]}")
         time.sleep(0.05)
+    return SSHServer(port, d, getpass.getuser(), d / "user_key", host_pub, known,
+                     *password_user, proc)
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SSHServer]:
+    """The session's sshd; the suite fails (not skips) if OpenSSH is not installed."""
+    server = start_sshd(tmp_path_factory.mktemp("sshd"), _password_user())
     try:
-        yield SSHServer(port, d, getpass.getuser(), d / "user_key", host_pub, known, pw_user,
-                        password, proc)
+        yield server
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        server.proc.terminate()
+        server.proc.wait(timeout=10)

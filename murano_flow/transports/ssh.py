@@ -19,6 +19,7 @@ then the engine has journaled the result, so a crash in between still finds it).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import getpass
 import io
 import json
@@ -39,7 +40,7 @@ import paramiko
 
 from ..errors import Abandoned, ConnectError
 from ..protocol import Plan, Result
-from . import hostfields, hostkeys, supervise
+from . import hostfields, hostkeys, reboots, supervise
 from .base import Transport
 from .local import TAIL_CHARS, run_path, safe_name, tail
 
@@ -56,7 +57,8 @@ _SILENCE_MARGIN = 60.0
 _OPTIONS: dict[str, hostfields.Types] = {
     "known_hosts": str, "host_key": str, "trust_on_first_use": bool, "passphrase": str,
     "connect_timeout": (int, float), "keepalive": (int, float), "agent": bool, "python": str,
-    "workdir": str, "reconnect_timeout": (int, float)}
+    "workdir": str, "reconnect_timeout": (int, float), "reboot_command": list,
+    "reboot_timeout": (int, float)}
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,8 @@ class SSHHost:
     python: str = "python3"
     workdir: str = ".murano-flow"
     reconnect_timeout: float = 60.0
+    reboot_command: tuple[str, ...] = ()  # default: shutdown -r now, with sudo -n unless root
+    reboot_timeout: float = 900.0
 
     @classmethod
     def from_fields(cls, fields: dict[str, Any]) -> SSHHost:
@@ -86,6 +90,12 @@ class SSHHost:
         address = hostfields.address(fields, "ssh")
         port = hostfields.port(fields, 22, "ssh", address)
         options = hostfields.options(fields, _OPTIONS, "ssh", address)
+        reboot = options.pop("reboot_command", None)
+        if reboot is not None:
+            if not (reboot and all(isinstance(a, str) for a in reboot)):
+                raise ConnectError("options.reboot_command must be a list of strings",
+                                   host=address)
+            options["reboot_command"] = tuple(reboot)
         if options.get("host_key") and not str(options["host_key"]).startswith("SHA256:"):
             raise ConnectError(f"options.host_key {options['host_key']!r} is not a SHA256 "
                                "fingerprint", host=address,
@@ -128,8 +138,13 @@ class SSHTransport(Transport):
                 *plan.args]
         start = shlex.join([self.host.python, "-I", "-S", self._helper(), "--detach", rundir,
                             f"{plan.timeout:g}", *argv])
-        return self._follow(plan, rundir, started, first=f"cd {shlex.quote(self._work())} && "
-                                                          f"{start} && ")
+        result = self._follow(plan, rundir, started, first=f"cd {shlex.quote(self._work())} "
+                                                            f"&& {start} && ")
+        if plan.reboot and result.ok:
+            problem = self._reboot()
+            if problem:
+                result = dataclasses.replace(result, status="error", message=problem)
+        return result
 
     def reattach(self, plan: Plan) -> Result | None:
         """Collect (waiting if needed) a run an earlier engine process started on the host."""
@@ -184,6 +199,27 @@ class SSHTransport(Transport):
             return self._client
 
     def _open(self) -> paramiko.SSHClient:
+        """A verified, authenticated connection with the workdir and helper in place."""
+        h = self.host
+        client = self._login()
+        try:
+            sftp = client.open_sftp()  # kept: the connection's one SFTP session (_files)
+            self._base = sftp.normalize(".") if not h.workdir.startswith("/") else ""
+            self._base = posixpath.join(self._base, h.workdir)
+            for d in (self._base, *(posixpath.join(self._base, sub)
+                                    for sub in ("runs", "hosts")), self._work()):
+                _mkdir(sftp, d)
+            sftp.putfo(_helper_source(), self._helper())
+            self._sftp = (client, sftp)
+        except (OSError, paramiko.SSHException) as exc:
+            client.close()
+            raise ConnectError(f"cannot prepare {h.workdir} on {h.where}: {exc}",
+                               host=h.address, hint="check options.workdir and that the user "
+                                                    "may write there") from exc
+        return client
+
+    def _login(self) -> paramiko.SSHClient:
+        """A connection whose host key is verified and whose login succeeded."""
         h = self.host
         client = paramiko.SSHClient()
         known = Path(h.known_hosts).expanduser()
@@ -204,21 +240,40 @@ class SSHTransport(Transport):
         transport = client.get_transport()
         assert transport is not None  # connect() succeeded
         transport.set_keepalive(max(1, int(h.keepalive)))
-        try:
-            sftp = client.open_sftp()  # kept: the connection's one SFTP session (_files)
-            self._base = sftp.normalize(".") if not h.workdir.startswith("/") else ""
-            self._base = posixpath.join(self._base, h.workdir)
-            for d in (self._base, *(posixpath.join(self._base, sub)
-                                    for sub in ("runs", "hosts")), self._work()):
-                _mkdir(sftp, d)
-            sftp.putfo(_helper_source(), self._helper())
-            self._sftp = (client, sftp)
-        except (OSError, paramiko.SSHException) as exc:
-            client.close()
-            raise ConnectError(f"cannot prepare {h.workdir} on {h.where}: {exc}",
-                               host=h.address, hint="check options.workdir and that the user "
-                                                    "may write there") from exc
         return client
+
+    # -- rebooting -----------------------------------------------------------------
+
+    def _reboot(self) -> str:
+        """Reboot the host after a ``reboot: true`` step; '' once it is back."""
+        h = self.host
+        command = h.reboot_command or (("/sbin/shutdown", "-r", "now") if h.user == "root"
+                                       else ("sudo", "-n", "/sbin/shutdown", "-r", "now"))
+        # In the background, a second later: our channel must close before the network goes
+        # (if it is already going down, so be it).
+        with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
+            _run(self._connect(), f"(sleep 1; {shlex.join(command)}) </dev/null >/dev/null "
+                                  "2>&1 &", timeout=30)
+        self._drop()
+        problem = reboots.wait(self._answers, h.address, shlex.join(command), h.reboot_timeout)
+        self._drop()  # the next action connects afresh
+        return problem
+
+    def _answers(self) -> bool:
+        """Whether the host accepts a login now (a changed host key is never accepted)."""
+        try:
+            self._login().close()
+        except hostkeys.HostKeyRefused:
+            raise
+        except ConnectError:
+            return False
+        return True
+
+    def _drop(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
     # -- running -------------------------------------------------------------------
 
@@ -320,10 +375,7 @@ class SSHTransport(Transport):
 
     def _reconnect(self, plan: Plan, cause: BaseException) -> None:
         deadline = time.monotonic() + self.host.reconnect_timeout
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+        self._drop()
         while True:
             try:
                 self._connect()

@@ -37,7 +37,7 @@ from winrm.exceptions import (
 
 from ..errors import ConnectError
 from ..protocol import Plan, Result
-from . import clixml, hostfields, winrs
+from . import clixml, hostfields, reboots, winrs
 from .base import Transport
 from .local import TAIL_CHARS, run_path, tail
 
@@ -279,7 +279,6 @@ class WinRMTransport(Transport):
     def _reboot(self) -> str:
         """Reboot the host and wait for it to go down and come back; '' or what went wrong."""
         h = self.host
-        deadline = time.monotonic() + h.reboot_timeout
         proto = self._protocol(min(h.operation_timeout, 5))
         try:
             shell = self._call(proto.open_shell)
@@ -288,17 +287,8 @@ class WinRMTransport(Transport):
             self._dispose(proto, shell, command_id)
         except ConnectError:
             pass  # it may already be going down
-        while self._answers():
-            if time.monotonic() > deadline:
-                return (f"asked {h.address} to reboot ({' '.join(h.reboot_command)}) but it "
-                        f"did not go down within {h.reboot_timeout:g}s")
-            time.sleep(1.0)
-        log.info("%s went down for its reboot", h.address)
-        while not self._answers():
-            if time.monotonic() > deadline:
-                return f"{h.address} did not come back within {h.reboot_timeout:g}s of its reboot"
-            time.sleep(2.0)
-        return ""
+        return reboots.wait(self._answers, h.address, " ".join(h.reboot_command),
+                            h.reboot_timeout)
 
     def _answers(self) -> bool:
         """Whether the host accepts a new shell now."""

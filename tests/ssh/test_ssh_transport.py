@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -10,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from helpers import alive
+from sshkit import SSHD, start_sshd
 
 from murano_flow.errors import Abandoned, ConnectError
 from murano_flow.protocol import Plan
@@ -21,11 +24,11 @@ pytestmark = pytest.mark.integration
 def plan(body: str, *, node: str = "web[0].Installed", attempt: int = 1, timeout: float = 60,
          script_type: str = "sh", env: dict[str, str] | None = None,
          params: dict | None = None, args: tuple[str, ...] = (),
-         idempotent: bool = False) -> Plan:
+         idempotent: bool = False, reboot: bool = False) -> Plan:
     return Plan(id=f"d/{node}/action/{attempt}", deployment="d", node=node, kind="action",
                 attempt=attempt, script_type=script_type, body=body, args=args,
                 env=env or {}, params=params or {"inputs": {}}, timeout=timeout,
-                idempotent=idempotent)
+                idempotent=idempotent, reboot=reboot)
 
 
 @pytest.fixture
@@ -286,3 +289,30 @@ class socket_closed:
 
     def __exit__(self, *exc) -> None:
         pass
+
+
+def test_a_reboot_step_waits_for_the_host_to_go_down_and_come_back(tmp_path):
+    server = start_sshd(tmp_path / "rebooting")  # its own: this test takes it down
+    pidfile, config = server.dir / "sshd.pid", server.dir / "sshd_config"
+    # The "reboot": sshd goes away for 2 s, then a new one listens (sessions survive it,
+    # so the transport must judge by new logins, as after a real reboot).
+    reboot = ["sh", "-c", f"kill $(cat {pidfile}); sleep 2; {SSHD} -f {config}"]
+    t = SSHTransport(tmp_path / "home", server.host(reboot_command=reboot, reboot_timeout=60))
+    try:
+        before = pidfile.read_text()
+        started = time.monotonic()
+        res = t.send(plan("echo configured", reboot=True))
+        assert res.ok and res.stdout_tail == "configured\n", res.message
+        assert time.monotonic() - started >= 2
+        assert pidfile.read_text() != before  # a new server: the host went down and came back
+        assert t.send(plan("echo after", attempt=2)).stdout_tail == "after\n"
+        quiet = SSHTransport(tmp_path / "home", server.host(reboot_command=["true"],
+                                                            reboot_timeout=3))
+        res = quiet.send(plan("true", reboot=True, attempt=4))
+        assert res.status == "error" and "did not go down within 3s" in res.message
+        quiet.close()
+    finally:
+        t.close()
+        server.proc.kill()
+        with contextlib.suppress(ProcessLookupError, ValueError, FileNotFoundError):
+            os.kill(int(pidfile.read_text()), signal.SIGTERM)

@@ -1,0 +1,32 @@
+"""Waiting out a host's reboot: it must first stop answering, then answer again.
+
+Both halves matter: a host polled only for "answers" would look rebooted before it even
+went down. Polls are a second or two apart: no real reboot is faster.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+
+def wait(answers: Callable[[], bool], host: str, command: str, timeout: float, *,
+         poll: float = 1.0) -> str:
+    """Wait, within ``timeout`` seconds in all, for ``host`` to go down and come back after
+    ``command`` asked it to reboot; '' once it did, else what went wrong."""
+    deadline = time.monotonic() + timeout
+    while answers():
+        if time.monotonic() > deadline:
+            return (f"asked {host} to reboot ({command}) but it did not go down within "
+                    f"{timeout:g}s")
+        time.sleep(poll)
+    log.info("%s went down for its reboot", host)
+    while not answers():
+        if time.monotonic() > deadline:
+            return f"{host} did not come back within {timeout:g}s of its reboot"
+        time.sleep(poll)
+    log.info("%s is back from its reboot", host)
+    return ""
