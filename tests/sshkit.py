@@ -3,7 +3,7 @@
 Throwaway host and user keys are made per test session; sshd runs in the foreground
 as a child of the test process (so it never outlives the suite) with its own config:
 keys only from our authorized_keys file, password login only for a test user the
-suite creates when it runs as root. `make test` installs openssh-server if missing.
+session creates (as root; deleted at the end). `make test` installs openssh-server if missing.
 """
 
 from __future__ import annotations
@@ -24,8 +24,6 @@ from typing import Any
 import pytest
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
-#: Local account used for the password test (created and given a random password as root).
-PASSWORD_USER = "mf-ssh-test"
 
 
 @dataclass
@@ -64,15 +62,15 @@ def _free_port() -> int:
 
 
 def _password_user() -> tuple[str, str]:
-    """A local user with a fresh random password, if we may make one (as root)."""
+    """A local user of this test session with a random password, if we may make one (as
+    root); each session its own, so concurrent sessions do not change each other's."""
     if os.geteuid() != 0 or not shutil.which("useradd"):
         return "", ""
-    if subprocess.run(["id", PASSWORD_USER], capture_output=True).returncode != 0:
-        subprocess.run(["useradd", "-m", "-s", "/bin/sh", PASSWORD_USER], check=True,
-                       capture_output=True)
+    user = f"mf-ssh-{secrets.token_hex(4)}"
+    subprocess.run(["useradd", "-m", "-s", "/bin/sh", user], check=True, capture_output=True)
     password = secrets.token_urlsafe(16)
-    subprocess.run(["chpasswd"], input=f"{PASSWORD_USER}:{password}\n", text=True, check=True)
-    return PASSWORD_USER, password
+    subprocess.run(["chpasswd"], input=f"{user}:{password}\n", text=True, check=True)
+    return user, password
 
 
 def start_sshd(d: Path, password_user: tuple[str, str] = ("", "")) -> SSHServer:
@@ -126,9 +124,12 @@ LogLevel VERBOSE
 @pytest.fixture(scope="session")
 def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SSHServer]:
     """The session's sshd; the suite fails (not skips) if OpenSSH is not installed."""
-    server = start_sshd(tmp_path_factory.mktemp("sshd"), _password_user())
+    user = _password_user()
+    server = start_sshd(tmp_path_factory.mktemp("sshd"), user)
     try:
         yield server
     finally:
         server.proc.terminate()
         server.proc.wait(timeout=10)
+        if user[0]:  # no account with a password outlives the session
+            subprocess.run(["userdel", "-r", user[0]], capture_output=True)
