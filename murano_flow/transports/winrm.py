@@ -16,6 +16,7 @@ encryption when HTTP is chosen; Basic over plain HTTP is refused unless asked fo
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import secrets
@@ -160,9 +161,7 @@ class WinRMTransport(Transport):
         if plan.reboot and result.ok:
             problem = self._reboot()
             if problem:
-                result = Result(plan.id, "error", result.exit_code, result.stdout_tail,
-                                result.stderr_tail, result.outputs, started, time.time(),
-                                problem, str(local))
+                result = dataclasses.replace(result, status="error", message=problem)
         return result
 
     def reattach(self, plan: Plan) -> Result | None:
