@@ -1,7 +1,8 @@
 """The blueprint the crash tests deploy, written from Python so its size is a parameter.
 
-``members`` entities ``svc[i]`` with five states each (hosts local, or the agents on
-queues QUEUE.0 and QUEUE.1 with ``transport=amqp``), requirements inside each member
+``members`` entities ``svc[i]`` with five states each (hosts local, the agents on
+queues QUEUE.0 and QUEUE.1 with ``transport=amqp``, or an sshd on 127.0.0.1:SSH_PORT with
+``transport=ssh``), requirements inside each member
 and across members, plus a load balancer needing them all: 5 * members + 2 states.
 Every action appends one ``start`` and one ``end`` line (node, attempt) to the file
 named by COUNTER, and every undo an ``undo`` line: the tests count side effects there.
@@ -31,6 +32,11 @@ UNDO = textwrap.dedent("""\
     """)
 
 
+#: The ssh host fields (ignored by the local and amqp transports).
+SSH = ("address: 127.0.0.1", "port: '{{ params.ssh_port }}'", "key_file: '{{ params.ssh_key }}'",
+       "options: {workdir: '{{ params.ssh_workdir }}'}")
+
+
 def write(directory: Path, members: int = 10, on_failure: str = "stop") -> Path:
     """Write the blueprint and its scripts into ``directory``; return the blueprint path."""
     (directory / "act.sh").write_text(ACTION)
@@ -38,6 +44,7 @@ def write(directory: Path, members: int = 10, on_failure: str = "stop") -> Path:
     env = "COUNTER: '{{ params.counter }}', PAUSE: '{{ params.pause }}'"
     step = f"{{script: act.sh, env: {{{env}, FAIL_NODE: '{{{{ params.fail }}}}'}}}}"
     undo = f"{{script: undo.sh, env: {{{env}, UNDO_PAUSE: '{{{{ params.undo_pause }}}}'}}}}"
+    ssh = ("\n" + " " * 14).join(SSH)  # the host mapping's indentation below
     text = textwrap.dedent(f"""\
         format: 1
         name: chain
@@ -47,8 +54,11 @@ def write(directory: Path, members: int = 10, on_failure: str = "stop") -> Path:
           pause: {{type: string, default: "0.05"}}
           undo_pause: {{type: string, default: "0.05"}}
           fail: {{type: string, default: ""}}
-          transport: {{type: string, default: local, allowed: [local, amqp]}}
+          transport: {{type: string, default: local, allowed: [local, amqp, ssh]}}
           queue: {{type: string, default: "mf-faults"}}
+          ssh_port: {{type: integer, default: 22}}
+          ssh_key: {{type: string, default: ""}}
+          ssh_workdir: {{type: string, default: .murano-flow}}
         entities:
           svc:
             count: {members}
@@ -56,6 +66,7 @@ def write(directory: Path, members: int = 10, on_failure: str = "stop") -> Path:
               transport: "{{{{ params.transport }}}}"
               name: "svc-{{{{ index }}}}"
               queue: "{{{{ params.queue }}}}.{{{{ index % 2 }}}}"
+              {ssh}
             states:
               Prepared: {{action: {step}, undo: {undo}}}
               Installed: {{requires: Prepared, action: {step}, undo: {undo}}}
@@ -70,6 +81,7 @@ def write(directory: Path, members: int = 10, on_failure: str = "stop") -> Path:
               transport: "{{{{ params.transport }}}}"
               name: lb
               queue: "{{{{ params.queue }}}}.0"
+              {ssh}
             states:
               Configured: {{requires: ["svc[*].Started"], action: {step}, undo: {undo}}}
               Deployed: {{requires: Configured}}
