@@ -25,7 +25,7 @@ class Outcome:
     result: Result | None = None
     satisfied: bool = False
     error: str = ""
-    #: failed | timeout | error | unreachable | abandoned (the engine stopped waiting)
+    #: failed | timeout | error | lost | unreachable | abandoned (the engine stopped waiting)
     kind: str = ""
 
     @classmethod
@@ -39,6 +39,8 @@ class Outcome:
     def failure_kind(self) -> str:
         """The kind of this failure, for retry policies and exit codes."""
         if self.result is not None:
+            if self.result.lost:
+                return "lost"
             return _KIND_OF_STATUS.get(self.result.status, "error")
         return self.kind or "error"
 

@@ -19,6 +19,8 @@ SCRIPT_TYPES = ("sh", "bash", "python", "powershell")
 RESULT_STATUSES = ("ok", "failed", "timeout", "error")
 #: What a plan is for: the state's action, its check probe, or its undo.
 PLAN_KINDS = ("action", "check", "undo")
+#: How an error result says its host lost the run mid-action (it may have partly run).
+LOST_PREFIXES = ("lost:", "interrupted:")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +81,12 @@ class Result:
     def ok(self) -> bool:
         """Whether the script exited 0."""
         return self.status == "ok"
+
+    @property
+    def lost(self) -> bool:
+        """Whether the host lost the run mid-action, so that it may have partly run: a
+        retry policy must not run it again; only the operator may (``resume``)."""
+        return self.status == "error" and self.message.startswith(LOST_PREFIXES)
 
     def encode(self) -> bytes:
         """The result as UTF-8 JSON."""

@@ -154,8 +154,7 @@ class SSHTransport(Transport):
                        for f in (supervise.EXIT, supervise.SPAWNED, supervise.LOCK)):
                 return None
         result = self._follow(plan, rundir, time.time(), first="")
-        if result.message.startswith("never started") or \
-                (result.message.startswith("lost") and plan.idempotent):
+        if result.message.startswith("never started") or (result.lost and plan.idempotent):
             return None
         return result
 
