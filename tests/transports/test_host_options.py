@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from murano_flow.blueprint.schema import schema
-from murano_flow.transports import ssh, winrm
+from murano_flow.transports import sshlogin, winrm
 from murano_flow.transports.amqp import Limits
 
 
@@ -19,7 +19,7 @@ def schema_options(kind: str) -> set[str]:
 
 
 @pytest.mark.parametrize("kind,accepted", [
-    ("ssh", set(ssh._OPTIONS)),
+    ("ssh", set(sshlogin.OPTIONS)),
     ("winrm", set(winrm._OPTIONS)),
     ("amqp", set(Limits.__dataclass_fields__)),
 ])
