@@ -23,7 +23,8 @@ _DONE = {"reached", "skipped", "failed", "undone", "undo_failed"}
 def event_line(e: Event) -> str:
     """One plain, timestamped line for an event."""
     subject = e.node or "deployment"
-    tail = f" (attempt {e.attempt})" if e.attempt > 1 and e.kind in ("running", "failed") else ""
+    # "running" says its attempt already; a failure says which one failed
+    tail = f" (attempt {e.attempt})" if e.attempt > 1 and e.kind == "failed" else ""
     text = f"{stamp(e.ts)} {subject:<32} {e.kind:<11} {e.message}{tail}"
     return text.rstrip()
 
