@@ -29,7 +29,8 @@ from .base import Transport
 TAIL_CHARS = 4000
 #: Written just before a supervisor is spawned: from then on the plan may have run.
 SPAWNED = supervise.SPAWNED
-_SUFFIX = {"sh": ".sh", "bash": ".sh", "python": ".py", "powershell": ".ps1"}
+#: The script file's suffix per script type (pwsh insists on .ps1).
+SUFFIX = {"sh": ".sh", "bash": ".sh", "python": ".py", "powershell": ".ps1"}
 
 
 def safe_name(name: str) -> str:
@@ -51,13 +52,39 @@ def _interpreter(script_type: str) -> list[str] | None:
         if found else None
 
 
+def run_name(plan: Plan) -> str:
+    """A plan's run directory relative to a runs directory (here or on an SSH host)."""
+    return f"{safe_name(plan.deployment)}/{safe_name(plan.node)}/{plan.kind}-{plan.attempt}"
+
+
 def run_path(runs: Path, plan: Plan, *, make: bool = False) -> Path:
     """The engine-side run directory of ``plan`` under ``runs`` (created, private, if
     ``make``): logs, and for local plans everything else of the run."""
-    path = runs / safe_name(plan.deployment) / safe_name(plan.node) / f"{plan.kind}-{plan.attempt}"
+    path = runs / run_name(plan)
     if make:
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
+
+
+def lost_message(idempotent: bool) -> str:
+    """Why a run whose supervisor died without recording its end is an error."""
+    return ("lost: the run left no record of how it ended (was the host restarted?)"
+            + ("" if idempotent else "; not run again because the state is not marked "
+                                     "idempotent - check the host, then resume to run it again"))
+
+
+def parse_outputs(text: str) -> tuple[dict[str, Any], str]:
+    """The outputs an action wrote to MURANO_FLOW_OUTPUT ('' for none), and what is wrong
+    with them ('' if nothing)."""
+    if not text:
+        return {}, ""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        return {}, f"the action wrote invalid JSON to MURANO_FLOW_OUTPUT: {exc}"
+    if not isinstance(data, dict):
+        return {}, "the action must write a JSON object to MURANO_FLOW_OUTPUT"
+    return data, ""
 
 
 def tail(path: Path, chars: int = TAIL_CHARS) -> str:
@@ -93,7 +120,7 @@ class LocalTransport(Transport):
                           message=f"no interpreter for {plan.script_type} on this host "
                                   "(install PowerShell 7 'pwsh' to run .ps1 locally)")
         rundir = self._prepare(plan)
-        script = str(rundir / f"script{_SUFFIX[plan.script_type]}")
+        script = str(rundir / f"script{SUFFIX[plan.script_type]}")
         (rundir / SPAWNED).touch()  # from here on, a re-attach must not assume it never ran
         try:
             proc = self._spawn([sys.executable, "-I", "-S", supervise.__file__, str(rundir),
@@ -136,10 +163,7 @@ class LocalTransport(Transport):
             if plan.idempotent or not (rundir / supervise.STARTED).exists():
                 return None
             return Result(plan.id, "error", started=time.time(), finished=time.time(),
-                          log_dir=str(rundir), message=(
-                              "lost: the run left no record of how it ended (was the host "
-                              "restarted?); not run again because the state is not marked "
-                              "idempotent - check the host, then resume to run it again"))
+                          log_dir=str(rundir), message=lost_message(idempotent=False))
         return self._collect(plan, rundir, time.time())
 
     def close(self) -> None:
@@ -162,7 +186,7 @@ class LocalTransport(Transport):
         for stale in ("output.json", "result.json", supervise.EXIT, "stdout.log", "stderr.log",
                       SPAWNED, supervise.STARTED):
             (rundir / stale).unlink(missing_ok=True)
-        (rundir / f"script{_SUFFIX[plan.script_type]}").write_text(plan.body, "utf-8")
+        (rundir / f"script{SUFFIX[plan.script_type]}").write_text(plan.body, "utf-8")
         params = rundir / "params.json"
         fd = os.open(params, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -218,15 +242,10 @@ class LocalTransport(Transport):
 
 
 def _read_outputs(path: Path) -> tuple[dict[str, Any], str]:
-    if not path.exists() or path.stat().st_size == 0:
-        return {}, ""
     try:
-        data = json.loads(path.read_text("utf-8"))
-    except (ValueError, OSError) as exc:
+        return parse_outputs(path.read_text("utf-8") if path.exists() else "")
+    except (OSError, UnicodeDecodeError) as exc:
         return {}, f"the action wrote invalid JSON to MURANO_FLOW_OUTPUT: {exc}"
-    if not isinstance(data, dict):
-        return {}, "the action must write a JSON object to MURANO_FLOW_OUTPUT"
-    return data, ""
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

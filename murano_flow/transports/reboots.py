@@ -6,11 +6,23 @@ went down. Polls are a second or two apart: no real reboot is faster.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
 
+from ..protocol import Plan, Result
+
 log = logging.getLogger(__name__)
+
+
+def after_step(plan: Plan, result: Result, reboot: Callable[[], str]) -> Result:
+    """``result`` of ``plan``, after ``reboot()`` if it is a ``reboot: true`` step that
+    succeeded; an error saying what went wrong if the host did not go down and come back."""
+    if not (plan.reboot and result.ok):
+        return result
+    problem = reboot()
+    return dataclasses.replace(result, status="error", message=problem) if problem else result
 
 
 def wait(answers: Callable[[], bool], host: str, command: str, timeout: float, *,

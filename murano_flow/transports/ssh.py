@@ -19,7 +19,6 @@ then the engine has journaled the result, so a crash in between still finds it).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import io
 import json
 import logging
@@ -39,14 +38,22 @@ from ..errors import Abandoned, ConnectError
 from ..protocol import Plan, Result
 from . import hostkeys, reboots, sshlogin, supervise
 from .base import Transport
-from .local import TAIL_CHARS, run_path, safe_name, tail
+from .local import (
+    SUFFIX,
+    TAIL_CHARS,
+    lost_message,
+    parse_outputs,
+    run_name,
+    run_path,
+    safe_name,
+    tail,
+)
 
 log = logging.getLogger(__name__)
 
 #: Remote interpreter argv per script type (the script path is appended).
 _INTERPRETERS = {"sh": ["/bin/sh"], "bash": ["bash"], "python": ["python3"],
                  "powershell": ["pwsh", "-NonInteractive", "-NoProfile", "-File"]}
-_SUFFIX = {"sh": ".sh", "bash": ".sh", "python": ".py", "powershell": ".ps1"}
 #: Files holding the plan's inputs (besides the script), removed once its result is collected.
 _INPUT_FILES = ("params.json", supervise.ENV)
 #: Seconds the engine waits beyond a plan's own timeout before it suspects the connection.
@@ -79,11 +86,7 @@ class SSHTransport(Transport):
                             f"{plan.timeout:g}", *argv])
         result = self._follow(plan, rundir, started, first=f"cd {shlex.quote(self._work())} "
                                                             f"&& {start} && ")
-        if plan.reboot and result.ok:
-            problem = self._reboot()
-            if problem:
-                result = dataclasses.replace(result, status="error", message=problem)
-        return result
+        return reboots.after_step(plan, result, self._reboot)
 
     def reattach(self, plan: Plan) -> Result | None:
         """Collect (waiting if needed) a run an earlier engine process started on the host."""
@@ -200,8 +203,7 @@ class SSHTransport(Transport):
         return posixpath.join(self._base, "hosts", safe_name(self.host.name))
 
     def _rundir(self, plan: Plan) -> str:
-        return posixpath.join(self._base, "runs", safe_name(plan.deployment),
-                              safe_name(plan.node), f"{plan.kind}-{plan.attempt}")
+        return posixpath.join(self._base, "runs", run_name(plan))
 
     def _upload(self, sftp: paramiko.SFTPClient, plan: Plan, rundir: str) -> None:
         parent = rundir
@@ -306,11 +308,10 @@ class SSHTransport(Transport):
     def _collect(self, plan: Plan, rundir: str, local: Path, code: int,
                  started: float) -> Result:
         with self._files() as sftp:
-            end = _read_json(sftp, posixpath.join(rundir, supervise.EXIT))
-            try:
-                outputs = _read_json(sftp, posixpath.join(rundir, "output.json"))
-            except ValueError as exc:
-                outputs = f"the action wrote invalid JSON to MURANO_FLOW_OUTPUT: {exc}"
+            recorded = _read_text(sftp, posixpath.join(rundir, supervise.EXIT))
+            end = json.loads(recorded) if recorded is not None else None
+            outputs, problem = parse_outputs(
+                _read_text(sftp, posixpath.join(rundir, "output.json")) or "")
             for name in (_script(plan), *_INPUT_FILES):
                 _remove(sftp, posixpath.join(rundir, name))
         with self._lock:
@@ -318,10 +319,7 @@ class SSHTransport(Transport):
         logs = tail(local / "stdout.log", TAIL_CHARS), tail(local / "stderr.log", TAIL_CHARS)
         if end is None:
             if code == supervise.LOST:
-                message = ("lost: the run left no record of how it ended (was the host "
-                           "restarted?)" + ("" if plan.idempotent else
-                                           "; not run again because the state is not marked "
-                                           "idempotent - check the host, then resume"))
+                message = lost_message(plan.idempotent)
             elif code == supervise.NEVER_STARTED:
                 message = "never started: its supervisor did not start on the host"
             elif code == 127:
@@ -333,17 +331,13 @@ class SSHTransport(Transport):
                           str(local))
         status, exit_code = str(end.get("status")), end.get("code")
         message = str(end.get("message", ""))
-        if outputs is not None and not isinstance(outputs, dict):
-            if status == "ok":
-                status = "failed"
-                message = outputs if isinstance(outputs, str) else \
-                    "the action must write a JSON object to MURANO_FLOW_OUTPUT"
-            outputs = {}
+        if problem and status == "ok":
+            status, message = "failed", problem
         return Result(plan.id, status, exit_code if isinstance(exit_code, int) else None,
-                      *logs, outputs or {}, started, time.time(), message, str(local))
+                      *logs, outputs, started, time.time(), message, str(local))
 
 def _script(plan: Plan) -> str:
-    return "script" + _SUFFIX[plan.script_type]
+    return "script" + SUFFIX[plan.script_type]
 
 
 def _helper_source() -> io.BytesIO:
@@ -379,10 +373,11 @@ def _remove(sftp: paramiko.SFTPClient, path: str) -> None:
         sftp.remove(path)
 
 
-def _read_json(sftp: paramiko.SFTPClient, path: str) -> Any:
-    """The JSON in a remote file, None if there is none; ValueError if it is not JSON."""
+def _read_text(sftp: paramiko.SFTPClient, path: str) -> str | None:
+    """A remote file's text, None if there is none."""
     try:
         with sftp.open(path, "r") as f:
-            return json.loads(f.read().decode("utf-8"))
+            text: str = f.read().decode("utf-8", "replace")
     except FileNotFoundError:
         return None
+    return text

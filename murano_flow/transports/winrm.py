@@ -16,7 +16,6 @@ encryption when HTTP is chosen; Basic over plain HTTP is refused unless asked fo
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import secrets
@@ -40,7 +39,7 @@ from ..errors import ConnectError
 from ..protocol import Plan, Result
 from . import clixml, hostfields, reboots, winrs
 from .base import Transport
-from .local import TAIL_CHARS, run_path, tail
+from .local import TAIL_CHARS, parse_outputs, run_path, tail
 
 log = logging.getLogger(__name__)
 
@@ -158,11 +157,7 @@ class WinRMTransport(Transport):
                                "args": list(plan.args), "marker": marker}).encode()
         code, ended = self._run(plan, command, envelope, local)
         result = self._result(plan, local, marker, code, ended, started)
-        if plan.reboot and result.ok:
-            problem = self._reboot()
-            if problem:
-                result = dataclasses.replace(result, status="error", message=problem)
-        return result
+        return reboots.after_step(plan, result, self._reboot)
 
     def reattach(self, plan: Plan) -> Result | None:
         """WinRM cannot re-attach to a command a dead engine started: an idempotent plan
@@ -360,13 +355,7 @@ def _take_outputs(stdout: Path, marker: str) -> tuple[dict[str, Any], str]:
         if cut and data[at - 1:at] == b"\n":
             cut -= 1
         f.truncate(cut)
-    try:
-        outputs = json.loads(line)
-    except ValueError as exc:
-        return {}, f"the action wrote invalid JSON to MURANO_FLOW_OUTPUT: {exc}"
-    if not isinstance(outputs, dict):
-        return {}, "the action must write a JSON object to MURANO_FLOW_OUTPUT"
-    return outputs, ""
+    return parse_outputs(line)
 
 
 def _root_cause(exc: BaseException) -> str:

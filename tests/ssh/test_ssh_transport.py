@@ -84,6 +84,8 @@ def test_failures_timeouts_and_other_interpreters(open_ssh, sshd):
     assert res.ok and res.stdout_tail.strip() == "['a b']"
     res = t.send(plan('echo "[1]" > "$MURANO_FLOW_OUTPUT"', attempt=3))
     assert res.status == "failed" and "JSON object" in res.message
+    res = t.send(plan(': > "$MURANO_FLOW_OUTPUT"', attempt=4))  # empty: no outputs, as locally
+    assert res.ok and res.outputs == {}
 
 
 def test_timeout_really_stops_the_remote_process_group(open_ssh, sshd):
