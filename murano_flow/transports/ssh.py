@@ -19,10 +19,12 @@ then the engine has journaled the result, so a crash in between still finds it).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import logging
 import posixpath
+import secrets
 import select
 import shlex
 import stat
@@ -56,6 +58,11 @@ _INTERPRETERS = {"sh": ["/bin/sh"], "bash": ["bash"], "python": ["python3"],
                  "powershell": ["pwsh", "-NonInteractive", "-NoProfile", "-File"]}
 #: Files holding the plan's inputs (besides the script), removed once its result is collected.
 _INPUT_FILES = ("params.json", supervise.ENV)
+#: The supervisor run on the host, and its name there: named by its content, so connections
+#: installing it at once (hosts sharing a machine) and engines of other versions never
+#: replace a file another one runs.
+_HELPER = Path(supervise.__file__).read_bytes()
+_HELPER_NAME = f"supervise-{hashlib.sha256(_HELPER).hexdigest()[:12]}.py"
 #: Seconds the engine waits beyond a plan's own timeout before it suspects the connection.
 _SILENCE_MARGIN = 60.0
 class SSHTransport(Transport):
@@ -150,7 +157,10 @@ class SSHTransport(Transport):
             for d in (self._base, *(posixpath.join(self._base, sub)
                                     for sub in ("runs", "hosts")), self._work()):
                 _mkdir(sftp, d)
-            sftp.putfo(_helper_source(), self._helper())
+            if not _exists(sftp, self._helper()):  # written aside, then renamed: atomic
+                part = f"{self._helper()}.{secrets.token_hex(4)}.part"
+                sftp.putfo(io.BytesIO(_HELPER), part)
+                sftp.posix_rename(part, self._helper())
             self._sftp = (client, sftp)
         except (OSError, paramiko.SSHException) as exc:
             client.close()
@@ -195,7 +205,7 @@ class SSHTransport(Transport):
     # -- running -------------------------------------------------------------------
 
     def _helper(self) -> str:
-        return posixpath.join(self._base, "supervise.py")
+        return posixpath.join(self._base, _HELPER_NAME)
 
     def _work(self) -> str:
         """The host name's persistent working directory (as with the local transport, each
@@ -338,10 +348,6 @@ class SSHTransport(Transport):
 
 def _script(plan: Plan) -> str:
     return "script" + SUFFIX[plan.script_type]
-
-
-def _helper_source() -> io.BytesIO:
-    return io.BytesIO(Path(supervise.__file__).read_bytes())
 
 
 def _run(client: paramiko.SSHClient, command: str, timeout: float) -> int:

@@ -59,7 +59,8 @@ def test_webfarm_with_two_ssh_web_nodes_deploys_serves_and_rolls_back(ssh_home, 
     hosts = Path(pwd.getpwnam(sshd.user).pw_dir) / ".murano-flow" / "hosts"
     try:
         assert "served by web[0]" in (hosts / "web-0" / "site" / "index.html").read_text()
-        assert mf("rollback", "sshfarm").exit_code == 0
+        undone = mf("rollback", "sshfarm")
+        assert undone.exit_code == 0, undone.output
         with pytest.raises(OSError):
             backend(lb)
         assert not (hosts / "web-0" / "server.pid").exists()

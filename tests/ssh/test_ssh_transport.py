@@ -318,3 +318,35 @@ def test_a_reboot_step_waits_for_the_host_to_go_down_and_come_back(tmp_path):
         server.proc.kill()
         with contextlib.suppress(ProcessLookupError, ValueError, FileNotFoundError):
             os.kill(int(pidfile.read_text()), signal.SIGTERM)
+
+
+def test_many_hosts_on_one_machine_connect_at_once(sshd, tmp_path):
+    """Each connection installs the helper: concurrent ones must not clobber each other's
+    (each round in a fresh workdir, so that every connection finds it missing)."""
+    for round_ in range(2):
+        fields = {**sshd.host(workdir=str(tmp_path / f"remote{round_}"))}
+        transports = [SSHTransport(tmp_path / "home", {**fields, "name": f"h{i}"})
+                      for i in range(8)]
+        results = _send_all(transports)
+        assert len(results) == 8 and all(getattr(r, "ok", False) for r in results.values()), \
+            results
+
+
+def _send_all(transports: list[SSHTransport]) -> dict[int, object]:
+    """Send one plan through each transport at once (then close them); results or errors."""
+    results: dict[int, object] = {}
+
+    def go(i: int) -> None:
+        try:
+            results[i] = transports[i].send(plan(f"echo {i}", node=f"n{i}.S"))
+        except Exception as exc:  # noqa: BLE001 - reported by the caller
+            results[i] = exc
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(len(transports))]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    for t in transports:
+        t.close()
+    return results
