@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from . import plans
+from .cliutil import journaled_blueprint
 from .errors import MuranoFlowError, UsageError
 from .signing import agent_key
 from .transports.amqp import agent_queue, agent_secret
@@ -93,15 +94,13 @@ def config(settings: Any, entity: str | None, deployment: str | None, queue: str
 
 def _queue_of(settings: Any, entity: str | None, deployment: str | None) -> str:
     """The queue the journaled blueprint of ``deployment`` gives ``entity``'s host."""
-    from .cli import _journaled_blueprint
-
     if not entity or not deployment:
         raise UsageError("give ENTITY and --deployment, or --queue",
                          hint="e.g. murano-flow agent config 'vm[0]' --deployment ID")
     with settings.store() as store:
         dep = store.deployment(deployment)
         recorded = {n.name: n.outputs for n in store.nodes(deployment)}
-    bp = _journaled_blueprint(dep, {})
+    bp = journaled_blueprint(dep, {})
     nodes = [n for n in bp.nodes.values() if n.instance == entity]
     if not nodes:
         known = sorted({n.instance for n in bp.nodes.values()})

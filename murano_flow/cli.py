@@ -22,8 +22,8 @@ import click
 import yaml
 
 from . import __version__, owner, plans
-from .blueprint import Blueprint, load_blueprint, parse_blueprint, parse_cli_params
-from .cliutil import Settings, command, format_option
+from .blueprint import Blueprint, load_blueprint, parse_cli_params
+from .cliutil import Settings, command, format_option, journaled_blueprint
 from .durations import seconds
 from .engine import DEFAULT_WORKERS, Engine
 from .errors import MuranoFlowError, NotFound, UsageError
@@ -42,6 +42,7 @@ from .output import (
     table,
 )
 from .progress import Dashboard, LinePrinter, event_line
+from .signalcli import signal as signal_command
 from .states import ACTIVE
 from .store import DEFAULT_STORE, Store
 from .store.base import DeploymentRecord
@@ -93,7 +94,7 @@ def cli(ctx: click.Context, store: str, home: str, broker: str, verbose: int) ->
     ctx.obj = Settings(store, home, broker)
 
 
-for _command in (cancel, pause, fsck):
+for _command in (cancel, pause, fsck, signal_command):
     cli.add_command(_command)
 
 
@@ -225,7 +226,8 @@ def deploy(settings: Settings, blueprint: str, params: tuple[str, ...], params_f
     with settings.store() as store:
         if not force_new and deployment_id is None:
             _refuse_if_unfinished(store, bp.name)
-        engine = Engine(store, settings.transports, workers=workers)
+        engine = Engine(store, settings.transports, workers=workers,
+                        messages=settings.message_waits)
         what = "converge" if deployment_id and _exists(store, deployment_id) else "deploy"
         if what == "converge":
             assert deployment_id is not None
@@ -339,25 +341,16 @@ def _continue(settings: Settings, deployment: str, given: dict[str, Any], worker
         if deadline is not None:
             dep.settings["deadline"] = time.time() + deadline
             store.reshape(dep, store.nodes(dep.id), [])
-        bp = _journaled_blueprint(dep, given)
-        _drive(settings, Engine(store, settings.transports, workers=workers), bp, dep, fmt, what)
+        bp = journaled_blueprint(dep, given)
+        engine = Engine(store, settings.transports, workers=workers,
+                        messages=settings.message_waits)
+        _drive(settings, engine, bp, dep, fmt, what)
 
 
 def _continuable(state: str, what: str) -> bool:
     if what == "deploy":  # resume continues unfinished work; re-deploying converges
         return state in ("failed", "interrupted", "cancelled", "pending")
     return allowed("deployment", state, "rollback")
-
-
-def _journaled_blueprint(dep: DeploymentRecord, given: dict[str, Any]) -> Blueprint:
-    """The blueprint exactly as deployed; secrets must be given again (never stored)."""
-    values = {k: v for k, v in dep.params.items() if v != "******"}
-    values.update(given)
-    src = dep.source or {}
-    if "text" not in src:
-        raise UsageError(f"deployment {dep.id} has no journaled blueprint")
-    return parse_blueprint(src["text"], dep.path, values, strict=True,
-                           scripts=src.get("scripts", {}))
 
 
 def _spawn_background(settings: Settings, dep_id: str, given: dict[str, Any],

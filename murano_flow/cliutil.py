@@ -10,8 +10,10 @@ from typing import Any
 
 import click
 
-from .errors import ConnectError, MuranoFlowError
+from .blueprint import Blueprint, parse_blueprint
+from .errors import ConnectError, MuranoFlowError, UsageError
 from .store import Store, open_store
+from .store.base import DeploymentRecord
 from .transports import open_transport
 from .transports.amqp import Broker, agent_secret
 
@@ -32,6 +34,16 @@ class Settings:
     def transports(self, kind: str, fields: dict[str, Any]) -> Any:
         """Transport factory handed to the engine (agent hosts share one connection)."""
         return open_transport(kind, fields, root=self.home, broker=self.broker)
+
+    def message_waits(self, store: Store, wake: Callable[[], None]) -> Any:
+        """Broker subscriptions for states that wait for a message (the engine's factory)."""
+        from .messagewaits import MessageWaits
+
+        try:
+            return MessageWaits(self.broker_url, store, wake)
+        except ImportError as exc:
+            raise ConnectError("states that wait for a message need pika",
+                               hint="pip install 'murano-flow[amqp]'") from exc
 
     def broker(self) -> Broker:
         """The broker connection of the current run, opened on first use."""
@@ -60,3 +72,18 @@ def command(f: Callable[..., Any]) -> Callable[..., Any]:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
     return wrapper
+
+
+def journaled_blueprint(dep: DeploymentRecord, given: dict[str, Any], *,
+                        strict: bool = True) -> Blueprint:
+    """The blueprint exactly as deployed; secrets must be given again (never stored).
+
+    Without ``strict``, placeholders stand in for them (to read its shape only).
+    """
+    values = {k: v for k, v in dep.params.items() if v != "******"}
+    values.update(given)
+    src = dep.source or {}
+    if "text" not in src:
+        raise UsageError(f"deployment {dep.id} has no journaled blueprint")
+    return parse_blueprint(src["text"], dep.path, values, strict=strict,
+                           scripts=src.get("scripts", {}))

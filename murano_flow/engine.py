@@ -47,6 +47,7 @@ from .states import ACTIVE, SATISFIED, NodeState
 from .steering import CONTROL_FRESH, CONTROL_POLL, STOP, Steering
 from .store.base import DeploymentRecord, Event, NodeRecord, Store
 from .transports.base import Transport
+from .waiting import MessageFactory, Waiting
 from .workers import WorkerPool
 
 log = logging.getLogger(__name__)
@@ -60,13 +61,16 @@ TransportFactory = Callable[[str, dict[str, Any]], Transport]
 _Work = tuple[int, Transport, "Plan | None", Plan]
 
 
-class Engine(Steering):
+class Engine(Steering, Waiting):
     """Runs deployments of blueprints, journaling every step in ``store``."""
 
     def __init__(self, store: Store, transports: TransportFactory, *,
-                 workers: int = DEFAULT_WORKERS, listener: Listener | None = None) -> None:
+                 workers: int = DEFAULT_WORKERS, listener: Listener | None = None,
+                 messages: MessageFactory | None = None) -> None:
         self.store = store
         self.transports = transports
+        #: Opens the broker subscriptions of states that wait for a message.
+        self.messages = messages
         self.workers = max(1, workers)
         self.listener = listener
         #: Whether the last traversal failed because a host or transport was unreachable.
@@ -200,6 +204,7 @@ class Engine(Steering):
         run = self._load(bp, deployment_id, reverse=True, chained=chained)
         # What the rollback answers, kept through it (and through a crash in it).
         run.cause = run.dep.reason if run.dep.state == "rolling_back" else ""
+        self._abandon_waits(run, "rolling back")
         todo = [r.status in _NOT_UNDONE and r.status != NodeState.RUNNING
                 for r in run.records]
         for i, (rec, flag) in enumerate(zip(run.records, todo, strict=True)):
@@ -264,12 +269,13 @@ class Engine(Steering):
                     if run.halt == "pause" and not run.stopping:
                         self._hold(run)
                         continue
-                    if run.stopping or run.halt or not run.retries:
+                    if run.stopping or run.halt or not (run.retries or run.waiting):
                         break
                 batch = self._wait(run)
                 in_flight -= len(batch)
                 self._complete(run, resolver, batch)
                 self._due_retries(run)
+                self._release(run, resolver, self._waits(run))
                 self._poll(run)
         except KeyboardInterrupt:  # no signal handler installed: same clean stop
             self._stop(run)
@@ -289,6 +295,9 @@ class Engine(Steering):
             due.append(run.retries[0][0])
         if run.deadline is not None and not run.expired:
             due.append(now + run.deadline - time.time())
+        waits = self._wait_due(run)
+        if waits is not None:
+            due.append(waits)
         items = []
         try:
             items.append(run.done.get(timeout=max(0.0, min(due) - now)))
@@ -303,6 +312,7 @@ class Engine(Steering):
     def _close(self, run: Run, pool: WorkerPool) -> None:
         pool.shutdown()
         self._close_transports(run)
+        self._close_messages(run)
         self._stop_requested = False  # a stop ends this run, not the next one
 
     # -- REATTACH / RELEASE / DISPATCH -----------------------------------------
@@ -340,6 +350,10 @@ class Engine(Steering):
                     stack.extend(resolver.completed(i))
                     continue
             node = run.graph.nodes[i]
+            if node.wait is not None and not run.reverse and i not in run.heard:
+                if not run.stopping:
+                    self._arm(run, i)  # released again when its event comes
+                continue
             spec = node.undo if run.reverse else node.action
             if spec is None:  # synchronisation point, or nothing to undo: no host needed
                 self._sync(run, i)
@@ -403,7 +417,9 @@ class Engine(Steering):
         rec.started = rec.finished = time.time()
         rec.intention = "execute"
         fire_node(rec, "start")  # passes through running; one event is enough
-        run.node(rec, "reach", "reached", "synchronisation point reached")
+        node = run.graph.nodes[i]
+        run.node(rec, "reach", "reached", f"{node.wait.describe()} came" if node.wait
+                 else "synchronisation point reached")
 
     def _enqueue(self, run: Run, i: int, where: plans.Target, ctx: dict[str, Any],
                  front: bool = False) -> None:
@@ -506,13 +522,15 @@ class Engine(Steering):
             rec.stderr_tail = run.masker.text(res.stderr_tail)
         rec.finished = time.time()
         if res is not None and res.ok and not run.reverse:
-            missing = ", ".join(o for o in node.outputs if o not in res.outputs)
+            # a state that waited keeps its event's data; what its action publishes is added
+            published = {**run.outputs[i], **res.outputs} if node.wait else dict(res.outputs)
+            missing = ", ".join(o for o in node.outputs if o not in published)
             if missing:
                 who = "check passed but" if out.satisfied else "the action"
                 self._failed(run, i, f"{who} did not publish declared outputs: {missing}")
                 return False
-            run.outputs[i] = dict(res.outputs)
-            rec.outputs = run.masker.data(res.outputs)
+            run.outputs[i] = published
+            rec.outputs = run.masker.data(published)
         if out.satisfied:
             run.node(rec, "satisfy", "skipped", "check passed: already in place")
         elif res is not None and res.ok:

@@ -19,7 +19,7 @@ from .store.base import DeploymentRecord, Event, NodeRecord
 STYLE = {"reached": "green", "succeeded": "green", "skipped": "cyan", "failed": "red",
          "undo_failed": "red", "running": "yellow", "undoing": "yellow", "rolling_back": "yellow",
          "interrupted": "magenta", "cancelled": "magenta", "undone": "dim", "rolled_back": "dim",
-         "pending": "white"}
+         "pending": "white", "waiting": "blue"}
 
 
 def console(err: bool = False) -> Console:
@@ -106,7 +106,7 @@ RECAP_COLUMNS = ("entity", "state", "reached", "skipped", "failed", "undone", "o
 
 
 def _worst(members: list[NodeRecord]) -> str:
-    order = ("undo_failed", "failed", "running", "undoing", "pending", "undone", "skipped",
-             "reached")
+    order = ("undo_failed", "failed", "running", "undoing", "waiting", "pending", "undone",
+             "skipped", "reached")
     statuses = {m.status for m in members}
     return next((s for s in order if s in statuses), "pending")

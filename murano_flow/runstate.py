@@ -81,6 +81,15 @@ class Run:
     #: The failure an automatic rollback answers.
     cause: str = ""
     infrastructure: bool = False
+    #: Nodes waiting for their event, and those whose event came (released as usual).
+    waiting: set[int] = field(default_factory=set)
+    heard: set[int] = field(default_factory=set)
+    #: Monotonic time of the next look at the inbox.
+    next_inbox: float = 0.0
+    #: Inbox entries acted on: (seq, status, note), marked once the nodes' moves commit.
+    settled: list[tuple[int, str, str]] = field(default_factory=list)
+    #: Where message waits subscribe (opened on the first one).
+    message_source: Any = None
 
     def node(self, rec: NodeRecord, event: str, kind: str, message: str) -> None:
         """Move ``rec`` by ``event`` and record it (journaled at the next flush)."""
@@ -108,11 +117,14 @@ class Run:
 
     def flush(self, state: str | None = None, reason: str | None = None) -> None:
         """Commit the changed nodes and new events in one transaction; tell the listener."""
-        if not self.dirty and not self.events and state is None:
+        if not self.dirty and not self.events and state is None and not self.settled:
             return
         events, self.events = self.events, []
         self.store.commit(self.dep.id, list(self.dirty.values()), events, state, reason)
         self.dirty.clear()
+        if self.settled:  # only now: a crash before the commit leaves them to act on again
+            settled, self.settled = self.settled, []
+            self.store.settle_signals(settled)
         if self.listener is not None:
             for e in events:
                 try:

@@ -13,6 +13,7 @@ class NodeState(StrEnum):
     """Where one node (``entity.State``) of a deployment stands."""
 
     PENDING = "pending"
+    WAITING = "waiting"
     RUNNING = "running"
     REACHED = "reached"
     SKIPPED = "skipped"
@@ -57,13 +58,16 @@ FINISHED = frozenset(
 N = NodeState
 #: (source, event, dest) for nodes.
 NODE_TRANSITIONS: tuple[tuple[str | list[str], str, str], ...] = (
-    (N.PENDING, "start", N.RUNNING),  # its requirements are reached; the engine dispatches it
+    (N.PENDING, "wait", N.WAITING),  # its requirements are reached; it awaits its event
+    ([N.PENDING, N.WAITING], "start", N.RUNNING),  # requirements (and event) are in: dispatched
+    (N.WAITING, "fail", N.FAILED),  # its event did not come within the wait's timeout
     (N.RUNNING, "retry", N.RUNNING),  # an attempt failed and the retry policy allows another
     (N.RUNNING, "reach", N.REACHED),  # the action succeeded (or there was none)
     (N.RUNNING, "satisfy", N.SKIPPED),  # the check probe passed: nothing to do
     (N.RUNNING, "fail", N.FAILED),  # the last allowed attempt failed
     (N.RUNNING, "interrupt", N.PENDING),  # engine stopped, action killed: re-run on resume
-    ([N.FAILED, N.UNDO_FAILED, N.UNDONE], "reset", N.PENDING),  # deploy again after failure/undo
+    # deploy again after failure/undo; a wait given up (rolling back, or a drift fix upstream)
+    ([N.FAILED, N.UNDO_FAILED, N.UNDONE, N.WAITING], "reset", N.PENDING),
     ([N.REACHED, N.SKIPPED], "redo", N.PENDING),  # re-deployed: inputs changed, or probe again
     ([N.REACHED, N.SKIPPED, N.FAILED, N.UNDO_FAILED], "undo", N.UNDOING),  # rollback starts
     (N.UNDOING, "retry", N.UNDOING),  # an undo attempt failed; its retry policy allows another

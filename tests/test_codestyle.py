@@ -35,10 +35,12 @@ ALLOWED = {
     "runstate": {"blueprint", "graph", "lifecycle", "masking", "plans", "states", "store",
                  "transports"},
     "steering": {"runstate", "store"},
+    "waiting": {"blueprint", "errors", "runstate", "states", "store"},
+    "messagewaits": {"blueprint", "store", "transports", "waiting"},
     "engine": {"blueprint", "errors", "graph", "lifecycle", "masking", "plans", "protocol",
                "steering", "runstate", "shaping",
                "resolver", "states", "store", "transports", "workers", "gcpause", "faults",
-               "owner", "outcomes"},
+               "owner", "outcomes", "waiting"},
 }
 
 

@@ -116,25 +116,26 @@ def action_templates(spec: ActionSpec | None, path: YPath) -> list[tuple[YPath, 
     if spec is None:
         return []
     out: list[tuple[YPath, str]] = []
-    _walk(spec.args, (*path, "args"), out)
-    _walk(dict(spec.env), (*path, "env"), out)
-    _walk(spec.params, (*path, "params"), out)
+    walk_templates(spec.args, (*path, "args"), out)
+    walk_templates(dict(spec.env), (*path, "env"), out)
+    walk_templates(spec.params, (*path, "params"), out)
     return out
 
 
 def host_templates(host: HostSpec, path: YPath) -> list[tuple[YPath, str]]:
     """Every (path, template) of a host mapping."""
     out: list[tuple[YPath, str]] = []
-    _walk({"transport": host.transport, **dict(host.fields)}, path, out)
+    walk_templates({"transport": host.transport, **dict(host.fields)}, path, out)
     return out
 
 
-def _walk(value: Any, path: YPath, out: list[tuple[YPath, str]]) -> None:
+def walk_templates(value: Any, path: YPath, out: list[tuple[YPath, str]]) -> None:
+    """Collect every (path, template string) found in ``value``."""
     if isinstance(value, str) and ("{{" in value or "{%" in value):
         out.append((path, value))
     elif isinstance(value, dict):
         for k, v in value.items():
-            _walk(v, (*path, k), out)
+            walk_templates(v, (*path, k), out)
     elif isinstance(value, list | tuple):
         for i, v in enumerate(value):
-            _walk(v, (*path, i), out)
+            walk_templates(v, (*path, i), out)

@@ -23,6 +23,7 @@ from .schema import check_schema, suggest
 from .source import Path as YPath
 from .source import SourceMap, load_yaml
 from .spec import ActionSpec, Blueprint, Node
+from .waits import wait_spec, wait_templates
 
 #: Largest member count of one entity.
 MAX_COUNT = 100_000
@@ -197,12 +198,17 @@ class _Builder:
         templates = host_templates(host, host_path)
         for k, spec in actions.items():
             templates += action_templates(spec, (*base, k))
-        if raw.get("outputs") and raw.get("action") is None:
-            self.diag((*base, "outputs"), "a state without an action cannot publish outputs")
+        wait = wait_spec(raw.get("wait"), (*base, "wait"), self.diag)
+        templates += wait_templates(raw.get("wait"), (*base, "wait"))
+        carries_data = wait is not None and wait.kind in ("signal", "message")
+        if raw.get("outputs") and raw.get("action") is None and not carries_data:
+            self.diag((*base, "outputs"), "a state without an action cannot publish outputs "
+                                          "(unless it waits for a signal or a message, whose "
+                                          "data become its outputs)")
         for k in ("check", "undo"):
             if raw.get(k) is not None and raw.get("action") is None:
                 self.diag((*base, k), f"'{k}' needs an 'action' in the same state")
-        return {"actions": actions, "host": host, "templates": templates}
+        return {"actions": actions, "host": host, "templates": templates, "wait": wait}
 
     def _node(self, group: str, index: int | None, state: str, raw: dict[str, Any],
               base: YPath, shared: dict[str, Any]) -> Node:
@@ -227,7 +233,7 @@ class _Builder:
             check=actions["check"], undo=actions["undo"], host=shared["host"],
             outputs=tuple(raw.get("outputs", ())), reboot=bool(raw.get("reboot", False)),
             idempotent=bool(raw.get("idempotent", False)), on_failure=raw.get("on_failure"),
-            output_refs=refs,
+            output_refs=refs, wait=shared["wait"],
         )
 
     def _resolve(self, text: str, group: str | None, index: int | None,

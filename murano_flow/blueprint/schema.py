@@ -14,6 +14,7 @@ from jsonschema.exceptions import ValidationError, best_match
 
 from ..errors import Diagnostic
 from .source import SourceMap
+from .spec import WAIT_KINDS
 
 _TYPE_NAMES = {
     dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
@@ -73,6 +74,10 @@ def _one_of(err: ValidationError) -> ValidationError | str:
     keys = {frozenset(s.get("required", [])) for s in err.validator_value if isinstance(s, dict)}
     if keys == {frozenset({"script"}), frozenset({"inline"})}:
         return "an action needs exactly one of 'script' or 'inline'"
+    if keys == {frozenset({k}) for k in WAIT_KINDS}:
+        given = [k for k in WAIT_KINDS if isinstance(err.instance, dict) and k in err.instance]
+        return (f"a wait needs exactly one of {', '.join(WAIT_KINDS)}"
+                + (f" (it has {', '.join(given)})" if given else ""))
     if not err.context:
         return err
     # Prefer the branch that matched the instance's type (mapping vs. string shorthand):

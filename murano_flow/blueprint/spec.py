@@ -97,6 +97,41 @@ class HostSpec:
         return dict(self.fields).get(key, default)
 
 
+#: What a state may wait for: a timer, a cron schedule, an operator's signal, a broker message.
+WAIT_KINDS = ("after", "at", "signal", "message")
+
+
+@dataclass(frozen=True, slots=True)
+class WaitSpec:
+    """An external event a state waits for once its requirements are reached."""
+
+    kind: str
+    #: after: seconds from when the state became ready.
+    after: float | None = None
+    #: at: a cron expression (5 fields, or 6 with seconds) in ``timezone``.
+    cron: str = ""
+    timezone: str = "UTC"
+    #: message: where it arrives and which ones count; values of ``match`` may be templates.
+    exchange: str = ""
+    exchange_type: str = "topic"
+    routing_key: str = "#"
+    match: tuple[tuple[str, Any], ...] = ()
+    #: message: the broker-validated user_id the publisher must have ('' accepts any user).
+    from_user: str = ""
+    #: Seconds after which waiting fails the state (None: wait for ever).
+    timeout: float | None = None
+
+    def describe(self) -> str:
+        """What is awaited, in a few words."""
+        if self.kind == "after":
+            return f"a timer of {self.after:g}s"
+        if self.kind == "at":
+            return f"the schedule '{self.cron}' ({self.timezone})"
+        if self.kind == "signal":
+            return "a signal"
+        return f"a message on exchange '{self.exchange}' with key '{self.routing_key}'"
+
+
 @dataclass(frozen=True, slots=True)
 class Node:
     """One ``instance.State`` of the expanded graph."""
@@ -119,6 +154,8 @@ class Node:
     on_failure: str | None = None
     #: Reference text -> node names, for each ``outputs['...']`` its templates read.
     output_refs: tuple[tuple[str, tuple[str, ...], bool], ...] = ()
+    #: An external event awaited, besides ``requires``, before its action runs.
+    wait: WaitSpec | None = None
 
 
 @dataclass(frozen=True)

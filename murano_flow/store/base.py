@@ -64,6 +64,8 @@ class NodeRecord:
     tries: int = 0
     #: Digest of the inputs its last successful run had, so a re-deploy can tell changes.
     inputs: str = ""
+    #: While it waits for an event: kind, since, and due / expires as epoch seconds.
+    waiting: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -78,6 +80,31 @@ class Event:
     attempt: int = 0
     message: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    seq: int = 0
+
+
+#: Inbox statuses: new (not yet acted on), rejected (by the message listener; the engine
+#: still has to report it), then applied, ignored (its node was not waiting for it) or
+#: refused (bad data, reported in the event log).
+SIGNAL_OPEN = ("new", "rejected")
+
+
+@dataclass
+class Signal:
+    """An external event addressed to one node: a signal, or a broker message that passed
+    (or failed) its filter. ``seq`` is assigned by the store."""
+
+    deployment: str
+    node: str
+    ts: float
+    #: signal | message
+    kind: str
+    #: Who sent it: 'signal by USER@HOST', 'message from USER via EXCHANGE/KEY'.
+    source: str
+    data: dict[str, Any] = field(default_factory=dict)
+    status: str = "new"
+    #: Why it was rejected or ignored.
+    note: str = ""
     seq: int = 0
 
 
@@ -126,6 +153,30 @@ class Store(ABC):
     def reshape(self, deployment: DeploymentRecord, nodes: list[NodeRecord],
                 events: list[Event]) -> None:
         """Replace the deployment row and its node set (a re-deploy changed the graph)."""
+
+    @abstractmethod
+    def add_signal(self, signal: Signal) -> int:
+        """Append ``signal`` to its deployment's inbox; return its sequence number."""
+
+    @abstractmethod
+    def signals(self, deployment: str) -> list[Signal]:
+        """Inbox entries of ``deployment`` still to be acted on (SIGNAL_OPEN), oldest first."""
+
+    @abstractmethod
+    def settle_signals(self, outcomes: list[tuple[int, str, str]]) -> None:
+        """Record (seq, status, note) for inbox entries that were acted on."""
+
+    @abstractmethod
+    def feed(self, after: int = 0, limit: int = 1000) -> list[Event]:
+        """Events of every deployment with ``seq > after``, oldest first."""
+
+    @abstractmethod
+    def cursor(self, name: str) -> int:
+        """The last event ``seq`` the reader ``name`` saved (0 if none)."""
+
+    @abstractmethod
+    def set_cursor(self, name: str, seq: int) -> None:
+        """Save how far the reader ``name`` has got in :meth:`feed`."""
 
     def check(self) -> list[str]:
         """Problems the storage itself reports (e.g. a damaged file); none by default."""

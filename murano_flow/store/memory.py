@@ -7,7 +7,7 @@ import threading
 from typing import Any
 
 from ..errors import NotFound
-from .base import DeploymentRecord, Event, NodeRecord, Store
+from .base import SIGNAL_OPEN, DeploymentRecord, Event, NodeRecord, Signal, Store
 
 
 def _clone(record: Any) -> Any:
@@ -25,6 +25,9 @@ class MemoryStore(Store):
         self._nodes: dict[str, dict[str, NodeRecord]] = {}
         self._events: dict[str, list[Event]] = {}
         self._seq = 0
+        self._feed: list[Event] = []
+        self._inbox: list[Signal] = []
+        self._cursors: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def create(self, deployment: DeploymentRecord, nodes: list[NodeRecord],
@@ -93,6 +96,36 @@ class MemoryStore(Store):
             self._get(deployment)
             return [_clone(e) for e in self._events[deployment] if e.seq > after][:limit]
 
+    def add_signal(self, signal: Signal) -> int:
+        with self._lock:
+            self._get(signal.deployment)
+            signal = copy.deepcopy(signal)
+            signal.seq = len(self._inbox) + 1
+            self._inbox.append(signal)
+            return signal.seq
+
+    def signals(self, deployment: str) -> list[Signal]:
+        with self._lock:
+            return [copy.deepcopy(s) for s in self._inbox
+                    if s.deployment == deployment and s.status in SIGNAL_OPEN]
+
+    def settle_signals(self, outcomes: list[tuple[int, str, str]]) -> None:
+        with self._lock:
+            for seq, status, note in outcomes:
+                self._inbox[seq - 1].status, self._inbox[seq - 1].note = status, note
+
+    def feed(self, after: int = 0, limit: int = 1000) -> list[Event]:
+        with self._lock:
+            return [_clone(e) for e in self._feed[after:after + limit]]
+
+    def cursor(self, name: str) -> int:
+        with self._lock:
+            return self._cursors.get(name, 0)
+
+    def set_cursor(self, name: str, seq: int) -> None:
+        with self._lock:
+            self._cursors[name] = seq
+
     def _get(self, deployment: str) -> DeploymentRecord:
         try:
             return self._deployments[deployment]
@@ -105,3 +138,4 @@ class MemoryStore(Store):
             self._seq += 1
             e.seq = self._seq
             self._events[e.deployment].append(e)
+            self._feed.append(e)

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import CorruptState, NotFound, StoreError
 from ..faults import crash_point
-from .base import DeploymentRecord, Event, NodeRecord, Store
+from .base import SIGNAL_OPEN, DeploymentRecord, Event, NodeRecord, Signal, Store
 
 #: Each schema version's statements; a journal at version N runs N+1 onwards.
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -51,6 +51,16 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE nodes ADD COLUMN tries INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE nodes ADD COLUMN inputs TEXT NOT NULL DEFAULT ''",
     ),
+    (  # 3: waiting nodes' deadlines; the inbox of signals and messages; event-feed readers
+        "ALTER TABLE nodes ADD COLUMN waiting TEXT NOT NULL DEFAULT '{}'",
+        """CREATE TABLE IF NOT EXISTS signals (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT, deployment TEXT NOT NULL,
+            node TEXT NOT NULL, ts REAL NOT NULL, kind TEXT NOT NULL, source TEXT NOT NULL,
+            data TEXT NOT NULL,
+            status TEXT NOT NULL, note TEXT NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS signals_open ON signals (deployment, status, seq)",
+        "CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, seq INTEGER NOT NULL)",
+    ),
 )
 #: Version of the schema, kept in ``PRAGMA user_version``.
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -61,17 +71,18 @@ _DEP_JSON = {"params", "targets", "source", "settings"}
 _NODE_COLS = ("deployment", "name", "instance", "state", "status", "intention", "host",
               "attempt", "started", "finished", "exit_code", "reason", "outputs",
               "stdout_tail", "stderr_tail", "log_dir", "requires", "has_action", "tries",
-              "inputs")
-_NODE_JSON = {"outputs", "requires"}
+              "inputs", "waiting")
+_NODE_JSON = {"outputs", "requires", "waiting"}
 #: Columns a node's progress changes; identity and requirements are written once.
 _PROGRESS_COLS = ("status", "intention", "host", "attempt", "started", "finished", "exit_code",
                   "reason", "outputs", "stdout_tail", "stderr_tail", "log_dir", "tries",
-                  "inputs")
+                  "inputs", "waiting")
 _UPDATE_NODE = (
     "UPDATE nodes SET " + ", ".join(f"{c} = ?" for c in _PROGRESS_COLS)
     + " WHERE deployment = ? AND name = ?"
 )
 _EVENT_COLS = ("deployment", "ts", "kind", "node", "status", "attempt", "message", "data")
+_SIGNAL_COLS = ("deployment", "node", "ts", "kind", "source", "data", "status", "note")
 
 
 class SqliteStore(Store):
@@ -222,6 +233,41 @@ class SqliteStore(Store):
                            "ORDER BY seq LIMIT ?", (deployment, after, limit))
         return [Event(**_decode(dict(zip(("seq", *_EVENT_COLS), r, strict=True)), {"data"}))
                 for r in rows]
+
+    def add_signal(self, signal: Signal) -> int:
+        self.deployment(signal.deployment)
+        with self._tx() as db:
+            cur = db.execute(
+                f"INSERT INTO signals ({', '.join(_SIGNAL_COLS)}) VALUES (?,?,?,?,?,?,?,?)",
+                (signal.deployment, signal.node, signal.ts, signal.kind, signal.source,
+                 json.dumps(signal.data), signal.status, signal.note))
+            return int(cur.lastrowid or 0)
+
+    def signals(self, deployment: str) -> list[Signal]:
+        cols = ("seq", *_SIGNAL_COLS)
+        rows = self._query(f"SELECT {', '.join(cols)} FROM signals WHERE deployment = ? "
+                           f"AND status IN {SIGNAL_OPEN} ORDER BY seq", (deployment,))
+        return [Signal(**_decode(dict(zip(cols, r, strict=True)), {"data"})) for r in rows]
+
+    def settle_signals(self, outcomes: list[tuple[int, str, str]]) -> None:
+        with self._tx() as db:
+            db.executemany("UPDATE signals SET status = ?, note = ? WHERE seq = ?",
+                           [(status, note, seq) for seq, status, note in outcomes])
+
+    def feed(self, after: int = 0, limit: int = 1000) -> list[Event]:
+        cols = ("seq", *_EVENT_COLS)
+        rows = self._query(f"SELECT {', '.join(cols)} FROM events WHERE seq > ? "
+                           "ORDER BY seq LIMIT ?", (after, limit))
+        return [Event(**_decode(dict(zip(cols, r, strict=True)), {"data"})) for r in rows]
+
+    def cursor(self, name: str) -> int:
+        rows = self._query("SELECT seq FROM cursors WHERE name = ?", (name,))
+        return int(rows[0][0]) if rows else 0
+
+    def set_cursor(self, name: str, seq: int) -> None:
+        with self._tx() as db:
+            db.execute("INSERT INTO cursors (name, seq) VALUES (?, ?) ON CONFLICT (name) "
+                       "DO UPDATE SET seq = excluded.seq", (name, seq))
 
     def close(self) -> None:
         with self._lock:
