@@ -137,19 +137,26 @@ def plan(blueprint: str, params: tuple[str, ...], params_file: str | None, fmt: 
     bp = load_blueprint(blueprint, _given(params, params_file))
     waves = StateGraph(bp).waves()
     data = [[{"node": n.name, "host": _host_label(bp, n) if n.action else "",
-              "action": n.action is not None,
+              "action": n.action is not None, "wait": n.wait.kind if n.wait else None,
               "requires": list(n.requires)} for n in wave] for wave in waves]
     if fmt != "table":
         emit({"blueprint": bp.name, "waves": data}, fmt)
         return
-    rows = [[k + 1 if j == 0 else "", n["node"], n["host"],
-             "action" if n["action"] else "sync"] for k, wave in enumerate(data)
-            for j, n in enumerate(wave)]
+    rows = [[k + 1 if j == 0 else "", n["node"], n["host"], _kind(n)]
+            for k, wave in enumerate(data) for j, n in enumerate(wave)]
     out = console()
     out.print(table(f"{bp.name}: {len(bp.nodes)} states in {len(waves)} waves",
                     ("wave", "state", "host", "kind"), rows))
     if bp.assumed:
         out.print(f"(placeholders used for: {', '.join(bp.assumed)})")
+
+
+def _kind(row: dict[str, Any]) -> str:
+    """'action', 'sync', 'wait (signal)' or 'action after signal', for plan's table."""
+    what = "action" if row["action"] else "sync"
+    if row["wait"]:
+        return f"action after {row['wait']}" if row["action"] else f"wait ({row['wait']})"
+    return what
 
 
 def _host_label(bp: Blueprint, node: Any) -> str:

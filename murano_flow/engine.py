@@ -178,6 +178,7 @@ class Engine(Steering, Waiting):
             raise UsageError(f"deployment {deployment_id} stopped in the middle of undo "
                              "actions", hint=f"finish it: murano-flow rollback {deployment_id}")
         run.settle = settle
+        self._sweep_queues(run)
         if settle:  # no new work, no deadline: only what is running, to be undone after
             run.stopping = run.stopping or "collecting what was running before rolling back"
             run.deadline = None

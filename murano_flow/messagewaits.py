@@ -26,10 +26,11 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .blueprint.spec import Node
+from .errors import ConnectError
 from .store.base import Signal, Store
 from .transports.amqp import broker_error, close_quietly, connection_parameters, masked_url
 from .waiting import data_problem, match_problem, queue_name
@@ -42,6 +43,8 @@ MAX_BODY = 1 << 20
 TICK = 0.2
 #: On close, how long pending queue deletions may wait for an unreachable broker.
 CLOSE_LIMIT = 5.0
+#: How long a state may take to start waiting (its queue bound) before it fails.
+SUBSCRIBE_LIMIT = 30.0
 
 
 @dataclass
@@ -51,6 +54,9 @@ class _Subscription:
     match: dict[str, Any]
     queue: str
     tag: str = ""
+    #: Set once the queue is bound and consumed (or ``error`` says why it cannot be).
+    ready: threading.Event = field(default_factory=threading.Event)
+    error: str = ""
 
 
 class MessageWaits:
@@ -67,15 +73,31 @@ class MessageWaits:
         self._requests: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._closed = threading.Event()
         self._channel: Any = None
+        self._problem = ""
         self._thread = threading.Thread(target=self._loop, name="message-waits", daemon=True)
         self._thread.start()
 
     # -- the engine-thread side ----------------------------------------------------
 
     def subscribe(self, deployment: str, node: Node, match: dict[str, Any]) -> None:
-        """Start consuming the queue of ``node`` (declared and bound if new)."""
-        self._requests.put(("subscribe", _Subscription(deployment, node, match,
-                                                       queue_name(deployment, node.name))))
+        """Consume the queue of ``node``, declared and bound if new; return once it is.
+
+        The engine journals the state as waiting only after this returns, so a message
+        published after that is kept by the broker whatever happens to the engine.
+
+        Raises:
+            ConnectError: the broker could not be reached, or refused the queue.
+        """
+        sub = _Subscription(deployment, node, match, queue_name(deployment, node.name))
+        self._requests.put(("subscribe", sub))
+        if not sub.ready.wait(SUBSCRIBE_LIMIT):
+            sub.error = (f"cannot reach the broker at {masked_url(self.url)} within "
+                         f"{SUBSCRIBE_LIMIT:g}s ({self._problem or 'no answer'})")
+        if sub.error:
+            self.unsubscribe(deployment, node.name, forget=False)
+            raise ConnectError(f"{node.name} cannot wait for a message: {sub.error}",
+                               hint="start RabbitMQ (rabbitmq-server -detached) or fix "
+                                    "--broker / MURANO_FLOW_BROKER, then resume")
 
     def unsubscribe(self, deployment: str, node: str, forget: bool) -> None:
         """Stop consuming for ``node``; with ``forget`` delete its queue too."""
@@ -101,6 +123,7 @@ class MessageWaits:
             try:
                 conn = self._pika.BlockingConnection(connection_parameters(self.url))
             except (pe.AMQPError, OSError, ValueError) as exc:
+                self._problem = broker_error(exc)
                 if not complained:
                     log.warning("cannot reach the broker at %s for message waits (%s); "
                                 "retrying - messages wait in their queues meanwhile",
@@ -157,11 +180,18 @@ class MessageWaits:
     def _consume(self, sub: _Subscription) -> None:
         spec = sub.node.wait
         assert spec is not None
-        self._declare_exchange(spec.exchange, spec.exchange_type)
-        self._channel.queue_declare(sub.queue, durable=True)
-        self._channel.queue_bind(sub.queue, spec.exchange, routing_key=spec.routing_key)
+        try:
+            self._declare_exchange(spec.exchange, spec.exchange_type)
+            self._channel.queue_declare(sub.queue, durable=True)
+            self._channel.queue_bind(sub.queue, spec.exchange, routing_key=spec.routing_key)
+        except self._pika.exceptions.ChannelClosedByBroker as exc:  # e.g. 403 access refused
+            sub.error = f"the broker refused queue {sub.queue}: {exc.reply_text}"
+            self._subs.pop(sub.queue, None)
+            sub.ready.set()
+            raise  # the channel is closed: reconnect, consuming the others again
         sub.tag = self._channel.basic_consume(sub.queue, self._on_message)
         self._by_tag[sub.tag] = sub
+        sub.ready.set()
         log.info("%s: consuming %s (exchange %s, key %s)", sub.node.name, sub.queue,
                  spec.exchange, spec.routing_key)
 

@@ -250,6 +250,16 @@ class Waiting:
         run.dirty[i] = rec
         run.event("arrived", rec, message)
 
+    def _sweep_queues(self, run: Run) -> None:
+        """After an engine died: delete the queues of message waits that ended (their
+        node moved on, but the engine may have died before deleting its queue)."""
+        if not run.recovered or self.messages is None:
+            return
+        for node, rec in zip(run.graph.nodes, run.records, strict=True):
+            if node.wait is not None and node.wait.kind == "message" and rec.status not in (
+                    NodeState.PENDING, NodeState.WAITING):
+                self._messages(run).unsubscribe(run.dep.id, rec.name, forget=True)
+
     def _abandon_waits(self, run: Run, why: str) -> None:
         """Waiting nodes go back to pending (a rollback starts): nothing is awaited."""
         for i, rec in enumerate(run.records):

@@ -36,7 +36,7 @@ ALLOWED = {
                  "transports"},
     "steering": {"runstate", "store"},
     "waiting": {"blueprint", "errors", "runstate", "states", "store"},
-    "messagewaits": {"blueprint", "store", "transports", "waiting"},
+    "messagewaits": {"blueprint", "errors", "store", "transports", "waiting"},
     "engine": {"blueprint", "errors", "graph", "lifecycle", "masking", "plans", "protocol",
                "steering", "runstate", "shaping",
                "resolver", "states", "store", "transports", "workers", "gcpause", "faults",

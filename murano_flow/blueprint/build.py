@@ -343,6 +343,8 @@ class _Builder:
             node = nodes[name]
             for ref_text, sources, _ in node.output_refs:
                 for src in sources:
+                    if src == name and node.wait and node.wait.kind in ("signal", "message"):
+                        continue  # its own event's data, in hand before its action runs
                     if not requires_transitively(ids[name], ids[src], preds):
                         self.diag(("entities", node.group, "states", node.state),
                                   f"{name} reads outputs['{ref_text}'] but does not require "
