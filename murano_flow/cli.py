@@ -19,16 +19,23 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 
 from . import __version__, owner, plans
-from .blueprint import Blueprint, load_blueprint, parse_cli_params
-from .cliutil import Settings, command, format_option, journaled_blueprint
+from .blueprint import Blueprint, load_blueprint
+from .cliutil import (
+    Settings,
+    command,
+    format_option,
+    given_params,
+    journaled_blueprint,
+    params_options,
+)
 from .durations import seconds
 from .engine import DEFAULT_WORKERS, Engine
 from .errors import MuranoFlowError, NotFound, UsageError
 from .graph import StateGraph
 from .lifecycle import allowed
+from .observecli import check, observe_command
 from .opscli import cancel, fsck, pause
 from .output import (
     RECAP_COLUMNS,
@@ -55,28 +62,6 @@ EXIT_BY_STATE = {"succeeded": 0, "failed": 1, "rolled_back": 0, "cancelled": 1,
                  "interrupted": 130}
 
 
-def _params_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    f = click.option("--params-file", type=click.Path(dir_okay=False, allow_dash=True),
-                     help="YAML/JSON mapping of parameter values ('-' reads stdin).")(f)
-    return click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
-                        help="A parameter value (repeatable).")(f)
-
-
-def _given(params: tuple[str, ...], params_file: str | None) -> dict[str, Any]:
-    given: dict[str, Any] = {}
-    if params_file:
-        try:
-            text = sys.stdin.read() if params_file == "-" else Path(params_file).read_text("utf-8")
-            data = yaml.safe_load(text) or {}
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise UsageError(f"cannot read parameters from {params_file}: {exc}") from exc
-        if not isinstance(data, dict):
-            raise UsageError(f"{params_file} must hold a mapping of parameter names to values")
-        given.update({str(k): v for k, v in data.items()})
-    given.update(parse_cli_params(params))
-    return given
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="murano-flow")
 @click.option("--store", envvar="MURANO_FLOW_STORE", default=DEFAULT_STORE, show_default=True,
@@ -94,7 +79,7 @@ def cli(ctx: click.Context, store: str, home: str, broker: str, verbose: int) ->
     ctx.obj = Settings(store, home, broker)
 
 
-for _command in (cancel, pause, fsck, signal_command):
+for _command in (cancel, pause, fsck, signal_command, check, observe_command):
     cli.add_command(_command)
 
 
@@ -103,13 +88,13 @@ for _command in (cancel, pause, fsck, signal_command):
 
 @cli.command()
 @click.argument("blueprint", type=click.Path(dir_okay=False))
-@_params_options
+@params_options
 @format_option
 @command
 def validate(blueprint: str, params: tuple[str, ...], params_file: str | None, fmt: str) -> None:
     """Check a blueprint; report every problem as file:line:column (exit 2 if any)."""
     try:
-        bp = load_blueprint(blueprint, _given(params, params_file))
+        bp = load_blueprint(blueprint, given_params(params, params_file))
     except MuranoFlowError as exc:
         if fmt != "table" and hasattr(exc, "diagnostics"):
             emit({"valid": False, "problems": [d.__dict__ for d in exc.diagnostics]}, fmt)
@@ -129,12 +114,12 @@ def validate(blueprint: str, params: tuple[str, ...], params_file: str | None, f
 
 @cli.command()
 @click.argument("blueprint", type=click.Path(dir_okay=False))
-@_params_options
+@params_options
 @format_option
 @command
 def plan(blueprint: str, params: tuple[str, ...], params_file: str | None, fmt: str) -> None:
     """Show the waves of states that can run in parallel, with their hosts."""
-    bp = load_blueprint(blueprint, _given(params, params_file))
+    bp = load_blueprint(blueprint, given_params(params, params_file))
     waves = StateGraph(bp).waves()
     data = [[{"node": n.name, "host": _host_label(bp, n) if n.action else "",
               "action": n.action is not None, "wait": n.wait.kind if n.wait else None,
@@ -171,7 +156,7 @@ def _host_label(bp: Blueprint, node: Any) -> str:
 
 @cli.command()
 @click.argument("blueprint", type=click.Path(dir_okay=False))
-@_params_options
+@params_options
 @click.option("--format", "fmt", type=click.Choice(["dot", "png", "svg"]), default="dot",
               show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
@@ -180,7 +165,7 @@ def _host_label(bp: Blueprint, node: Any) -> str:
 def graph(blueprint: str, params: tuple[str, ...], params_file: str | None, fmt: str,
           output: str | None) -> None:
     """Export the state graph (Graphviz DOT; png/svg need Graphviz's 'dot')."""
-    dot = StateGraph(load_blueprint(blueprint, _given(params, params_file))).to_dot()
+    dot = StateGraph(load_blueprint(blueprint, given_params(params, params_file))).to_dot()
     if fmt == "dot":
         if output:
             Path(output).write_text(dot, "utf-8")
@@ -205,7 +190,7 @@ def graph(blueprint: str, params: tuple[str, ...], params_file: str | None, fmt:
 
 @cli.command()
 @click.argument("blueprint", type=click.Path(dir_okay=False))
-@_params_options
+@params_options
 @click.option("-w", "--workers", type=click.IntRange(1, 1024), default=DEFAULT_WORKERS,
               show_default=True, help="Actions running at once (one per host at a time).")
 @click.option("--detach", is_flag=True, help="Run in the background; print the deployment id.")
@@ -227,7 +212,7 @@ def deploy(settings: Settings, blueprint: str, params: tuple[str, ...], params_f
     With --id of an existing deployment, deploy it again (converge): only new states,
     states whose inputs changed and states whose check probe fails are run.
     """
-    given = _given(params, params_file)
+    given = given_params(params, params_file)
     bp = load_blueprint(blueprint, given, strict=True)
     source = {"text": bp.text, "scripts": bp.scripts}
     with settings.store() as store:
@@ -292,7 +277,7 @@ def _journaled_command(f: Callable[..., Any]) -> Callable[..., Any]:
     f = format_option(f)
     f = click.option("-w", "--workers", type=click.IntRange(1, 1024), default=DEFAULT_WORKERS,
                      show_default=True)(f)
-    f = _params_options(f)
+    f = params_options(f)
     return click.argument("deployment")(f)
 
 
@@ -305,7 +290,7 @@ def resume(settings: Settings, deployment: str, params: tuple[str, ...],
            converge: bool) -> None:
     """Continue a deployment that was interrupted, paused, cancelled or failed, or whose
     engine died: reached states stay reached, actions still running are re-attached."""
-    _continue(settings, deployment, _given(params, params_file), workers, fmt,
+    _continue(settings, deployment, given_params(params, params_file), workers, fmt,
               "converge" if converge else "deploy", _duration(deadline))
 
 
@@ -314,7 +299,7 @@ def resume(settings: Settings, deployment: str, params: tuple[str, ...],
 def rollback(settings: Settings, deployment: str, params: tuple[str, ...],
              params_file: str | None, workers: int, fmt: str) -> None:
     """Undo a deployment: run 'undo' actions in reverse dependency order."""
-    _continue(settings, deployment, _given(params, params_file), workers, fmt, "rollback")
+    _continue(settings, deployment, given_params(params, params_file), workers, fmt, "rollback")
 
 
 def _continue(settings: Settings, deployment: str, given: dict[str, Any], workers: int,

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import click
+import yaml
 
-from .blueprint import Blueprint, parse_blueprint
+from .blueprint import Blueprint, parse_blueprint, parse_cli_params
 from .errors import ConnectError, MuranoFlowError, UsageError
 from .store import Store, open_store
 from .store.base import DeploymentRecord
@@ -54,6 +55,30 @@ class Settings:
                 raise ConnectError("agent hosts need pika",
                                    hint="pip install 'murano-flow[amqp]'") from exc
         return self._broker
+
+
+def params_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The ``-p NAME=VALUE`` and ``--params-file`` options."""
+    f = click.option("--params-file", type=click.Path(dir_okay=False, allow_dash=True),
+                     help="YAML/JSON mapping of parameter values ('-' reads stdin).")(f)
+    return click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
+                        help="A parameter value (repeatable).")(f)
+
+
+def given_params(params: tuple[str, ...], params_file: str | None) -> dict[str, Any]:
+    """The parameter values given by ``-p`` and ``--params-file`` (``-p`` wins)."""
+    given: dict[str, Any] = {}
+    if params_file:
+        try:
+            text = sys.stdin.read() if params_file == "-" else Path(params_file).read_text("utf-8")
+            data = yaml.safe_load(text) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise UsageError(f"cannot read parameters from {params_file}: {exc}") from exc
+        if not isinstance(data, dict):
+            raise UsageError(f"{params_file} must hold a mapping of parameter names to values")
+        given.update({str(k): v for k, v in data.items()})
+    given.update(parse_cli_params(params))
+    return given
 
 
 def format_option(f: Callable[..., Any]) -> Callable[..., Any]:

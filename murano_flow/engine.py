@@ -131,13 +131,15 @@ class Engine(Steering, Waiting):
             self.store.claim(old.id, "", self._me)
         return self.store.deployment(deployment_id)
 
-    def deploy(self, bp: Blueprint, deployment_id: str, *, converge: bool = False
-               ) -> DeploymentRecord:
+    def deploy(self, bp: Blueprint, deployment_id: str, *, converge: bool = False,
+               drifted: list[str] | None = None) -> DeploymentRecord:
         """Drive ``deployment_id`` forward until its targets are reached or it fails;
         then roll it back if its failure policy says so. With ``converge`` every state
-        in place is re-examined (after :meth:`reshape`)."""
+        in place is re-examined (after :meth:`reshape`); with ``drifted`` (states whose
+        check probe failed) only those run again and only their dependents are
+        re-examined."""
         with paused_gc():
-            final = self._forward(bp, deployment_id, converge=converge)
+            final = self._forward(bp, deployment_id, converge=converge, drifted=drifted)
             if final.state == "rolling_back":  # on_failure: rollback, already journaled
                 final = self._backward(bp, deployment_id, chained=True)
             return final
@@ -171,7 +173,8 @@ class Engine(Steering, Waiting):
     # -- loading and claiming --------------------------------------------------
 
     def _forward(self, bp: Blueprint, deployment_id: str, settle: bool = False,
-                 converge: bool = False) -> DeploymentRecord:
+                 converge: bool = False, drifted: list[str] | None = None
+                 ) -> DeploymentRecord:
         run = self._load(bp, deployment_id, reverse=False)
         if any(r.status == NodeState.UNDOING for r in run.records):
             self._release_claim(run)
@@ -195,10 +198,31 @@ class Engine(Steering, Waiting):
             run.deployment("start", f"deploying with up to {self.workers} workers")
         if converge:  # every state in place is looked at again, in dependency order
             run.candidates = {i for i, r in enumerate(run.records) if r.status in SATISFIED}
+        if drifted:
+            self._redo_drifted(run, [run.graph.ids[n] for n in drifted])
         satisfied = [r.status in SATISFIED and i not in run.candidates
                      for i, r in enumerate(run.records)]
         todo = [not s and i not in run.inflight for i, s in enumerate(satisfied)]
         return self._drive(run, Forward(run.graph.preds, run.graph.succ, satisfied, todo))
+
+    @staticmethod
+    def _redo_drifted(run: Run, drifted: list[int]) -> None:
+        """Drifted states run their action again; their dependents are re-examined."""
+        below: set[int] = set()
+        stack = list(drifted)
+        while stack:
+            for j in run.graph.succ[stack.pop()]:
+                if j not in below:
+                    below.add(j)
+                    stack.append(j)
+        for i in drifted:
+            rec = run.records[i]
+            if rec.status in SATISFIED:
+                run.node(rec, "redo", "pending", "drifted (its check probe failed): "
+                                                 "running its action again")
+                run.forced.add(i)
+        run.candidates = {j for j in below - set(drifted)
+                          if run.records[j].status in SATISFIED}
 
     def _backward(self, bp: Blueprint, deployment_id: str, chained: bool = False
                   ) -> DeploymentRecord:

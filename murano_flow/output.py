@@ -19,7 +19,8 @@ from .store.base import DeploymentRecord, Event, NodeRecord
 STYLE = {"reached": "green", "succeeded": "green", "skipped": "cyan", "failed": "red",
          "undo_failed": "red", "running": "yellow", "undoing": "yellow", "rolling_back": "yellow",
          "interrupted": "magenta", "cancelled": "magenta", "undone": "dim", "rolled_back": "dim",
-         "pending": "white", "waiting": "blue"}
+         "pending": "white", "waiting": "blue",
+         "holds": "green", "drifted": "red", "unknown": "magenta"}
 
 
 def console(err: bool = False) -> Console:

@@ -35,6 +35,8 @@ ALLOWED = {
     "runstate": {"blueprint", "graph", "lifecycle", "masking", "plans", "states", "store",
                  "transports"},
     "steering": {"runstate", "store"},
+    "observer": {"blueprint", "errors", "masking", "outcomes", "owner", "plans", "protocol",
+                 "states", "store", "transports"},
     "waiting": {"blueprint", "errors", "runstate", "states", "store"},
     "messagewaits": {"blueprint", "errors", "store", "transports", "waiting"},
     "engine": {"blueprint", "errors", "graph", "lifecycle", "masking", "plans", "protocol",
