@@ -35,6 +35,7 @@ from .engine import DEFAULT_WORKERS, Engine
 from .errors import MuranoFlowError, NotFound, UsageError
 from .graph import StateGraph
 from .lifecycle import allowed
+from .notify import notify
 from .observecli import check, observe_command
 from .opscli import cancel, fsck, pause
 from .output import (
@@ -79,7 +80,7 @@ def cli(ctx: click.Context, store: str, home: str, broker: str, verbose: int) ->
     ctx.obj = Settings(store, home, broker)
 
 
-for _command in (cancel, pause, fsck, signal_command, check, observe_command):
+for _command in (cancel, pause, fsck, signal_command, check, observe_command, notify):
     cli.add_command(_command)
 
 

@@ -171,6 +171,10 @@ class Store(ABC):
         """Events of every deployment with ``seq > after``, oldest first."""
 
     @abstractmethod
+    def newest_event(self) -> int:
+        """The ``seq`` of the newest event of any deployment (0 if none)."""
+
+    @abstractmethod
     def cursor(self, name: str) -> int:
         """The last event ``seq`` the reader ``name`` saved (0 if none)."""
 

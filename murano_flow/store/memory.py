@@ -118,6 +118,10 @@ class MemoryStore(Store):
         with self._lock:
             return [_clone(e) for e in self._feed[after:after + limit]]
 
+    def newest_event(self) -> int:
+        with self._lock:
+            return self._seq
+
     def cursor(self, name: str) -> int:
         with self._lock:
             return self._cursors.get(name, 0)

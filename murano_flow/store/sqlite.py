@@ -260,6 +260,9 @@ class SqliteStore(Store):
                            "ORDER BY seq LIMIT ?", (after, limit))
         return [Event(**_decode(dict(zip(cols, r, strict=True)), {"data"})) for r in rows]
 
+    def newest_event(self) -> int:
+        return int(self._query("SELECT coalesce(max(seq), 0) FROM events", ())[0][0])
+
     def cursor(self, name: str) -> int:
         rows = self._query("SELECT seq FROM cursors WHERE name = ?", (name,))
         return int(rows[0][0]) if rows else 0
