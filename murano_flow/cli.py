@@ -50,6 +50,7 @@ from .output import (
     table,
 )
 from .progress import Dashboard, LinePrinter, event_line
+from .schedule import schedule
 from .signalcli import signal as signal_command
 from .states import ACTIVE
 from .store import DEFAULT_STORE, Store
@@ -80,7 +81,8 @@ def cli(ctx: click.Context, store: str, home: str, broker: str, verbose: int) ->
     ctx.obj = Settings(store, home, broker)
 
 
-for _command in (cancel, pause, fsck, signal_command, check, observe_command, notify):
+for _command in (cancel, pause, fsck, signal_command, check, observe_command, notify,
+                 schedule):
     cli.add_command(_command)
 
 
