@@ -375,10 +375,9 @@ class Engine(Steering, Waiting):
                     stack.extend(resolver.completed(i))
                     continue
             node = run.graph.nodes[i]
-            if node.wait is not None and not run.reverse and i not in run.heard:
-                if not run.stopping:
-                    self._arm(run, i)  # released again when its event comes
-                continue
+            if node.wait is not None and not run.reverse and i not in run.heard and (
+                    run.stopping or not self._arm(run, i)):
+                continue  # released again when its event comes
             spec = node.undo if run.reverse else node.action
             if spec is None:  # synchronisation point, or nothing to undo: no host needed
                 self._sync(run, i)
@@ -441,6 +440,7 @@ class Engine(Steering, Waiting):
             return
         rec.started = rec.finished = time.time()
         rec.intention = "execute"
+        rec.waiting = {}
         fire_node(rec, "start")  # passes through running; one event is enough
         node = run.graph.nodes[i]
         run.node(rec, "reach", "reached", f"{node.wait.describe()} came" if node.wait
@@ -479,6 +479,7 @@ class Engine(Steering, Waiting):
                ) -> _Work | None:
         rec = run.records[i]
         rec.host = where.key
+        rec.waiting = {}
         rec.attempt += 1  # monotonic across runs, so every plan id is new
         rec.started, rec.finished = time.time(), None
         try:

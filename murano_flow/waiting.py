@@ -104,19 +104,27 @@ class Waiting:
     def _context(self, run: Run, node: Node) -> dict[str, Any]:
         raise NotImplementedError
 
-    def _arm(self, run: Run, i: int) -> None:
-        """Node ``i``'s requirements are reached: it starts (or goes on) waiting."""
+    def _arm(self, run: Run, i: int) -> bool:
+        """Node ``i``'s requirements are reached: it starts (or goes on) waiting.
+
+        True if its event had already come (journaled before an engine stopped): it goes
+        on now, with the data its row holds.
+        """
         node, rec = run.graph.nodes[i], run.records[i]
         spec = node.wait
         assert spec is not None
+        if rec.status == NodeState.WAITING and rec.waiting.get("arrived"):
+            run.heard.add(i)
+            run.outputs[i] = dict(rec.outputs)
+            return True
         run.waiting.add(i)
         if rec.status == NodeState.WAITING and rec.waiting:  # an earlier engine armed it
             if spec.kind == "message" and not self._subscribe(run, i):
-                return  # failed, with why
+                return False  # failed, with why
             due = rec.waiting.get("due")
             run.event("waiting", rec, f"still waiting for {spec.describe()}"
                       + (f"; due {_clock(due)}" if due else ""))
-            return
+            return False
         now = time.time()
         rec.waiting = {"kind": spec.kind, "since": now, "due": due_at(spec, now),
                        "expires": now + spec.timeout if spec.timeout else None}
@@ -129,6 +137,7 @@ class Waiting:
         run.next_inbox = 0.0  # a signal may already be there
         if spec.kind == "message":
             self._subscribe(run, i)
+        return False
 
     def _subscribe(self, run: Run, i: int) -> bool:
         node = run.graph.nodes[i]
@@ -243,7 +252,11 @@ class Waiting:
 
     def _heard(self, run: Run, i: int, data: dict[str, Any], message: str) -> None:
         rec = run.records[i]
+        kind = rec.waiting.get("kind")
         self._stop_waiting(run, i)
+        # Journaled with the entry's 'applied' mark: if the engine stops before the node
+        # moves on (its host busy, say), the next one finds the event in the row.
+        rec.waiting = {"kind": kind, "arrived": time.time()}
         run.heard.add(i)
         run.outputs[i] = dict(data)
         rec.outputs = run.masker.data(data)
@@ -256,8 +269,8 @@ class Waiting:
         if not run.recovered or self.messages is None:
             return
         for node, rec in zip(run.graph.nodes, run.records, strict=True):
-            if node.wait is not None and node.wait.kind == "message" and rec.status not in (
-                    NodeState.PENDING, NodeState.WAITING):
+            if node.wait is not None and node.wait.kind == "message" and (rec.status not in (
+                    NodeState.PENDING, NodeState.WAITING) or rec.waiting.get("arrived")):
                 self._messages(run).unsubscribe(run.dep.id, rec.name, forget=True)
 
     def _abandon_waits(self, run: Run, why: str) -> None:

@@ -229,3 +229,24 @@ def test_signal_is_kept_until_the_engine_acts_on_it(waiting_deployment, home, tm
     assert store.signals("w") == []  # applied: nothing left to act on
     late = _cli("signal", "w", "app.Approved", "--data", '{"approver": "x"}')
     assert late.exit_code == 2 and "is reached: it no longer waits" in late.output
+
+
+def test_an_event_that_came_before_the_engine_stopped_is_not_lost(tmp_path):
+    """The engine stopped after journaling the arrival (inbox entry applied) but before
+    the state moved on: the next engine finds the data in the node's row."""
+    rec = Recorder()
+    store = SqliteStore(tmp_path / "j.db")
+    engine, _ = engine_for(rec, store)
+    bp = parse_blueprint(APPROVAL, "t.yaml", {}, strict=True)
+    dep = engine.create(bp)
+    rows = {n.name: n for n in store.nodes(dep.id)}
+    for name in ("app.Installed", "app.Soaked"):
+        rows[name].status = "reached"
+    approved = rows["app.Approved"]
+    approved.status, approved.outputs = "waiting", {"approver": "ops"}
+    approved.waiting = {"kind": "signal", "arrived": time.time()}
+    store.commit(dep.id, list(rows.values()), [])
+    final = engine.deploy(bp, dep.id)
+    assert final.state == "succeeded"
+    assert [p.env["WHO"] for p in rec.calls if p.node == "app.Deployed"] == ["ops"]
+    assert {n.name: n.waiting for n in store.nodes(dep.id)}["app.Approved"] == {}
