@@ -50,7 +50,7 @@ def test_plan_waves_reflect_the_graph():
     plan = json.loads(mf("plan", WEBFARM, "-p", "web_count=2", "-f", "json").output)
     first = {n["node"] for n in plan["waves"][0]}
     assert first == {"web[0].ContentPublished", "web[1].ContentPublished"}
-    assert plan["waves"][-1] == [{"node": "lb.Deployed", "host": "", "action": False,
+    assert plan["waves"][-1] == [{"node": "lb.Deployed", "host": "", "action": False, "wait": None,
                                   "requires": ["lb.HealthChecked"]}]
 
 
