@@ -25,14 +25,15 @@ from .blueprint import Blueprint, load_blueprint
 from .cliutil import (
     Settings,
     command,
+    duration,
+    exists,
     format_option,
     given_params,
     journaled_blueprint,
     params_options,
 )
-from .durations import seconds
 from .engine import DEFAULT_WORKERS, Engine
-from .errors import MuranoFlowError, NotFound, UsageError
+from .errors import MuranoFlowError, UsageError
 from .graph import StateGraph
 from .lifecycle import allowed
 from .notify import notify
@@ -223,39 +224,19 @@ def deploy(settings: Settings, blueprint: str, params: tuple[str, ...], params_f
             _refuse_if_unfinished(store, bp.name)
         engine = Engine(store, settings.transports, workers=workers,
                         messages=settings.message_waits)
-        what = "converge" if deployment_id and _exists(store, deployment_id) else "deploy"
+        what = "converge" if deployment_id and exists(store, deployment_id) else "deploy"
         if what == "converge":
             assert deployment_id is not None
             dep = engine.reshape(bp, deployment_id, source, on_failure=on_failure,
-                                 deadline=_duration(deadline))
+                                 deadline=duration(deadline, "--deadline"))
         else:
             dep = engine.create(bp, deployment_id, source, on_failure=on_failure,
-                                deadline=_duration(deadline))
+                                deadline=duration(deadline, "--deadline"))
         if detach:
             _spawn_background(settings, dep.id, given, workers, what)
             click.echo(dep.id)
             return
         _drive(settings, engine, bp, dep, fmt, what)
-
-
-def _exists(store: Store, deployment_id: str) -> bool:
-    try:
-        store.deployment(deployment_id)
-    except NotFound:
-        return False
-    return True
-
-
-def _duration(text: str | None) -> float | None:
-    if text is None:
-        return None
-    try:
-        value = seconds(text)
-    except ValueError as exc:
-        raise UsageError(f"--deadline: {exc}") from None
-    if value <= 0:
-        raise UsageError("--deadline must be longer than zero")
-    return value
 
 
 def _refuse_if_unfinished(store: Store, blueprint: str) -> None:
@@ -294,7 +275,7 @@ def resume(settings: Settings, deployment: str, params: tuple[str, ...],
     """Continue a deployment that was interrupted, paused, cancelled or failed, or whose
     engine died: reached states stay reached, actions still running are re-attached."""
     _continue(settings, deployment, given_params(params, params_file), workers, fmt,
-              "converge" if converge else "deploy", _duration(deadline))
+              "converge" if converge else "deploy", duration(deadline, "--deadline"))
 
 
 @cli.command()

@@ -12,7 +12,8 @@ import click
 import yaml
 
 from .blueprint import Blueprint, parse_blueprint, parse_cli_params
-from .errors import ConnectError, MuranoFlowError, UsageError
+from .durations import seconds
+from .errors import ConnectError, MuranoFlowError, NotFound, UsageError
 from .store import Store, open_store
 from .store.base import DeploymentRecord
 from .transports import open_transport
@@ -79,6 +80,28 @@ def given_params(params: tuple[str, ...], params_file: str | None) -> dict[str, 
         given.update({str(k): v for k, v in data.items()})
     given.update(parse_cli_params(params))
     return given
+
+
+def exists(store: Store, deployment_id: str) -> bool:
+    """Whether the journal has a deployment called ``deployment_id``."""
+    try:
+        store.deployment(deployment_id)
+    except NotFound:
+        return False
+    return True
+
+
+def duration(text: str | None, option: str) -> float | None:
+    """The value of a DURATION option in seconds (None if not given); exit 2 if bad."""
+    if text is None:
+        return None
+    try:
+        value = seconds(text)
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
+    if value <= 0:
+        raise UsageError(f"{option} must be longer than zero")
+    return value
 
 
 def format_option(f: Callable[..., Any]) -> Callable[..., Any]:

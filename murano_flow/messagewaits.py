@@ -20,7 +20,6 @@ A message is:
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import queue
 import threading
@@ -33,7 +32,7 @@ from .blueprint.spec import Node
 from .errors import ConnectError
 from .store.base import Signal, Store
 from .transports.amqp import broker_error, close_quietly, connection_parameters, masked_url
-from .waiting import data_problem, match_problem, queue_name
+from .waiting import data_problem, judge_message, queue_name
 
 log = logging.getLogger(__name__)
 
@@ -247,16 +246,5 @@ def _judge(sub: _Subscription, user: str, body: bytes) -> tuple[dict[str, Any], 
     assert spec is not None
     if len(body) > MAX_BODY:
         return {}, f"the body is larger than {MAX_BODY} bytes"
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        return {}, f"the body is not JSON ({exc})"
-    if not isinstance(data, dict):
-        return {}, f"the body must be a JSON object, not {type(data).__name__}"
-    if spec.from_user and user != spec.from_user:
-        got = f"user_id {user!r}" if user else "no user_id"
-        return {}, (f"it carries {got}; this state accepts only messages published with "
-                    f"user_id '{spec.from_user}' (RabbitMQ checks it against the login)")
-    if match_problem(sub.match, data):
-        return data, None
-    return data, data_problem(sub.node, data)
+    data, problem = judge_message(body, user, spec.from_user, sub.match)
+    return data, problem or (None if problem is None else data_problem(sub.node, data))

@@ -15,12 +15,12 @@ import click
 from .cliutil import (
     Settings,
     command,
+    duration,
     format_option,
     given_params,
     journaled_blueprint,
     params_options,
 )
-from .durations import seconds
 from .engine import DEFAULT_WORKERS, Engine
 from .errors import UsageError
 from .observer import DRIFTED, UNKNOWN, Probe, drifted, observe
@@ -61,12 +61,8 @@ def observe_command(settings: Settings, deployment: str, fix: bool, workers: int
                     every_text: str, count: int | None) -> None:
     """Check a deployment again and again (with --fix, repair drift as it is found);
     each round is journaled, so 'events --follow' and notifications see it. Ctrl-C stops."""
-    try:
-        every = seconds(every_text)
-    except ValueError as exc:
-        raise UsageError(f"--every: {exc}") from None
-    if every <= 0:
-        raise UsageError("--every must be longer than zero")
+    every = duration(every_text, "--every")
+    assert every is not None  # the option is required
     given = given_params(params, params_file)
     done, worst = 0, 0
     try:

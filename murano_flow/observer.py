@@ -104,11 +104,11 @@ def observe(store: Store, transports: Callable[[str, dict[str, Any]], Transport]
     finally:
         for transport in opened:
             transport.close()
-    _journal(store, dep.id, records, probes)
+    _journal(store, dep.id, dep.state, records, probes)
     return sorted(probes, key=lambda p: list(bp.nodes).index(p.node))
 
 
-def _journal(store: Store, deployment: str, records: dict[str, NodeRecord],
+def _journal(store: Store, deployment: str, state: str, records: dict[str, NodeRecord],
              probes: list[Probe]) -> None:
     now = time.time()
     events = [Event(deployment, now, "drift" if p.verdict == DRIFTED else "checked", p.node,
@@ -117,7 +117,7 @@ def _journal(store: Store, deployment: str, records: dict[str, NodeRecord],
               if p.verdict != HOLDS]
     drifted = sum(p.verdict == DRIFTED for p in probes)
     unknown = sum(p.verdict == UNKNOWN for p in probes)
-    events.append(Event(deployment, now, "observed", status=store.deployment(deployment).state,
+    events.append(Event(deployment, now, "observed", status=state,
                         message=f"{len(probes)} check probes: {drifted} drifted, "
                                 f"{unknown} could not be asked"))
     store.commit(deployment, [], events)

@@ -24,12 +24,12 @@ import click
 from croniter import croniter
 
 from .blueprint import load_blueprint
-from .cliutil import Settings, command, given_params, params_options
+from .cliutil import Settings, command, exists, given_params, params_options
 from .engine import DEFAULT_WORKERS, Engine
 from .errors import MuranoFlowError, UsageError
 from .progress import LinePrinter
 from .transports.amqp import broker_error, connection_parameters, masked_url
-from .waiting import match_problem
+from .waiting import judge_message
 
 log = logging.getLogger(__name__)
 
@@ -86,13 +86,7 @@ def _run(settings: Settings, blueprint: str, given: dict[str, Any], deployment_i
             engine = Engine(store, settings.transports, workers=workers,
                             messages=settings.message_waits, listener=LinePrinter())
             source = {"text": bp.text, "scripts": bp.scripts}
-            converge = False
-            if deployment_id:
-                try:
-                    store.deployment(deployment_id)
-                    converge = True
-                except MuranoFlowError:
-                    pass
+            converge = bool(deployment_id) and exists(store, deployment_id or "")
             dep = engine.reshape(bp, deployment_id, source) if converge and deployment_id \
                 else engine.create(bp, deployment_id, source)
             final = engine.deploy(bp, dep.id, converge=converge)
@@ -169,9 +163,13 @@ class _Messages:
                     if why:
                         return why
                     continue
-                problem = self._problem(props, raw)
+                _, problem = judge_message(raw, getattr(props, "user_id", None) or "",
+                                           self.user, self.match)
                 channel.basic_ack(method.delivery_tag)  # before the run: the connection
-                if problem:                           # is closed while it goes on
+                if problem is None:                   # is closed while it goes on
+                    log.info("trigger: a message via %s/%s does not pass --match",
+                             self.exchange, method.routing_key)
+                elif problem:
                     log.warning("trigger ignored a message via %s/%s: %s", self.exchange,
                                 method.routing_key, problem)
                 elif not why:
@@ -180,14 +178,3 @@ class _Messages:
         finally:
             if conn.is_open:
                 conn.close()
-
-    def _problem(self, props: Any, raw: bytes) -> str:
-        try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            return "the body is not JSON"
-        if not isinstance(body, dict):
-            return "the body is not a JSON object"
-        if self.user and getattr(props, "user_id", None) != self.user:
-            return f"not published with user_id '{self.user}'"
-        return match_problem(self.match, body)

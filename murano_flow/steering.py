@@ -58,7 +58,7 @@ class Steering:
         """After each batch of outcomes: the deadline, then (now and then) the journal."""
         if run.deadline is not None and not run.expired and time.time() >= run.deadline:
             run.expired = True
-            run.stopping = run.stopping or (f"its deadline ({_clock(run.deadline)}) passed; "
+            run.stopping = run.stopping or (f"its deadline ({clock(run.deadline)}) passed; "
                                             "running actions were stopped")
             run.note(run.stopping)
             self._close_transports(run)
@@ -113,5 +113,6 @@ class Steering:
             self._place(run, i)
 
 
-def _clock(epoch: float) -> str:
+def clock(epoch: float) -> str:
+    """``epoch`` as local 'YYYY-MM-DD HH:MM:SS', for messages."""
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))

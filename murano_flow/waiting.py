@@ -14,6 +14,7 @@ crash finds its node no longer waiting and is marked ignored: nothing fires twic
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 import zoneinfo
@@ -28,6 +29,7 @@ from .blueprint.spec import Node, WaitSpec
 from .errors import MuranoFlowError, UsageError
 from .runstate import Run
 from .states import NodeState
+from .steering import clock
 from .store.base import Signal, Store
 
 log = logging.getLogger(__name__)
@@ -88,8 +90,23 @@ def match_problem(match: dict[str, Any], body: dict[str, Any]) -> str:
     return ""
 
 
-def _clock(epoch: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
+def judge_message(raw: bytes, user: str, from_user: str, match: dict[str, Any]
+                  ) -> tuple[dict[str, Any], str | None]:
+    """(body, problem) of a broker message: problem '' lets it through, a text rejects it
+    (malformed, or not published as ``from_user`` - RabbitMQ validates ``user``, the
+    message's user_id, against the publisher's login), None: it fails the ``match`` filter.
+    """
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return {}, f"the body is not JSON ({exc})"
+    if not isinstance(data, dict):
+        return {}, f"the body must be a JSON object, not {type(data).__name__}"
+    if from_user and user != from_user:
+        got = f"user_id {user!r}" if user else "no user_id"
+        return {}, (f"it carries {got}; only messages published with user_id "
+                    f"'{from_user}' are accepted (RabbitMQ checks it against the login)")
+    return data, None if match_problem(match, data) else ""
 
 
 class Waiting:
@@ -123,16 +140,16 @@ class Waiting:
                 return False  # failed, with why
             due = rec.waiting.get("due")
             run.event("waiting", rec, f"still waiting for {spec.describe()}"
-                      + (f"; due {_clock(due)}" if due else ""))
+                      + (f"; due {clock(due)}" if due else ""))
             return False
         now = time.time()
         rec.waiting = {"kind": spec.kind, "since": now, "due": due_at(spec, now),
                        "expires": now + spec.timeout if spec.timeout else None}
-        how = {"after": f"fires {_clock(rec.waiting['due'] or now)}",
-               "at": f"next time {_clock(rec.waiting['due'] or now)}",
+        how = {"after": f"fires {clock(rec.waiting['due'] or now)}",
+               "at": f"next time {clock(rec.waiting['due'] or now)}",
                "signal": f"send it: murano-flow signal {run.dep.id} {rec.name} --data '{{...}}'",
                "message": f"queue {queue_name(run.dep.id, rec.name)}"}[spec.kind]
-        limit = f"; gives up {_clock(rec.waiting['expires'])}" if spec.timeout else ""
+        limit = f"; gives up {clock(rec.waiting['expires'])}" if spec.timeout else ""
         run.node(rec, "wait", "waiting", f"waiting for {spec.describe()} ({how}){limit}")
         run.next_inbox = 0.0  # a signal may already be there
         if spec.kind == "message":
@@ -177,8 +194,7 @@ class Waiting:
             times += [t for t in (w.get("due"), w.get("expires")) if t]
         offset = time.monotonic() - time.time()
         due = min(times) + offset if times else None
-        if any(run.records[i].waiting.get("kind") in ("signal", "message")
-               for i in run.waiting):
+        if _reads_inbox(run):
             due = run.next_inbox if due is None else min(due, run.next_inbox)
         return due
 
@@ -195,15 +211,13 @@ class Waiting:
             due, expires = rec.waiting.get("due"), rec.waiting.get("expires")
             if due and now >= due:
                 late = f" ({now - due:.0f}s late: no engine ran then)" if now - due > 5 else ""
-                self._heard(run, i, {}, f"timer due {_clock(due)} fired{late}")
+                self._heard(run, i, {}, f"timer due {clock(due)} fired{late}")
                 heard.append(i)
             elif expires and now >= expires:
                 self._stop_waiting(run, i)
                 self._failed(run, i, f"waited {spec.timeout:g}s for {spec.describe()}; "
                                      "none came (wait.timeout)")
-        if time.monotonic() >= run.next_inbox and any(
-                run.records[i].waiting.get("kind") in ("signal", "message")
-                for i in run.waiting):
+        if time.monotonic() >= run.next_inbox and _reads_inbox(run):
             heard += self._read_inbox(run)
         return heard
 
@@ -288,6 +302,11 @@ class Waiting:
         source, run.message_source = run.message_source, None
         if source is not None:
             source.close()
+
+
+def _reads_inbox(run: Run) -> bool:
+    """Whether a node of ``run`` waits for a signal or a message (the inbox)."""
+    return any(run.records[i].waiting.get("kind") in ("signal", "message") for i in run.waiting)
 
 
 def queue_name(deployment: str, node: str) -> str:

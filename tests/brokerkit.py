@@ -170,3 +170,39 @@ def agents(tmp_path: Path, broker_url: str) -> Iterator[Callable[..., AgentProce
         channel = conn.channel()
         for agent in made:
             channel.queue_delete(agent.queue)
+
+
+@pytest.fixture
+def exchange(broker_url: str) -> Iterator[str]:
+    """A durable exchange name of the test's own, deleted afterwards."""
+    name = f"mf-test-{uuid.uuid4().hex[:8]}"
+    yield name
+    conn = pika.BlockingConnection(pika.URLParameters(broker_url))
+    conn.channel().exchange_delete(name)
+    conn.close()
+
+
+def publish(url: str, exchange: str, key: str, body: object, user_id: str | None = None
+            ) -> None:
+    """Publish ``body`` (JSON, or bytes as they are), with ``user_id`` if given."""
+    conn = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        props = pika.BasicProperties(user_id=user_id) if user_id else None
+        conn.channel().basic_publish(exchange, key, raw, props)
+    finally:
+        conn.close()
+
+
+def queue_exists(url: str, name: str) -> bool:
+    """Whether the broker has a queue called ``name``."""
+    conn = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        conn.channel().queue_declare(name, passive=True)
+        return True
+    except pika.exceptions.ChannelClosedByBroker as exc:
+        assert exc.reply_code == 404, exc
+        return False
+    finally:
+        if conn.is_open:
+            conn.close()

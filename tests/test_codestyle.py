@@ -37,7 +37,7 @@ ALLOWED = {
     "steering": {"runstate", "store"},
     "observer": {"blueprint", "errors", "masking", "outcomes", "owner", "plans", "protocol",
                  "states", "store", "transports"},
-    "waiting": {"blueprint", "errors", "runstate", "states", "store"},
+    "waiting": {"blueprint", "errors", "runstate", "states", "steering", "store"},
     "messagewaits": {"blueprint", "errors", "store", "transports", "waiting"},
     "engine": {"blueprint", "errors", "graph", "lifecycle", "masking", "plans", "protocol",
                "steering", "runstate", "shaping",

@@ -3,14 +3,12 @@ publisher's broker-validated user_id, malformed bodies, and the queue's lifetime
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
-import uuid
 
-import pika
 import pytest
+from brokerkit import publish, queue_exists
 from test_engine import Recorder, engine_for
 
 from murano_flow.blueprint import parse_blueprint
@@ -44,35 +42,8 @@ entities:
 """
 
 
-@pytest.fixture
-def exchange(broker_url):
-    name = f"mf-test-{uuid.uuid4().hex[:8]}"
-    yield name
-    conn = pika.BlockingConnection(pika.URLParameters(broker_url))
-    conn.channel().exchange_delete(name)
-    conn.close()
-
-
 def _publish(url, exchange, body, *, key="alarm.vm0.vm_down", user_id="guest"):
-    conn = pika.BlockingConnection(pika.URLParameters(url))
-    try:
-        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        props = pika.BasicProperties(user_id=user_id) if user_id else None
-        conn.channel().basic_publish(exchange, key, raw, props)
-    finally:
-        conn.close()
-
-
-def _queue_exists(url, name):
-    conn = pika.BlockingConnection(pika.URLParameters(url))
-    try:
-        conn.channel().queue_declare(name, passive=True)
-        return True
-    except pika.exceptions.ChannelClosedByBroker:
-        return False
-    finally:
-        if conn.is_open:
-            conn.close()
+    publish(url, exchange, key, body, user_id)
 
 
 def test_only_a_matching_authenticated_message_unblocks_the_state(tmp_path, broker_url,
@@ -92,7 +63,7 @@ def test_only_a_matching_authenticated_message_unblocks_the_state(tmp_path, brok
     while {n.name: n.status for n in store.nodes(dep.id)}["vm.Recovered"] != "waiting":
         assert time.monotonic() < end, "never started waiting"
         time.sleep(0.05)
-    assert _queue_exists(broker_url, queue)  # bound before it was journaled as waiting
+    assert queue_exists(broker_url, queue)  # bound before it was journaled as waiting
 
     _publish(broker_url, exchange, b"{not json")
     _publish(broker_url, exchange, ["a", "list"])
@@ -116,7 +87,7 @@ def test_only_a_matching_authenticated_message_unblocks_the_state(tmp_path, brok
     recovered = {n.name: n for n in store.nodes(dep.id)}["vm.Recovered"]
     assert recovered.outputs == {"host": "10.0.0.5", "severity": "critical"}
     assert [p.env["HOST"] for p in rec.calls if p.node == "vm.Recovered"] == ["10.0.0.5"]
-    assert not _queue_exists(broker_url, queue)  # deleted once the state stopped waiting
+    assert not queue_exists(broker_url, queue)  # deleted once the state stopped waiting
 
 
 def test_an_unreachable_broker_fails_the_state_with_why(tmp_path, monkeypatch):

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 
 import pika
 import pytest
@@ -44,16 +43,17 @@ def test_cron_runs_then_converges_the_same_deployment(tmp_path, home, write_blue
 def test_bad_triggers_are_exit_2(tmp_path, home, write_blueprint):
     path = str(write_blueprint(BP))
     for args in (["--cron", "61 * * * *"], [], ["--cron", "* * * * *", "--on-message", "x:y"],
-                 ["--on-message", "no-colon"], ["--cron", "* * * * *", "--timezone", "Nope/No"]):
+                 ["--on-message", "no-colon"], ["--cron", "* * * * *", "--timezone", "Nope/No"],
+                 ["--on-message", "x:y", "--match", "no-equals-sign"]):
         result = CliRunner().invoke(cli, ["schedule", path, "-p", "dir=/tmp", *args])
         assert result.exit_code == 2, (args, result.output)
         assert "Traceback" not in result.output
 
 
 @pytest.mark.integration
-def test_a_matching_message_starts_a_run(tmp_path, home, broker_url, write_blueprint):
+def test_a_matching_message_starts_a_run(tmp_path, home, broker_url, exchange,
+                                         write_blueprint):
     path = write_blueprint(BP)
-    exchange = f"mf-test-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "MURANO_FLOW_HOME": str(home),
            "MURANO_FLOW_STORE": f"sqlite:///{home}/journal.db"}
     proc = subprocess.Popen(
@@ -82,7 +82,6 @@ def test_a_matching_message_starts_a_run(tmp_path, home, broker_url, write_bluep
     finally:
         proc.kill()
         channel.queue_delete(f"murano-flow.trigger.m.{exchange}.vm.died")
-        channel.exchange_delete(exchange)
         conn.close()
     assert proc.returncode == 0, out.decode()
     assert f"message via {exchange}/vm.died" in out.decode()

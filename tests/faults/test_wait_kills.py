@@ -5,14 +5,12 @@ resume each wait fires once and each action ran once."""
 
 from __future__ import annotations
 
-import json
 import signal
 import time
-import uuid
 from pathlib import Path
 
-import pika
 import pytest
+from brokerkit import publish, queue_exists
 from harness import Crasher
 from helpers import BLUEPRINTS
 
@@ -45,22 +43,8 @@ def _until(check, limit: float = 20.0, what: str = "") -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.fixture
-def exchange(broker_url):
-    """A durable exchange name of its own, deleted afterwards."""
-    name = f"mf-test-{uuid.uuid4().hex[:8]}"
-    yield name
-    conn = pika.BlockingConnection(pika.URLParameters(broker_url))
-    conn.channel().exchange_delete(name)
-    conn.close()
-
-
 def _publish(broker_url: str, exchange: str, body: dict) -> None:
-    conn = pika.BlockingConnection(pika.URLParameters(broker_url))
-    try:
-        conn.channel().basic_publish(exchange, "health.release", json.dumps(body).encode())
-    finally:
-        conn.close()
+    publish(broker_url, exchange, "health.release", body)
 
 
 def test_kill_while_waiting_then_resume_fires_each_wait_once(tmp_path, broker_url, exchange):
@@ -110,7 +94,7 @@ def test_kill_while_waiting_then_resume_fires_each_wait_once(tmp_path, broker_ur
     assert (work / "installed").read_text() == "2.0\n"  # Installed ran once
     assert (work / "switched").read_text() == "2.0 approved by alice\n"
     assert left == []  # every inbox entry was acted on
-    assert _queue_gone(broker_url, queue_name("rel", "release.AllClear"))
+    assert not queue_exists(broker_url, queue_name("rel", "release.AllClear"))
     assert crasher.command("fsck", "rel").wait(30) == 0
 
 
@@ -121,15 +105,3 @@ def _arrived(journal: Path) -> list[str]:
             return [e.node for e in store.events("rel") if e.kind == "arrived"]
         except Exception:  # noqa: BLE001 - not created yet
             return []
-
-
-def _queue_gone(broker_url: str, name: str) -> bool:
-    conn = pika.BlockingConnection(pika.URLParameters(broker_url))
-    try:
-        conn.channel().queue_declare(name, passive=True)
-        return False
-    except pika.exceptions.ChannelClosedByBroker as exc:
-        return exc.reply_code == 404
-    finally:
-        if conn.is_open:
-            conn.close()
