@@ -394,8 +394,10 @@ def main() -> None:
     start()
     print("ready", flush=True)
     try:
+        # Python runs signal handlers in the main thread only, and a signal the kernel gave
+        # to a busy handler thread does not interrupt a long sleep here: wake up often.
         while True:
-            time.sleep(3600)
+            time.sleep(0.1)
     finally:
         peer.kill_all()
 

@@ -16,6 +16,7 @@ encryption when HTTP is chosen; Basic over plain HTTP is refused unless asked fo
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import secrets
@@ -48,6 +49,8 @@ AUTHS = {"ntlm": True, "kerberos": True, "credssp": True, "basic": False, "certi
 #: Bytes of the plan envelope per Send (base64 makes it 4/3 of this; Windows' default
 #: MaxEnvelopeSizekb is 500).
 CHUNK = 150_000
+#: Seconds the reboot command may take (shutdown.exe /r returns at once, having scheduled it).
+REBOOT_COMMAND_TIME = 30.0
 #: The system's CA bundle, trusted unless options.ca_file names another (None: certifi's).
 _SYSTEM_CA = ssl.get_default_verify_paths().cafile
 _OPTIONS: dict[str, hostfields.Types] = {
@@ -273,16 +276,37 @@ class WinRMTransport(Transport):
     def _reboot(self) -> str:
         """Reboot the host and wait for it to go down and come back; '' or what went wrong."""
         h = self.host
-        proto = self._protocol(min(h.operation_timeout, 5))
         try:
-            shell = self._call(proto.open_shell)
+            said = self._run_reboot_command()
+        except ConnectError:
+            said = ""  # it may already be going down
+        problem = reboots.wait(self._answers, h.address, " ".join(h.reboot_command),
+                               h.reboot_timeout)
+        return f"{problem}{said}" if problem else ""
+
+    def _run_reboot_command(self) -> str:
+        """Run the reboot command to its end; '' or, if it failed, what it said (for the
+        message should the host stay up: a failing command may still have worked)."""
+        h = self.host
+        proto = self._protocol(min(h.operation_timeout, 5))
+        shell = self._call(proto.open_shell)
+        command_id = None
+        out, err = io.BytesIO(), io.BytesIO()
+        try:
             command_id = self._call(proto.run_command, shell, h.reboot_command[0],
                                     [subprocess.list2cmdline(h.reboot_command[1:])])
+            # Deleting the shell kills the command: a reboot command killed before it
+            # scheduled the reboot would do nothing, so wait for it first.
+            code, ended = self._receive(proto, shell, command_id, (out, err),
+                                        time.monotonic() + REBOOT_COMMAND_TIME)
+        finally:
             self._dispose(proto, shell, command_id)
-        except ConnectError:
-            pass  # it may already be going down
-        return reboots.wait(self._answers, h.address, " ".join(h.reboot_command),
-                            h.reboot_timeout)
+        if ended == "timeout":
+            return f"; the reboot command did not end within {REBOOT_COMMAND_TIME:g}s"
+        if ended == "stopped" or code == 0:
+            return ""
+        said = clixml.parse(err.getvalue().decode("utf-8", "replace")).text.strip()
+        return f"; the reboot command exited {code}" + (f": {said[-300:]}" if said else "")
 
     def _answers(self) -> bool:
         """Whether the host accepts a new shell now."""

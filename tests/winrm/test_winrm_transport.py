@@ -112,7 +112,8 @@ def test_closing_the_transport_stops_a_running_command(winrm_https, tmp_path):
 
 def test_a_reboot_step_waits_for_the_host_to_go_down_and_come_back(winrm_https, tmp_path):
     boots = winrm_https.boots
-    reboot = ["/bin/sh", "-c", "kill -USR1 $PPID"]  # the peer "reboots"
+    # The peer "reboots" on SIGUSR1; a second first: the command must not be cut short.
+    reboot = ["/bin/sh", "-c", "sleep 1; kill -USR1 $PPID"]
     started = time.monotonic()
     res = send(winrm_https, plan("print('configured')", reboot=True), tmp_path,
                reboot_command=reboot, reboot_timeout=60)
@@ -122,6 +123,11 @@ def test_a_reboot_step_waits_for_the_host_to_go_down_and_come_back(winrm_https, 
     res = send(winrm_https, plan("print(1)", reboot=True, attempt=2), tmp_path,
                reboot_command=["/bin/true"], reboot_timeout=3)
     assert res.status == "error" and "did not go down within 3s" in res.message
+    res = send(winrm_https, plan("print(1)", reboot=True, attempt=3), tmp_path,
+               reboot_command=["/bin/sh", "-c", "echo Access is denied. >&2; exit 5"],
+               reboot_timeout=3)
+    assert res.status == "error" and res.message.endswith(
+        "did not go down within 3s; the reboot command exited 5: Access is denied.")
 
 
 def test_reattach_never_runs_a_non_idempotent_plan_twice(winrm_https, tmp_path):
