@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 MF     := $(BIN)/murano-flow
 
-.PHONY: install demo test test-fast lint bench bench-quick bench-amqp clean
+.PHONY: install demo test test-fast lint bench bench-quick bench-amqp bench-engines clean
 
 install: $(VENV)/.installed
 
@@ -39,6 +39,10 @@ bench-quick: install  ## the same up to 1,000 nodes, one run each
 bench-amqp: install  ## plan round trips through the real broker vs raw pika (1 and 10 agents)
 	sh scripts/services.sh
 	$(BIN)/python -m bench.amqp | tee bench/results/amqp.txt
+
+bench-engines: install  ## 1, 2 and 3 engine services on PostgreSQL + RabbitMQ; journal cost
+	sh scripts/services.sh
+	$(BIN)/python -m bench.engines
 
 clean:
 	rm -rf $(VENV) .murano-flow .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -25,8 +25,8 @@ _EXPORTS = {
     "open_transport": "transports",
     **{name: "errors" for name in (
         "Abandoned", "BlueprintError", "CommandTimeout", "ConnectError", "CorruptState",
-        "DecodeError", "Diagnostic", "MuranoFlowError", "NotFound", "SignatureError", "StoreError",
-        "TransitionError", "TransportError", "UsageError")},
+        "DecodeError", "Diagnostic", "LeaseLost", "MuranoFlowError", "NotFound", "SignatureError",
+        "StoreError", "TransitionError", "TransportError", "UsageError")},
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])

@@ -52,11 +52,13 @@ from .output import (
 )
 from .progress import Dashboard, LinePrinter, event_line
 from .schedule import schedule
+from .sealing import seal
+from .servicecli import db, engine
 from .signalcli import signal as signal_command
 from .states import ACTIVE
 from .store import DEFAULT_STORE, Store
 from .store.base import DeploymentRecord
-from .transports.amqp import DEFAULT_BROKER
+from .transports.amqp import DEFAULT_BROKER, agent_secret
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +85,7 @@ def cli(ctx: click.Context, store: str, home: str, broker: str, verbose: int) ->
 
 
 for _command in (cancel, pause, fsck, signal_command, check, observe_command, notify,
-                 schedule):
+                 schedule, engine, db):
     cli.add_command(_command)
 
 
@@ -197,7 +199,9 @@ def graph(blueprint: str, params: tuple[str, ...], params_file: str | None, fmt:
 @params_options
 @click.option("-w", "--workers", type=click.IntRange(1, 1024), default=DEFAULT_WORKERS,
               show_default=True, help="Actions running at once (one per host at a time).")
-@click.option("--detach", is_flag=True, help="Run in the background; print the deployment id.")
+@click.option("--detach", is_flag=True,
+              help="Hand it to the engine services (or, with none running, to a background "
+                   "engine); print the deployment id.")
 @click.option("--id", "deployment_id", help="Use this deployment id instead of a generated one.")
 @click.option("--on-failure", type=click.Choice(["stop", "continue", "rollback"]),
               help="What a failed state does (default: the blueprint's on_failure, else stop).")
@@ -218,7 +222,9 @@ def deploy(settings: Settings, blueprint: str, params: tuple[str, ...], params_f
     """
     given = given_params(params, params_file)
     bp = load_blueprint(blueprint, given, strict=True)
-    source = {"text": bp.text, "scripts": bp.scripts}
+    source: dict[str, Any] = {"text": bp.text, "scripts": bp.scripts}
+    if detach:
+        _seal_secrets(settings, bp, given, source)
     with settings.store() as store:
         if not force_new and deployment_id is None:
             _refuse_if_unfinished(store, bp.name)
@@ -233,10 +239,34 @@ def deploy(settings: Settings, blueprint: str, params: tuple[str, ...], params_f
             dep = engine.create(bp, deployment_id, source, on_failure=on_failure,
                                 deadline=duration(deadline, "--deadline"))
         if detach:
-            _spawn_background(settings, dep.id, given, workers, what)
-            click.echo(dep.id)
+            _submit(settings, store, dep.id, given, workers, what)
             return
         _drive(settings, engine, bp, dep, fmt, what)
+
+
+def _submit(settings: Settings, store: Store, dep_id: str, given: dict[str, Any],
+            workers: int, what: str) -> None:
+    """Ask the engine services to drive ``dep_id``; with none running, start an engine in
+    the background for it (whichever comes first takes it: the lease decides)."""
+    store.set_request(dep_id, what)
+    engines = store.engines()
+    if engines:
+        click.echo(f"{dep_id}: submitted to the engine services ({len(engines)} running)",
+                   err=True)
+    else:
+        _spawn_background(settings, dep_id, given, workers, what)
+    click.echo(dep_id)
+
+
+def _seal_secrets(settings: Settings, bp: Blueprint, given: dict[str, Any],
+                  source: dict[str, Any]) -> bool:
+    """Put the secret parameters given into ``source``, sealed: an engine service elsewhere
+    needs them, and they are never journaled in the clear. Whether there were any."""
+    secret = {p.name: bp.values[p.name] for p in bp.parameters.values()
+              if p.secret and p.name in given}
+    if secret:
+        source["sealed"] = seal(agent_secret(settings.home), secret)
+    return bool(secret)
 
 
 def _refuse_if_unfinished(store: Store, blueprint: str) -> None:
@@ -244,7 +274,7 @@ def _refuse_if_unfinished(store: Store, blueprint: str) -> None:
     starting a second one next to it."""
     for dep in store.deployments(1000):
         if dep.blueprint == blueprint and dep.state in (*ACTIVE, "interrupted"):
-            live = owner.driving(dep.owner)
+            live = owner.driving(dep)
             doing = (f"being driven by {owner.describe(dep.owner)}" if live
                      else f"{dep.state}, its engine stopped")
             raise UsageError(
@@ -262,6 +292,8 @@ def _journaled_command(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option("-w", "--workers", type=click.IntRange(1, 1024), default=DEFAULT_WORKERS,
                      show_default=True)(f)
     f = params_options(f)
+    f = click.option("--detach", is_flag=True, help="Hand it to the engine services (or a "
+                                                      "background engine) and return.")(f)
     return click.argument("deployment")(f)
 
 
@@ -269,28 +301,29 @@ def _journaled_command(f: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--deadline", metavar="DURATION", help="A new deadline, counted from now.")
 @click.option("--converge", is_flag=True, hidden=True)  # a detached re-deploy's own engine
 @_journaled_command
-def resume(settings: Settings, deployment: str, params: tuple[str, ...],
+def resume(settings: Settings, deployment: str, detach: bool, params: tuple[str, ...],
            params_file: str | None, workers: int, fmt: str, deadline: str | None,
            converge: bool) -> None:
     """Continue a deployment that was interrupted, paused, cancelled or failed, or whose
     engine died: reached states stay reached, actions still running are re-attached."""
     _continue(settings, deployment, given_params(params, params_file), workers, fmt,
-              "converge" if converge else "deploy", duration(deadline, "--deadline"))
+              "converge" if converge else "deploy", duration(deadline, "--deadline"), detach)
 
 
 @cli.command()
 @_journaled_command
-def rollback(settings: Settings, deployment: str, params: tuple[str, ...],
+def rollback(settings: Settings, deployment: str, detach: bool, params: tuple[str, ...],
              params_file: str | None, workers: int, fmt: str) -> None:
     """Undo a deployment: run 'undo' actions in reverse dependency order."""
-    _continue(settings, deployment, given_params(params, params_file), workers, fmt, "rollback")
+    _continue(settings, deployment, given_params(params, params_file), workers, fmt, "rollback",
+              detach=detach)
 
 
 def _continue(settings: Settings, deployment: str, given: dict[str, Any], workers: int,
-              fmt: str, what: str, deadline: float | None = None) -> None:
+              fmt: str, what: str, deadline: float | None = None, detach: bool = False) -> None:
     with settings.store() as store:
         dep = store.deployment(deployment)
-        live = owner.driving(dep.owner)
+        live = owner.driving(dep)
         if live and what == "deploy" and dep.control.startswith("pause"):
             store.set_control(dep.id, "")
             click.echo(f"{dep.id}: resume requested; the engine {owner.describe(dep.owner)} "
@@ -318,6 +351,11 @@ def _continue(settings: Settings, deployment: str, given: dict[str, Any], worker
             dep.settings["deadline"] = time.time() + deadline
             store.reshape(dep, store.nodes(dep.id), [])
         bp = journaled_blueprint(dep, given)
+        if detach:
+            if _seal_secrets(settings, bp, given, dep.source):
+                store.reshape(dep, store.nodes(dep.id), [])
+            _submit(settings, store, dep.id, given, workers, what)
+            return
         engine = Engine(store, settings.transports, workers=workers,
                         messages=settings.message_waits)
         _drive(settings, engine, bp, dep, fmt, what)
@@ -334,7 +372,8 @@ def _spawn_background(settings: Settings, dep_id: str, given: dict[str, Any],
     log_dir = settings.home / "engine"
     log_dir.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "murano_flow", "--store", settings.store_url, "--home",
-            str(settings.home), "resume", dep_id, "--workers", str(workers), "--params-file", "-",
+            str(settings.home), "rollback" if what == "rollback" else "resume", dep_id,
+            "--workers", str(workers), "--params-file", "-",
             *(["--converge"] if what == "converge" else [])]
     with (log_dir / f"{dep_id}.log").open("ab") as out:
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=out, stderr=out,
@@ -429,12 +468,19 @@ def status(settings: Settings, deployment: str, show_nodes: bool, fmt: str) -> N
     """Show a deployment: per entity (or per state with --nodes)."""
     with settings.store() as store:
         dep, nodes = store.deployment(deployment), store.nodes(deployment)
+        engines = len(store.engines()) if dep.request and not owner.driving(dep) else 0
     if fmt != "table":
         emit({"deployment": deployment_dict(dep), "nodes": [node_dict(n) for n in nodes]}, fmt)
         return
     out = console()
     out.print(f"[bold]{dep.id}[/] ({dep.blueprint}): {dep.state}"
               + (f" — {dep.reason}" if dep.reason else ""), highlight=False)
+    if owner.driving(dep):
+        out.print(f"driven by the engine {owner.describe(dep.owner)}", highlight=False)
+    elif dep.request:
+        out.print(f"submitted ({dep.request}): waiting for an engine service ("
+                  + (f"{engines} running)" if engines else "none is running: start one with "
+                     "'murano-flow engine serve')"), highlight=False)
     if show_nodes:
         rows = [[n.name, n.status, n.attempt or "", n.host, stamp(n.started), stamp(n.finished),
                  n.exit_code if n.exit_code is not None else "", _short(n.reason)]
@@ -469,18 +515,22 @@ def events(settings: Settings, deployment: str, follow: bool, node: str | None,
                 for e in shown:
                     click.echo(event_line(e))
             after = batch[-1].seq if batch else after
-            if not follow or (not batch and _nothing_more(store.deployment(deployment))):
+            if not follow or (not batch and _nothing_more(store, deployment)):
                 return
             time.sleep(0.5 if not batch else 0.05)
 
 
-def _nothing_more(dep: DeploymentRecord) -> bool:
-    """Whether no engine will add events to ``dep`` (it finished, or its engine died)."""
+def _nothing_more(store: Store, deployment: str) -> bool:
+    """Whether no engine will add events to the deployment: it finished, or its engine
+    died and no engine service is there to take it over."""
     from .states import FINISHED
 
+    dep = store.deployment(deployment)
     if dep.state in FINISHED:
         return True
-    if dep.state in ACTIVE and not owner.driving(dep.owner):
+    if dep.state in ACTIVE and not owner.driving(dep):
+        if dep.request and store.engines():
+            return False  # a service takes it over once the dead engine's lease runs out
         click.echo(f"{dep.id} is {dep.state} but its engine is gone: 'murano-flow resume "
                    f"{dep.id}' continues it", err=True)
         return True

@@ -15,9 +15,10 @@ return outcomes through a queue (they never raise). The loop::
 
 Nothing is acted on before it is journaled: a node starts only after its
 requirements' completion is committed, and its own 'running' row is committed
-before its plan is handed to a worker. The engine writes its identity into the
-deployment row while it drives it, so ``resume`` can tell a crashed engine from
-a live one.
+before its plan is handed to a worker. The engine holds a lease on the deployment
+while it drives it (:mod:`murano_flow.lease`), and every commit is fenced by that
+lease: so no plan leaves an engine that no longer owns the deployment, and another
+engine can take over a dead one's deployments and re-attach to what it left running.
 """
 
 from __future__ import annotations
@@ -33,21 +34,23 @@ from typing import Any
 from . import owner, plans, shaping
 from .blueprint.expressions import ExpressionError
 from .blueprint.spec import Blueprint, Node, RetryPolicy
-from .errors import MuranoFlowError, NotFound, TransportError, UsageError
+from .errors import LeaseLost, MuranoFlowError, NotFound, TransportError, UsageError
 from .faults import crash_point
 from .gcpause import paused_gc
 from .graph import StateGraph
+from .lease import DEFAULT_TTL, Leases
 from .lifecycle import fire_node
 from .masking import Masker
 from .outcomes import Outcome, execute
 from .protocol import Plan
 from .resolver import Forward, Reverse
 from .runstate import IN_FLIGHT, Listener, Run, failures
+from .share import FairShare
 from .states import ACTIVE, SATISFIED, NodeState
-from .steering import CONTROL_FRESH, CONTROL_POLL, STOP, Steering
+from .steering import CONTROL_FRESH, CONTROL_POLL, HANDOVER, LOST, STOP, Handover, Steering
 from .store.base import DeploymentRecord, Event, NodeRecord, Store
 from .transports.base import Transport
-from .waiting import MessageFactory, Waiting
+from .waiting import WAKE, MessageFactory, Waiting
 from .workers import WorkerPool
 
 log = logging.getLogger(__name__)
@@ -66,7 +69,10 @@ class Engine(Steering, Waiting):
 
     def __init__(self, store: Store, transports: TransportFactory, *,
                  workers: int = DEFAULT_WORKERS, listener: Listener | None = None,
-                 messages: MessageFactory | None = None) -> None:
+                 messages: MessageFactory | None = None, leases: Leases | None = None,
+                 share: FairShare | None = None, me: str | None = None) -> None:
+        """``leases`` and ``share`` are an engine service's, shared by all its runs (a
+        lone engine renews its own lease); ``me`` is the engine's identity."""
         self.store = store
         self.transports = transports
         #: Opens the broker subscriptions of states that wait for a message.
@@ -79,7 +85,13 @@ class Engine(Steering, Waiting):
         self.interrupted = False
         self._run: Run | None = None
         self._stop_requested = False
-        self._me = owner.me()
+        self._handover_requested = False
+        self._me = me or owner.me()
+        self._leases = leases or Leases(store, self._me, DEFAULT_TTL)
+        self._own_leases = leases is None
+        self.share = share
+        #: The engine whose deployment this one took over (an engine service sets it).
+        self.took_over = ""
 
     # -- public API ------------------------------------------------------------
 
@@ -129,6 +141,7 @@ class Engine(Steering, Waiting):
                                                  status=dep.state, message=summary)])
         finally:
             self.store.claim(old.id, "", self._me)
+            self._leases.drop(old.id)
         return self.store.deployment(deployment_id)
 
     def deploy(self, bp: Blueprint, deployment_id: str, *, converge: bool = False,
@@ -140,7 +153,7 @@ class Engine(Steering, Waiting):
         re-examined."""
         with paused_gc():
             final = self._forward(bp, deployment_id, converge=converge, drifted=drifted)
-            if final.state == "rolling_back":  # on_failure: rollback, already journaled
+            if final.state == "rolling_back" and not self.interrupted:  # on_failure: rollback
                 final = self._backward(bp, deployment_id, chained=True)
             return final
 
@@ -169,6 +182,15 @@ class Engine(Steering, Waiting):
         run = self._run
         if run is not None:
             run.done.put(STOP)  # SimpleQueue.put is reentrant: fine in a signal handler
+
+    def hand_over(self) -> None:
+        """Stop driving without stopping anything: running actions go on, and the
+        deployment is released for another engine to re-attach to them (an engine
+        service shutting down). Safe to call from any thread."""
+        self._handover_requested = True
+        run = self._run
+        if run is not None:
+            run.done.put(HANDOVER)
 
     # -- loading and claiming --------------------------------------------------
 
@@ -247,7 +269,8 @@ class Engine(Steering, Waiting):
         by_name = {r.name: r for r in self.store.nodes(deployment_id)}
         records = [by_name[n] for n in graph.names]
         run = Run(self.store, self.listener, bp, graph, dep, records, Masker(bp.secrets),
-                  reverse, [dict(r.outputs) for r in records])
+                  reverse, [dict(r.outputs) for r in records], owner=self._me)
+        self._leases.hold(dep.id, lambda: run.done.put(LOST))
         run.on_failure = str(dep.settings.get("on_failure") or bp.on_failure)
         run.deadline = None if reverse else dep.settings.get("deadline")
         busy = NodeState.UNDOING if reverse else NodeState.RUNNING
@@ -258,23 +281,36 @@ class Engine(Steering, Waiting):
         if dep.state in ACTIVE and not chained:  # its engine died (we hold the claim now)
             # Noted, not journaled as a state: a crash right here must leave it as it was.
             run.recovered = True
-            run.note(f"the engine that drove it ({owner.describe(dep.owner) or 'unknown'}) "
+            gone = self.took_over or dep.owner
+            run.note(f"the engine that drove it ({owner.describe(gone) or 'unknown'}) "
                      f"is gone; {len(run.inflight)} actions it left running are re-attached")
         if self._stop_requested:  # asked before the run existed (e.g. Ctrl-C while loading)
             self._stop(run)
+        if self._handover_requested:
+            run.done.put(HANDOVER)
         return run
 
     def _claim(self, dep: DeploymentRecord) -> None:
-        if dep.owner != self._me and owner.driving(dep.owner):
+        if dep.owner != self._me and owner.driving(dep):
             raise UsageError(
                 f"deployment {dep.id} is being driven by the engine {owner.describe(dep.owner)}",
                 hint=f"'murano-flow status {dep.id}' shows its progress; 'murano-flow pause' "
                      "or 'cancel' asks that engine to stop")
-        if not self.store.claim(dep.id, self._me, dep.owner):
+        if not self.store.claim(dep.id, self._me, dep.owner, ttl=self._leases.ttl):
             raise UsageError(f"another engine took deployment {dep.id} just now")
 
-    def _release_claim(self, run: Run) -> None:
-        self.store.claim(run.dep.id, "", self._me)
+    def _release_claim(self, run: Run, *, handover: bool = False) -> None:
+        """Let the deployment go; its request to engine services is answered unless it
+        is handed over to another one."""
+        self._let_go(run)
+        self.store.claim(run.dep.id, "", self._me, request=None if handover else "")
+
+    def _let_go(self, run: Run) -> None:
+        self._leases.drop(run.dep.id)
+        if self._own_leases and not self._leases.held():
+            self._leases.close()
+        if self.share is not None:
+            self.share.leave(run.dep.id)
         self._run = None
 
     # -- the loop --------------------------------------------------------------
@@ -282,22 +318,30 @@ class Engine(Steering, Waiting):
     def _drive(self, run: Run, resolver: Forward | Reverse) -> DeploymentRecord:
         pool = WorkerPool(self.workers)
         in_flight = 0
+        detached = False
+        if self.share is not None:
+            self.share.join(run.dep.id)
         try:
             in_flight += self._reattach(run, pool)
+            if self.share is not None:
+                self.share.add(run.dep.id, in_flight)  # already running: they count
             self._release(run, resolver, [i for i in resolver.initial()
                                           if i not in run.inflight])
             while True:
                 if run.runnable:
                     self._look(run, CONTROL_FRESH)
-                in_flight += self._dispatch(run, pool, self.workers - in_flight)
+                in_flight += self._dispatch(run, pool, self._slots(run, in_flight))
                 if in_flight == 0:
                     if run.halt == "pause" and not run.stopping:
                         self._hold(run)
                         continue
-                    if run.stopping or run.halt or not (run.retries or run.waiting):
+                    short = self.share is not None and run.runnable
+                    if run.stopping or run.halt or not (run.retries or run.waiting or short):
                         break
                 batch = self._wait(run)
                 in_flight -= len(batch)
+                if self.share is not None:
+                    self.share.give(run.dep.id, len(batch))
                 self._complete(run, resolver, batch)
                 self._due_retries(run)
                 self._release(run, resolver, self._waits(run))
@@ -309,9 +353,38 @@ class Engine(Steering, Waiting):
                 if isinstance(item, Outcome):
                     in_flight -= 1
                     self._complete(run, resolver, [item])
+            run.flush()  # before closing a transport forgets the runs it collected
+        except Handover:
+            detached = True
+            self._close(run, pool, detached)
+            return self._handed_over(run)
+        except LeaseLost:
+            detached = True
+            self._close(run, pool, detached)
+            self._let_go(run)
+            raise
         finally:
-            self._close(run, pool)
+            if not detached:  # a detached run let go of its slots with the deployment
+                self._close(run, pool)
         return self._finish(run)
+
+    def _slots(self, run: Run, in_flight: int) -> int:
+        """How many more actions the run may start now: its own cap, and its fair share
+        of its engine service's."""
+        wanted = self.workers - in_flight
+        if self.share is None or not run.runnable:
+            return wanted
+        return self.share.take(run.dep.id, wanted, lambda: run.done.put(WAKE))
+
+    def _handed_over(self, run: Run) -> DeploymentRecord:
+        """Journal that the run stopped here, and release the deployment with its request
+        kept, for another engine to take and re-attach to what still runs."""
+        run.note(f"handed over by the engine {owner.describe(self._me)}: "
+                 f"{len(run.busy)} running actions go on; another engine re-attaches to them")
+        run.flush()
+        self._release_claim(run, handover=True)
+        self.interrupted = True
+        return self.store.deployment(run.dep.id)
 
     def _wait(self, run: Run) -> list[Outcome]:
         now = time.monotonic()
@@ -332,11 +405,18 @@ class Engine(Steering, Waiting):
             pass
         if any(i is STOP for i in items):
             self._stop(run)
+        if any(i is LOST for i in items):
+            raise LeaseLost(f"deployment {run.dep.id}: another engine took it over")
+        if any(i is HANDOVER for i in items):
+            raise Handover
         return [i for i in items if isinstance(i, Outcome)]
 
-    def _close(self, run: Run, pool: WorkerPool) -> None:
-        pool.shutdown()
-        self._close_transports(run)
+    def _close(self, run: Run, pool: WorkerPool, detached: bool = False) -> None:
+        """End the run's resources. A detached run (handed over, or its lease lost) does
+        not wait for nor stop the actions still running: another engine re-attaches."""
+        pool.shutdown(wait=not detached)
+        self._close_transports(run, detach=detached)
+        crash_point("engine.closed")
         self._close_messages(run)
         self._stop_requested = False  # a stop ends this run, not the next one
 
@@ -344,12 +424,19 @@ class Engine(Steering, Waiting):
 
     def _reattach(self, run: Run, pool: WorkerPool) -> int:
         """Ask again, by the same plan ids, for what an earlier engine left running."""
-        count = 0
+        work: list[_Work] = []
+        previous = self.took_over or run.dep.owner
         for i in sorted(run.inflight):
             node, rec = run.graph.nodes[i], run.records[i]
             try:
                 ctx = self._context(run, node)
                 where = plans.target(node, ctx)
+                if where.kind == "local" and owner.elsewhere(previous):
+                    raise TransportError(
+                        f"its attempt {rec.attempt} ran on the local host of the engine "
+                        f"{owner.describe(previous)}, which this engine "
+                        "cannot see: it is not run again here", hint="resume the deployment "
+                        "on that machine to collect it, or check what it did and resume")
                 transport = self._transport(run, where)
             except (ExpressionError, TransportError, UsageError) as exc:
                 run.inflight.discard(i)
@@ -359,10 +446,11 @@ class Engine(Steering, Waiting):
             run.event("reattaching", rec,
                       f"attempt {rec.attempt} on {where.key} was in flight when its engine stopped")
             run.busy[i] = where.key
+            work.append((i, transport, check, action))
+        run.flush()  # fenced: no plan is asked for again by an engine that lost the lease
+        for i, transport, check, action in work:
             pool.submit(execute, run.done, i, transport, check, action, True)
-            count += 1
-        run.flush()
-        return count
+        return len(work)
 
     def _release(self, run: Run, resolver: Forward | Reverse, ready: list[int]) -> None:
         stack = list(ready)
@@ -471,6 +559,8 @@ class Engine(Steering, Waiting):
         run.flush()  # journal 'running' before any plan leaves this process
         if batch:
             crash_point("engine.dispatched")
+        if self.share is not None:
+            self.share.give(run.dep.id, slots - len(batch))  # taken, but nothing to start
         for i, transport, check, action in batch:
             pool.submit(execute, run.done, i, transport, check, action, False)
         return len(batch)

@@ -13,6 +13,7 @@
      +-- StoreError                      the journal cannot be used                 (3)
      |    +-- NotFound                   no such deployment                         (2)
      |    +-- CorruptState               the journal contradicts itself             (3)
+     |    +-- LeaseLost                  another engine now drives the deployment   (3)
      +-- DecodeError                     a message or stored value does not decode  (2)
           +-- SignatureError             unsigned, mis-signed, stale or replayed message
 
@@ -117,6 +118,10 @@ class NotFound(StoreError):
 
 class CorruptState(StoreError):
     """The journal holds something that cannot be right (e.g. an unknown state)."""
+
+
+class LeaseLost(StoreError):
+    """This engine's lease on a deployment expired or was taken: it must not write more."""
 
 
 class DecodeError(MuranoFlowError):

@@ -9,7 +9,8 @@ a crash point costs one dictionary lookup.
 
 Points: ``store.commit`` (journal rows written, transaction not committed),
 ``engine.dispatched`` (running rows committed, plans not yet handed out),
-``engine.completed`` (outcomes applied in memory, not yet committed).
+``engine.completed`` (outcomes applied in memory, not yet committed),
+``engine.closed`` (a run's transports closed, its end not yet journaled).
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 #: What a secret looks like once masked.
 MASK = "******"
@@ -42,3 +43,9 @@ class Masker:
         if isinstance(value, list | tuple):
             return [self.data(v) for v in value]
         return value
+
+
+def masked_url(url: str) -> str:
+    """``url`` (a broker's, a database's) with its password masked, for messages."""
+    password = urlsplit(url).password
+    return url.replace(f":{password}@", f":{MASK}@", 1) if password else url

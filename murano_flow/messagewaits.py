@@ -30,8 +30,9 @@ from typing import Any
 
 from .blueprint.spec import Node
 from .errors import ConnectError
+from .masking import masked_url
 from .store.base import Signal, Store
-from .transports.amqp import broker_error, close_quietly, connection_parameters, masked_url
+from .transports.amqp import broker_error, close_quietly, connection_parameters
 from .waiting import data_problem, judge_message, queue_name
 
 log = logging.getLogger(__name__)

@@ -22,9 +22,10 @@ import click
 
 from .cliutil import Settings, command
 from .errors import ConnectError
+from .masking import masked_url
 from .output import event_dict
 from .store.base import Event, Store
-from .transports.amqp import broker_error, connection_parameters, masked_url
+from .transports.amqp import broker_error, connection_parameters
 
 log = logging.getLogger(__name__)
 

@@ -51,7 +51,7 @@ def observe(store: Store, transports: Callable[[str, dict[str, Any]], Transport]
         UsageError: an engine is driving the deployment now (its states are moving).
     """
     dep = store.deployment(deployment)
-    if owner.driving(dep.owner):
+    if owner.driving(dep):
         raise UsageError(f"deployment {dep.id} is being driven by the engine "
                          f"{owner.describe(dep.owner)}; check it once that is done")
     records = {r.name: r for r in store.nodes(deployment)}

@@ -45,7 +45,7 @@ def cancel(settings: Settings, deployment: str, now: bool, wait: bool) -> None:
     """
     with settings.store() as store:
         dep = store.deployment(deployment)
-        if owner.driving(dep.owner):
+        if owner.driving(dep):
             _ask(store, dep, "cancel", now, wait, "cancelled")
             return
         if not allowed("deployment", dep.state, "cancel"):
@@ -77,7 +77,7 @@ def pause(settings: Settings, deployment: str, now: bool, wait: bool) -> None:
         if dep.state == "rolling_back":
             raise UsageError(f"deployment {dep.id} is rolling back: a rollback cannot be "
                              "paused", hint=f"'murano-flow cancel {dep.id}' stops it")
-        if not owner.driving(dep.owner):
+        if not owner.driving(dep):
             raise UsageError(f"no engine is driving deployment {dep.id} ('{dep.state}'): "
                              "it is not running", hint=f"'murano-flow status {dep.id}'")
         _ask(store, dep, "pause", now, wait, "paused")
@@ -97,7 +97,7 @@ def _ask(store: Store, dep: DeploymentRecord, what: str, now: bool, wait: bool,
         if now_dep.state not in ACTIVE or now_dep.state == goal:
             click.echo(f"{dep.id}: {now_dep.state}")
             return
-        if not owner.driving(now_dep.owner):
+        if not owner.driving(now_dep):
             raise UsageError(f"the engine driving {dep.id} is gone before it was {goal}",
                              hint=f"'murano-flow resume {dep.id}' or 'cancel {dep.id}'")
         time.sleep(0.2)

@@ -1,19 +1,21 @@
 """Which engine process drives a deployment, and whether it is still alive.
 
-An engine writes its identity into the deployment row when it starts driving it
-and clears it when it stops. After a ``kill -9`` or a power loss the identity
-stays behind; ``resume`` uses :func:`alive` to tell a crashed engine from one
-that is still at work. The identity is ``host/pid/start``: the start time (in
-clock ticks since boot, from ``/proc``) guards against a recycled pid.
-Several engines on several machines (sharing PostgreSQL) need leases instead;
-this check answers only for engines on this host.
+An engine writes its identity into the deployment row, with a lease that it renews
+(:mod:`murano_flow.lease`), when it starts driving it, and clears both when it stops.
+After a ``kill -9`` or a power loss the identity stays behind: the engine is gone
+once its lease runs out, or at once when it ran on this host and its process is dead
+(:func:`alive`). The identity is ``host/pid/start``: the start time (in clock ticks
+since boot, from ``/proc``) guards against a recycled pid.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import time
 from pathlib import Path
+
+from .store.base import DeploymentRecord
 
 
 def _start_ticks(pid: int) -> str:
@@ -37,10 +39,17 @@ def describe(owner: str) -> str:
     return f"pid {rest.partition('/')[0]} on {host}" if rest else owner
 
 
-def driving(owner: str) -> bool:
-    """Whether an engine may still be driving a deployment owned by ``owner``: one is named
-    and it is not known to be dead (an engine on another host counts as alive)."""
-    return bool(owner) and alive(owner) is not False
+def elsewhere(owner: str) -> bool:
+    """Whether the engine ``owner`` ran on another machine than this one."""
+    return bool(owner) and owner.partition("/")[0] != socket.gethostname()
+
+
+def driving(dep: DeploymentRecord) -> bool:
+    """Whether an engine may still be driving ``dep``: one is named, its lease has not
+    run out, and it is not known to be dead."""
+    if not dep.owner or (dep.lease and dep.lease < time.time()):
+        return False
+    return alive(dep.owner) is not False
 
 
 def alive(owner: str) -> bool | None:

@@ -90,6 +90,8 @@ class Run:
     settled: list[tuple[int, str, str]] = field(default_factory=list)
     #: Where message waits subscribe (opened on the first one).
     message_source: Any = None
+    #: The engine driving it: every commit is fenced by this engine's lease.
+    owner: str = ""
 
     def node(self, rec: NodeRecord, event: str, kind: str, message: str) -> None:
         """Move ``rec`` by ``event`` and record it (journaled at the next flush)."""
@@ -120,7 +122,8 @@ class Run:
         if not self.dirty and not self.events and state is None and not self.settled:
             return
         events, self.events = self.events, []
-        self.store.commit(self.dep.id, list(self.dirty.values()), events, state, reason)
+        self.store.commit(self.dep.id, list(self.dirty.values()), events, state, reason,
+                          owner=self.owner)
         self.dirty.clear()
         if self.settled:  # only now: a crash before the commit leaves them to act on again
             settled, self.settled = self.settled, []

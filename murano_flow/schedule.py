@@ -27,8 +27,9 @@ from .blueprint import load_blueprint
 from .cliutil import Settings, command, exists, given_params, params_options
 from .engine import DEFAULT_WORKERS, Engine
 from .errors import MuranoFlowError, UsageError
+from .masking import masked_url
 from .progress import LinePrinter
-from .transports.amqp import broker_error, connection_parameters, masked_url
+from .transports.amqp import broker_error, connection_parameters
 from .waiting import judge_message
 
 log = logging.getLogger(__name__)

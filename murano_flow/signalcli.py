@@ -66,7 +66,7 @@ def signal(settings: Settings, deployment: str, node: str, data_text: str | None
             raise UsageError(f"signal for {node}: {problem}")
         source = f"signal by {getpass.getuser()}@{socket.gethostname()}"
         seq = store.add_signal(Signal(dep.id, node, time.time(), "signal", source, data))
-    live = owner.driving(dep.owner)
+    live = owner.driving(dep)
     if fmt != "table":
         emit({"signal": seq, "deployment": dep.id, "node": node, "node_status": status,
               "engine": dep.owner if live else None}, fmt)

@@ -25,6 +25,14 @@ CONTROL_POLL = 0.5
 CONTROL_FRESH = 0.05
 #: Put on a run's completion queue to stop it (safe from a signal handler).
 STOP = object()
+#: Put there when another engine took the deployment: stop at once, writing nothing.
+LOST = object()
+#: Put there to hand the deployment over to another engine (running actions go on).
+HANDOVER = object()
+
+
+class Handover(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """The engine stops driving a deployment so that another engine takes it over."""
 
 
 class Steering:
@@ -49,10 +57,14 @@ class Steering:
         self._close_transports(run)
 
     @staticmethod
-    def _close_transports(run: Run) -> None:
+    def _close_transports(run: Run, *, detach: bool = False) -> None:
+        """Close the run's transports; ``detach``: leave what runs on the hosts running."""
         transports, run.transports = list(run.transports.values()), {}
         for transport in transports:
-            transport.close()
+            if detach:
+                transport.detach()
+            else:
+                transport.close()
 
     def _poll(self, run: Run) -> None:
         """After each batch of outcomes: the deadline, then (now and then) the journal."""

@@ -31,12 +31,14 @@ class WorkerPool:
             self._threads.append(thread)
         self._calls.put((fn, args))
 
-    def shutdown(self) -> None:
-        """Let queued calls finish, then stop every thread."""
+    def shutdown(self, wait: bool = True) -> None:
+        """Let queued calls finish, then stop every thread; without ``wait``, the threads
+        stop by themselves once their calls return."""
         for _ in self._threads:
             self._calls.put(None)
-        for thread in self._threads:
-            thread.join()
+        if wait:
+            for thread in self._threads:
+                thread.join()
         self._threads.clear()
 
     def _loop(self) -> None:

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Make sure the services the integration tests use are up: start RabbitMQ if it is
-# installed but stopped, install OpenSSH's server if missing (the ssh tests start their
+# installed but stopped, start PostgreSQL likewise (the multi-engine tests use it),
+# install OpenSSH's server if missing (the ssh tests start their
 # own sshd on a loopback port). Tests fail, rather than skip, when a service is missing.
 set -eu
 
@@ -14,19 +15,37 @@ except OSError:
 PY
 }
 
+await_port() {  # port name seconds: wait for a service just started
+    i=0
+    until port_open 127.0.0.1 "$1"; do
+        i=$((i + 1))
+        [ "$i" -lt "$3" ] || { echo "$2 did not come up on 127.0.0.1:$1" >&2; exit 1; }
+        sleep 1
+    done
+}
+
 if [ -z "${MURANO_FLOW_BROKER:-}" ] && ! port_open 127.0.0.1 5672; then
     if command -v rabbitmq-server >/dev/null 2>&1; then
         echo "starting RabbitMQ (rabbitmq-server -detached)"
         rabbitmq-server -detached || true
-        i=0
-        until port_open 127.0.0.1 5672; do
-            i=$((i + 1))
-            [ "$i" -lt 90 ] || { echo "RabbitMQ did not come up on 127.0.0.1:5672" >&2; exit 1; }
-            sleep 1
-        done
+        await_port 5672 RabbitMQ 90
     else
         echo "RabbitMQ is not running on 127.0.0.1:5672 and rabbitmq-server is not installed;" \
              "install it (apt-get install -y rabbitmq-server) or set MURANO_FLOW_BROKER" >&2
+        exit 1
+    fi
+fi
+
+if [ -z "${MURANO_FLOW_TEST_PG:-}" ] && ! port_open 127.0.0.1 5432; then
+    if command -v pg_ctlcluster >/dev/null 2>&1; then
+        echo "starting PostgreSQL"
+        for cluster in $(pg_lsclusters -h 2>/dev/null | awk '{print $1 "/" $2}'); do
+            pg_ctlcluster "${cluster%/*}" "${cluster#*/}" start || true
+        done
+        await_port 5432 PostgreSQL 60
+    else
+        echo "PostgreSQL is not running on 127.0.0.1:5432: install it" \
+             "(apt-get install -y postgresql) or set MURANO_FLOW_TEST_PG to a server URL" >&2
         exit 1
     fi
 fi

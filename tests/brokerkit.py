@@ -164,11 +164,16 @@ def agents(tmp_path: Path, broker_url: str) -> Iterator[Callable[..., AgentProce
         return agent.start() if start else agent
 
     yield make
-    for agent in made:
+    retire(made, broker_url)
+
+
+def retire(agents: list[AgentProcess], broker_url: str) -> None:
+    """Stop ``agents`` and delete their queues."""
+    for agent in agents:
         agent.stop()
     with pika.BlockingConnection(pika.URLParameters(broker_url)) as conn:
         channel = conn.channel()
-        for agent in made:
+        for agent in agents:
             channel.queue_delete(agent.queue)
 
 

@@ -57,6 +57,16 @@ def _deploy_in_thread(engine, bp, dep_id):
     return thread, box
 
 
+def _waiting_for_approval(tmp_path):
+    """An engine deploying APPROVAL on a thread, stopped at app.Approved's wait."""
+    engine, store = engine_for(_ok, SqliteStore(tmp_path / "j.db"))
+    bp = parse_blueprint(APPROVAL, "t.yaml", {}, strict=True)
+    dep = engine.create(bp)
+    thread, box = _deploy_in_thread(engine, bp, dep.id)
+    _wait_for(store, dep.id, "app.Approved", "waiting")
+    return engine, store, bp, dep, thread, box
+
+
 def _wait_for(store, dep_id, node, status, limit=10.0):
     end = time.monotonic() + limit
     while time.monotonic() < end:
@@ -89,11 +99,7 @@ def test_a_timer_then_a_signal_whose_data_reach_a_later_action(tmp_path):
 
 
 def test_bad_or_misdirected_signals_change_nothing(tmp_path):
-    engine, store = engine_for(_ok, SqliteStore(tmp_path / "j.db"))
-    bp = parse_blueprint(APPROVAL, "t.yaml", {}, strict=True)
-    dep = engine.create(bp)
-    thread, box = _deploy_in_thread(engine, bp, dep.id)
-    _wait_for(store, dep.id, "app.Approved", "waiting")
+    _, store, _, dep, thread, box = _waiting_for_approval(tmp_path)
     bad = _signal(store, dep.id, "app.Approved", {"who": "ops"})  # lacks the declared output
     elsewhere = _signal(store, dep.id, "app.Deployed", {"approver": "x"})  # not waiting
     time.sleep(1.2)
@@ -124,11 +130,7 @@ def test_a_wait_that_times_out_fails_the_state_and_the_policy_applies(tmp_path):
 
 
 def test_a_rollback_gives_up_waiting(tmp_path):
-    engine, store = engine_for(_ok, SqliteStore(tmp_path / "j.db"))
-    bp = parse_blueprint(APPROVAL, "t.yaml", {}, strict=True)
-    dep = engine.create(bp)
-    thread, _ = _deploy_in_thread(engine, bp, dep.id)
-    _wait_for(store, dep.id, "app.Approved", "waiting")
+    engine, store, bp, dep, thread, _ = _waiting_for_approval(tmp_path)
     engine.request_stop()
     thread.join(10)
     assert store.deployment(dep.id).state == "interrupted"

@@ -35,15 +35,10 @@ import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 
 from murano_flow.errors import DecodeError, SignatureError
-from murano_flow.masking import Masker
+from murano_flow.masking import Masker, masked_url
 from murano_flow.protocol import Notice, Plan, Result
 from murano_flow.signing import NONCE, STAMP, ReplayGuard, sign, verify
-from murano_flow.transports.amqp import (
-    broker_error,
-    close_quietly,
-    connection_parameters,
-    masked_url,
-)
+from murano_flow.transports.amqp import broker_error, close_quietly, connection_parameters
 from murano_flow.transports.local import LocalTransport
 
 from .config import AgentConfig

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from ..errors import UsageError
 from .base import DeploymentRecord, Event, NodeRecord, Store
@@ -17,8 +17,10 @@ __all__ = ["DeploymentRecord", "Event", "MemoryStore", "NodeRecord", "SqliteStor
 DEFAULT_STORE = "sqlite:///.murano-flow/journal.db"
 
 
-def open_store(url: str) -> Store:
-    """Open the journal at ``url``: ``sqlite:///relative.db``, ``sqlite:////abs.db``, ``memory://``.
+def open_store(url: str, *, check_schema: bool = True) -> Store:
+    """Open the journal at ``url``: ``sqlite:///relative.db``, ``sqlite:////abs.db``,
+    ``postgresql://USER@HOST:PORT/DB``, ``memory://``. A PostgreSQL journal must have
+    been created by ``db upgrade`` (``check_schema=False`` is how that opens it).
 
     Raises:
         UsageError: for a URL this release cannot use.
@@ -34,6 +36,15 @@ def open_store(url: str) -> Store:
         sync = parse_qs(parts.query).get("sync", ["normal"])[0]
         return SqliteStore(Path(parts.path[1:]), sync=sync)
     if parts.scheme in ("postgresql", "postgres"):
-        raise UsageError("the PostgreSQL journal is not available in this release",
-                         hint="use the default SQLite journal (sqlite:///PATH)")
-    raise UsageError(f"unknown store URL {url!r}", hint="use sqlite:///PATH or memory://")
+        from .postgres import PostgresStore
+
+        query = parse_qs(parts.query)
+        size = query.pop("pool_size", ["8"])[0]
+        if not size.isdigit() or not 1 <= int(size) <= 1000:
+            raise UsageError(f"pool_size={size!r} in the store URL is not a number from 1 to "
+                             "1000", hint="e.g. postgresql://HOST/DB?pool_size=16")
+        return PostgresStore(parts._replace(query=urlencode(query, doseq=True)).geturl(),
+                             pool_size=int(size),
+                             check_schema=check_schema)
+    raise UsageError(f"unknown store URL {url!r}",
+                     hint="use sqlite:///PATH, postgresql://USER@HOST/DB or memory://")

@@ -36,6 +36,10 @@ class DeploymentRecord:
     control: str = ""
     #: Run policies: on_failure, deadline (epoch seconds or None).
     settings: dict[str, Any] = field(default_factory=dict)
+    #: When the owner's lease runs out (epoch seconds, the journal's clock; 0 for none).
+    lease: float = 0.0
+    #: What it asks of an engine service: '' (nothing), deploy, converge or rollback.
+    request: str = ""
 
 
 @dataclass
@@ -81,6 +85,8 @@ class Event:
     message: str = ""
     data: dict[str, Any] = field(default_factory=dict)
     seq: int = 0
+    #: The engine that journaled it ('' for the CLI and older journals).
+    engine: str = ""
 
 
 #: Inbox statuses: new (not yet acted on), rejected (by the message listener; the engine
@@ -109,7 +115,7 @@ class Signal:
 
 
 class Store(ABC):
-    """Where deployments are journaled. Implementations: memory, sqlite."""
+    """Where deployments are journaled. Implementations: memory, sqlite, postgres."""
 
     @abstractmethod
     def create(self, deployment: DeploymentRecord, nodes: list[NodeRecord],
@@ -118,8 +124,16 @@ class Store(ABC):
 
     @abstractmethod
     def commit(self, deployment: str, nodes: list[NodeRecord], events: list[Event],
-               state: str | None = None, reason: str | None = None) -> None:
-        """Atomically update ``nodes``, append ``events`` and optionally set the state."""
+               state: str | None = None, reason: str | None = None, *,
+               owner: str = "") -> None:
+        """Atomically update ``nodes``, append ``events`` and optionally set the state.
+
+        With ``owner``, first make sure ``owner`` still holds an unexpired lease on the
+        deployment, and hold it for the transaction (an engine taking it over waits);
+        raise LeaseLost otherwise, writing nothing. Events record ``owner`` as their
+        engine. The deployment row is written only when the state or reason changes, so
+        completions touch only their own node rows.
+        """
 
     @abstractmethod
     def deployment(self, deployment: str) -> DeploymentRecord:
@@ -138,8 +152,34 @@ class Store(ABC):
         """Events of ``deployment`` with ``seq > after``, oldest first."""
 
     @abstractmethod
-    def claim(self, deployment: str, owner: str, expected: str) -> bool:
-        """Set the owner to ``owner`` if it is ``expected`` now (compare-and-set)."""
+    def claim(self, deployment: str, owner: str, expected: str, *, ttl: float = 0.0,
+              request: str | None = None) -> bool:
+        """Set the owner to ``owner`` if it is ``expected`` now (compare-and-set), with a
+        lease of ``ttl`` seconds (none for 0 or when releasing with owner ''); also set
+        ``request`` when given."""
+
+    @abstractmethod
+    def acquire(self, owner: str, ttl: float, limit: int) -> list[tuple[str, str]]:
+        """Take up to ``limit`` deployments that ask for an engine (``request``) and have
+        no owner or one whose lease ran out, oldest first; deployments another engine is
+        taking at this moment are skipped. Returns (id, previous owner) of each."""
+
+    @abstractmethod
+    def renew(self, owner: str, deployments: list[str], ttl: float) -> list[str]:
+        """Extend ``owner``'s leases on ``deployments``; return those it still holds."""
+
+    @abstractmethod
+    def set_request(self, deployment: str, request: str) -> None:
+        """Ask engine services to drive ``deployment`` ('deploy'...) or stop asking ('')."""
+
+    @abstractmethod
+    def heartbeat(self, engine: str, info: dict[str, Any], ttl: float) -> None:
+        """Record that engine service ``engine`` is alive for ``ttl`` seconds more
+        (0: it stopped) and what it runs."""
+
+    @abstractmethod
+    def engines(self) -> list[dict[str, Any]]:
+        """Engine services whose heartbeat has not run out: id, seen, expires, info."""
 
     def control(self, deployment: str) -> str:
         """The operator's pending request for ``deployment`` ('' for none)."""
@@ -182,6 +222,11 @@ class Store(ABC):
     def set_cursor(self, name: str, seq: int) -> None:
         """Save how far the reader ``name`` has got in :meth:`feed`."""
 
+    def upgrade(self) -> tuple[int, int]:
+        """Create or migrate the schema: (version before, version after). A journal that
+        migrates itself when opened reports what it did then."""
+        return 0, 0
+
     def check(self) -> list[str]:
         """Problems the storage itself reports (e.g. a damaged file); none by default."""
         return []
@@ -194,3 +239,10 @@ class Store(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def lease_lost(deployment: str, owner: str, holder: str) -> str:
+    """Why ``owner`` may no longer write to ``deployment`` (``holder`` owns it now)."""
+    now = f"engine {holder} drives it now" if holder and holder != owner else \
+        "its lease ran out"
+    return f"deployment {deployment}: engine {owner} lost its lease ({now})"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
 from typing import Any
 
-from ..errors import NotFound
-from .base import SIGNAL_OPEN, DeploymentRecord, Event, NodeRecord, Signal, Store
+from ..errors import LeaseLost, NotFound
+from .base import SIGNAL_OPEN, DeploymentRecord, Event, NodeRecord, Signal, Store, lease_lost
 
 
 def _clone(record: Any) -> Any:
@@ -28,6 +29,7 @@ class MemoryStore(Store):
         self._feed: list[Event] = []
         self._inbox: list[Signal] = []
         self._cursors: dict[str, int] = {}
+        self._engines: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
 
     def create(self, deployment: DeploymentRecord, nodes: list[NodeRecord],
@@ -39,27 +41,69 @@ class MemoryStore(Store):
             self._append(events)
 
     def commit(self, deployment: str, nodes: list[NodeRecord], events: list[Event],
-               state: str | None = None, reason: str | None = None) -> None:
+               state: str | None = None, reason: str | None = None, *,
+               owner: str = "") -> None:
         with self._lock:
             rec = self._get(deployment)
+            if owner and (rec.owner != owner or 0 < rec.lease < time.time()):
+                raise LeaseLost(lease_lost(deployment, owner, rec.owner))
             table = self._nodes[deployment]
             for n in nodes:
                 table[n.name] = _clone(n)
+            for e in events:
+                e.engine = owner or e.engine
             self._append(events)
             if state is not None:
                 rec.state = state
             if reason is not None:
                 rec.reason = reason
-            if events:
-                rec.updated = events[-1].ts
+            if state is not None or reason is not None:
+                rec.updated = events[-1].ts if events else time.time()
 
-    def claim(self, deployment: str, owner: str, expected: str) -> bool:
+    def claim(self, deployment: str, owner: str, expected: str, *, ttl: float = 0.0,
+              request: str | None = None) -> bool:
         with self._lock:
             rec = self._get(deployment)
             if rec.owner != expected:
                 return False
-            rec.owner = owner
+            rec.owner, rec.lease = owner, time.time() + ttl if owner and ttl else 0.0
+            if request is not None:
+                rec.request = request
             return True
+
+    def acquire(self, owner: str, ttl: float, limit: int) -> list[tuple[str, str]]:
+        with self._lock:
+            now = time.time()
+            free = sorted((d for d in self._deployments.values()
+                           if d.request and (not d.owner or d.lease < now)),
+                          key=lambda d: d.created)[:limit]
+            taken = [(d.id, d.owner) for d in free]
+            for d in free:
+                d.owner, d.lease = owner, now + ttl
+            return taken
+
+    def renew(self, owner: str, deployments: list[str], ttl: float) -> list[str]:
+        with self._lock:
+            held = [d for d in deployments if self._get(d).owner == owner]
+            for d in held:
+                self._deployments[d].lease = time.time() + ttl
+            return held
+
+    def set_request(self, deployment: str, request: str) -> None:
+        with self._lock:
+            self._get(deployment).request = request
+
+    def heartbeat(self, engine: str, info: dict[str, Any], ttl: float) -> None:
+        with self._lock:
+            now = time.time()
+            self._engines[engine] = {"id": engine, "seen": now, "expires": now + ttl,
+                                     "info": copy.deepcopy(info)}
+
+    def engines(self) -> list[dict[str, Any]]:
+        with self._lock:
+            now = time.time()
+            return [copy.deepcopy(e) for _, e in sorted(self._engines.items())
+                    if e["expires"] >= now]
 
     def control(self, deployment: str) -> str:
         with self._lock:

@@ -12,14 +12,16 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..errors import CorruptState, NotFound, StoreError
+from ..errors import CorruptState, LeaseLost, NotFound, StoreError
 from ..faults import crash_point
-from .base import SIGNAL_OPEN, DeploymentRecord, Event, NodeRecord, Signal, Store
+from . import columns as col
+from .base import SIGNAL_OPEN, DeploymentRecord, Event, NodeRecord, Signal, Store, lease_lost
 
 #: Each schema version's statements; a journal at version N runs N+1 onwards.
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -61,28 +63,23 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX IF NOT EXISTS signals_open ON signals (deployment, status, seq)",
         "CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, seq INTEGER NOT NULL)",
     ),
+    (  # 4: owners' leases, requests to engine services, who journaled each event
+        "ALTER TABLE deployments ADD COLUMN lease REAL NOT NULL DEFAULT 0",
+        "ALTER TABLE deployments ADD COLUMN request TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE events ADD COLUMN engine TEXT NOT NULL DEFAULT ''",
+        "CREATE INDEX IF NOT EXISTS deployments_requested ON deployments (request, created)",
+        """CREATE TABLE IF NOT EXISTS engines (
+            id TEXT PRIMARY KEY, seen REAL NOT NULL, expires REAL NOT NULL,
+            info TEXT NOT NULL)""",
+    ),
 )
 #: Version of the schema, kept in ``PRAGMA user_version``.
 SCHEMA_VERSION = len(_MIGRATIONS)
 
-_DEP_COLS = ("id", "blueprint", "path", "digest", "state", "created", "updated", "params",
-             "targets", "reason", "source", "owner", "control", "settings")
-_DEP_JSON = {"params", "targets", "source", "settings"}
-_NODE_COLS = ("deployment", "name", "instance", "state", "status", "intention", "host",
-              "attempt", "started", "finished", "exit_code", "reason", "outputs",
-              "stdout_tail", "stderr_tail", "log_dir", "requires", "has_action", "tries",
-              "inputs", "waiting")
-_NODE_JSON = {"outputs", "requires", "waiting"}
-#: Columns a node's progress changes; identity and requirements are written once.
-_PROGRESS_COLS = ("status", "intention", "host", "attempt", "started", "finished", "exit_code",
-                  "reason", "outputs", "stdout_tail", "stderr_tail", "log_dir", "tries",
-                  "inputs", "waiting")
 _UPDATE_NODE = (
-    "UPDATE nodes SET " + ", ".join(f"{c} = ?" for c in _PROGRESS_COLS)
+    "UPDATE nodes SET " + ", ".join(f"{c} = ?" for c in col.PROGRESS)
     + " WHERE deployment = ? AND name = ?"
 )
-_EVENT_COLS = ("deployment", "ts", "kind", "node", "status", "attempt", "message", "data")
-_SIGNAL_COLS = ("deployment", "node", "ts", "kind", "source", "data", "status", "note")
 
 
 class SqliteStore(Store):
@@ -110,6 +107,7 @@ class SqliteStore(Store):
         if version > SCHEMA_VERSION:
             raise StoreError(f"the journal {self.path} has schema {version}; this murano-flow "
                              f"knows up to {SCHEMA_VERSION}", hint="upgrade murano-flow")
+        self._migrated = (version, SCHEMA_VERSION)
         if version == SCHEMA_VERSION:
             return
         with self._tx() as db:  # executescript() would commit halfway; run statements one by one
@@ -119,6 +117,10 @@ class SqliteStore(Store):
                 for statement in statements:
                     db.execute(statement)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self._migrated = (version, SCHEMA_VERSION)
+
+    def upgrade(self) -> tuple[int, int]:
+        return self._migrated
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -137,7 +139,7 @@ class SqliteStore(Store):
     def create(self, deployment: DeploymentRecord, nodes: list[NodeRecord],
                events: list[Event]) -> None:
         with self._tx() as db:
-            db.execute(_INSERT_DEPLOYMENT, _deployment_row(deployment))
+            db.execute(_INSERT_DEPLOYMENT, col.deployment_values(deployment, json.dumps))
             self._insert_nodes(db, nodes)
             self._insert_events(db, events)
 
@@ -146,15 +148,56 @@ class SqliteStore(Store):
         with self._tx() as db:
             db.execute("DELETE FROM nodes WHERE deployment = ?", (deployment.id,))
             db.execute("DELETE FROM deployments WHERE id = ?", (deployment.id,))
-            db.execute(_INSERT_DEPLOYMENT, _deployment_row(deployment))
+            db.execute(_INSERT_DEPLOYMENT, col.deployment_values(deployment, json.dumps))
             self._insert_nodes(db, nodes)
             self._insert_events(db, events)
 
-    def claim(self, deployment: str, owner: str, expected: str) -> bool:
+    def claim(self, deployment: str, owner: str, expected: str, *, ttl: float = 0.0,
+              request: str | None = None) -> bool:
+        lease = time.time() + ttl if owner and ttl else 0.0
         with self._tx() as db:
-            cur = db.execute("UPDATE deployments SET owner = ? WHERE id = ? AND owner = ?",
-                             (owner, deployment, expected))
+            cur = db.execute("UPDATE deployments SET owner = ?, lease = ?, "
+                             "request = coalesce(?, request) WHERE id = ? AND owner = ?",
+                             (owner, lease, request, deployment, expected))
             return cur.rowcount == 1
+
+    def acquire(self, owner: str, ttl: float, limit: int) -> list[tuple[str, str]]:
+        # The write lock (BEGIN IMMEDIATE) serialises engines: no two take the same row.
+        with self._tx() as db:
+            now = time.time()
+            rows = db.execute("SELECT id, owner FROM deployments WHERE request != '' AND "
+                              "(owner = '' OR lease < ?) ORDER BY created LIMIT ?",
+                              (now, limit)).fetchall()
+            db.executemany("UPDATE deployments SET owner = ?, lease = ? WHERE id = ?",
+                           [(owner, now + ttl, r[0]) for r in rows])
+            return [(str(r[0]), str(r[1])) for r in rows]
+
+    def renew(self, owner: str, deployments: list[str], ttl: float) -> list[str]:
+        # Still ours while no one took it, even if the lease ran out a moment ago.
+        with self._tx() as db:
+            expires = time.time() + ttl
+            return [dep for dep in deployments if db.execute(
+                "UPDATE deployments SET lease = ? WHERE id = ? AND owner = ?",
+                (expires, dep, owner)).rowcount]
+
+    def set_request(self, deployment: str, request: str) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE deployments SET request = ? WHERE id = ?", (request, deployment))
+
+    def heartbeat(self, engine: str, info: dict[str, Any], ttl: float) -> None:
+        now = time.time()
+        with self._tx() as db:
+            db.execute("INSERT INTO engines (id, seen, expires, info) VALUES (?, ?, ?, ?) "
+                       "ON CONFLICT (id) DO UPDATE SET seen = excluded.seen, "
+                       "expires = excluded.expires, info = excluded.info",
+                       (engine, now, now + ttl, json.dumps(info)))
+            db.execute("DELETE FROM engines WHERE expires < ?", (now - 3600,))
+
+    def engines(self) -> list[dict[str, Any]]:
+        rows = self._query("SELECT id, seen, expires, info FROM engines WHERE expires >= ? "
+                           "ORDER BY id", (time.time(),))
+        return [{"id": r[0], "seen": r[1], "expires": r[2], "info": json.loads(r[3])}
+                for r in rows]
 
     def control(self, deployment: str) -> str:
         rows = self._query("SELECT control FROM deployments WHERE id = ?", (deployment,))
@@ -174,53 +217,65 @@ class SqliteStore(Store):
     @staticmethod
     def _insert_nodes(db: sqlite3.Connection, nodes: list[NodeRecord]) -> None:
         db.executemany(
-            f"INSERT INTO nodes (seq, {', '.join(_NODE_COLS)}) "
-            f"VALUES (?, {', '.join('?' * len(_NODE_COLS))})",
-            ((i, *_node_row(n)) for i, n in enumerate(nodes)))
+            f"INSERT INTO nodes (seq, {', '.join(col.NODE)}) "
+            f"VALUES (?, {', '.join('?' * len(col.NODE))})",
+            ((i, *col.node_values(n, json.dumps)) for i, n in enumerate(nodes)))
 
     def commit(self, deployment: str, nodes: list[NodeRecord], events: list[Event],
-               state: str | None = None, reason: str | None = None) -> None:
-        with self._tx() as db:
+               state: str | None = None, reason: str | None = None, *,
+               owner: str = "") -> None:
+        with self._tx() as db:  # the write lock keeps a taker-over out until we commit
+            if owner:
+                self._fence(db, deployment, owner)
             if nodes:
-                db.executemany(_UPDATE_NODE, (_progress_row(n) for n in nodes))
+                db.executemany(_UPDATE_NODE, (col.progress_values(n, json.dumps) for n in nodes))
             crash_point("store.commit")  # fault injection: die mid-transaction
-            self._insert_events(db, events)
-            if state is not None or reason is not None or events:
-                ts = events[-1].ts if events else None
+            self._insert_events(db, events, owner)
+            if state is not None or reason is not None:
                 db.execute("UPDATE deployments SET state = coalesce(?, state), "
-                           "reason = coalesce(?, reason), updated = coalesce(?, updated) "
-                           "WHERE id = ?", (state, reason, ts, deployment))
+                           "reason = coalesce(?, reason), updated = ? WHERE id = ?",
+                           (state, reason, events[-1].ts if events else time.time(),
+                            deployment))
 
-    def _insert_events(self, db: sqlite3.Connection, events: list[Event]) -> None:
+    def _fence(self, db: sqlite3.Connection, deployment: str, owner: str) -> None:
+        row = db.execute("SELECT owner, lease FROM deployments WHERE id = ?",
+                         (deployment,)).fetchone()
+        if row is None or row[0] != owner or (row[1] and row[1] < time.time()):
+            raise LeaseLost(lease_lost(deployment, owner, row[0] if row else ""))
+
+    def _insert_events(self, db: sqlite3.Connection, events: list[Event],
+                       engine: str = "") -> None:
         if not events:
             return
+        for e in events:
+            e.engine = engine or e.engine
         db.executemany(
-            f"INSERT INTO events ({', '.join(_EVENT_COLS)}) VALUES (?,?,?,?,?,?,?,?)",
+            f"INSERT INTO events ({', '.join(col.EVENT)}) VALUES (?,?,?,?,?,?,?,?,?)",
             [(e.deployment, e.ts, e.kind, e.node, e.status, e.attempt, e.message,
-              json.dumps(e.data) if e.data else "{}") for e in events])
+              json.dumps(e.data) if e.data else "{}", e.engine) for e in events])
         # Inside our write transaction no one else inserts, so the new ids are consecutive.
         last = db.execute("SELECT last_insert_rowid()").fetchone()[0]
         for k, e in enumerate(events):
             e.seq = last - len(events) + 1 + k
 
     def deployment(self, deployment: str) -> DeploymentRecord:
-        rows = self._query(f"SELECT {', '.join(_DEP_COLS)} FROM deployments WHERE id = ?",
+        rows = self._query(f"SELECT {', '.join(col.DEPLOYMENT)} FROM deployments WHERE id = ?",
                            (deployment,))
         if not rows:
             raise self._missing(deployment)
         return _deployment(rows[0])
 
     def deployments(self, limit: int = 100) -> list[DeploymentRecord]:
-        rows = self._query(f"SELECT {', '.join(_DEP_COLS)} FROM deployments "
+        rows = self._query(f"SELECT {', '.join(col.DEPLOYMENT)} FROM deployments "
                            "ORDER BY created DESC LIMIT ?", (limit,))
         return [_deployment(r) for r in rows]
 
     def nodes(self, deployment: str) -> list[NodeRecord]:
         self.deployment(deployment)
-        cols = ", ".join(_NODE_COLS)
+        cols = ", ".join(col.NODE)
         rows = self._query(f"SELECT {cols} FROM nodes WHERE deployment = ? ORDER BY seq",
                            (deployment,))
-        out = [NodeRecord(**_decode(dict(zip(_NODE_COLS, r, strict=True)), _NODE_JSON))
+        out = [NodeRecord(**_decode(dict(zip(col.NODE, r, strict=True)), col.NODE_JSON))
                for r in rows]
         for n in out:
             n.has_action = bool(n.has_action)
@@ -228,23 +283,23 @@ class SqliteStore(Store):
 
     def events(self, deployment: str, after: int = 0, limit: int = 10_000) -> list[Event]:
         self.deployment(deployment)
-        cols = ", ".join(("seq", *_EVENT_COLS))
+        cols = ", ".join(("seq", *col.EVENT))
         rows = self._query(f"SELECT {cols} FROM events WHERE deployment = ? AND seq > ? "
                            "ORDER BY seq LIMIT ?", (deployment, after, limit))
-        return [Event(**_decode(dict(zip(("seq", *_EVENT_COLS), r, strict=True)), {"data"}))
+        return [Event(**_decode(dict(zip(("seq", *col.EVENT), r, strict=True)), {"data"}))
                 for r in rows]
 
     def add_signal(self, signal: Signal) -> int:
         self.deployment(signal.deployment)
         with self._tx() as db:
             cur = db.execute(
-                f"INSERT INTO signals ({', '.join(_SIGNAL_COLS)}) VALUES (?,?,?,?,?,?,?,?)",
+                f"INSERT INTO signals ({', '.join(col.SIGNAL)}) VALUES (?,?,?,?,?,?,?,?)",
                 (signal.deployment, signal.node, signal.ts, signal.kind, signal.source,
                  json.dumps(signal.data), signal.status, signal.note))
             return int(cur.lastrowid or 0)
 
     def signals(self, deployment: str) -> list[Signal]:
-        cols = ("seq", *_SIGNAL_COLS)
+        cols = ("seq", *col.SIGNAL)
         rows = self._query(f"SELECT {', '.join(cols)} FROM signals WHERE deployment = ? "
                            f"AND status IN {SIGNAL_OPEN} ORDER BY seq", (deployment,))
         return [Signal(**_decode(dict(zip(cols, r, strict=True)), {"data"})) for r in rows]
@@ -255,7 +310,7 @@ class SqliteStore(Store):
                            [(status, note, seq) for seq, status, note in outcomes])
 
     def feed(self, after: int = 0, limit: int = 1000) -> list[Event]:
-        cols = ("seq", *_EVENT_COLS)
+        cols = ("seq", *col.EVENT)
         rows = self._query(f"SELECT {', '.join(cols)} FROM events WHERE seq > ? "
                            "ORDER BY seq LIMIT ?", (after, limit))
         return [Event(**_decode(dict(zip(cols, r, strict=True)), {"data"})) for r in rows]
@@ -288,36 +343,19 @@ class SqliteStore(Store):
                 raise StoreError(f"journal {self.path}: {exc}") from exc
 
 
-def _row(record: Any, cols: tuple[str, ...], json_cols: set[str]) -> tuple[Any, ...]:
-    """``record``'s values for ``cols``, JSON-encoding the ``json_cols``."""
-    return tuple(json.dumps(getattr(record, c)) if c in json_cols else getattr(record, c)
-                 for c in cols)
-
-
-def _node_row(n: NodeRecord) -> tuple[Any, ...]:
-    return _row(n, _NODE_COLS, _NODE_JSON)
-
-
-def _progress_row(n: NodeRecord) -> tuple[Any, ...]:
-    return (*_row(n, _PROGRESS_COLS, _NODE_JSON), n.deployment, n.name)
-
-
 def _decode(row: dict[str, Any], json_cols: set[str]) -> dict[str, Any]:
-    for col in json_cols:
+    for name in json_cols:
         try:
-            row[col] = json.loads(row[col])
+            row[name] = json.loads(row[name])
         except (TypeError, ValueError) as exc:
-            raise CorruptState(f"journal column {col} holds invalid JSON: {exc}") from exc
+            raise CorruptState(f"journal column {name} holds invalid JSON: {exc}") from exc
     return row
 
 
 def _deployment(row: tuple[Any, ...]) -> DeploymentRecord:
-    return DeploymentRecord(**_decode(dict(zip(_DEP_COLS, row, strict=True)), _DEP_JSON))
+    return DeploymentRecord(**_decode(dict(zip(col.DEPLOYMENT, row, strict=True)),
+                                      col.DEPLOYMENT_JSON))
 
 
-def _deployment_row(d: DeploymentRecord) -> tuple[Any, ...]:
-    return _row(d, _DEP_COLS, _DEP_JSON)
-
-
-_INSERT_DEPLOYMENT = (f"INSERT INTO deployments ({', '.join(_DEP_COLS)}) "
-                      f"VALUES ({', '.join('?' * len(_DEP_COLS))})")
+_INSERT_DEPLOYMENT = (f"INSERT INTO deployments ({', '.join(col.DEPLOYMENT)}) "
+                      f"VALUES ({', '.join('?' * len(col.DEPLOYMENT))})")

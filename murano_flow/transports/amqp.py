@@ -40,6 +40,7 @@ from ..errors import (
     TransportError,
     UsageError,
 )
+from ..masking import masked_url
 from ..protocol import Notice, Plan, Result
 from ..signing import ReplayGuard, agent_key, new_key, sign, verify
 from .base import Transport
@@ -398,10 +399,12 @@ class AgentTransport(Transport):
         return self.send(plan)
 
     def close(self) -> None:
-        """Release the shared connection (once)."""
+        """Release the shared connection (once); agents keep running their plans."""
         if not self._closed:
             self._closed = True
             self.broker.release()
+
+    detach = close
 
 
 def connection_parameters(url: str) -> Any:
@@ -425,12 +428,6 @@ def close_quietly(conn: Any) -> None:
     if conn.is_open:
         with contextlib.suppress(pe.AMQPError, OSError):
             conn.close()
-
-
-def masked_url(url: str) -> str:
-    """``url`` with its password masked."""
-    password = urlsplit(url).password
-    return url.replace(f":{password}@", ":******@", 1) if password else url
 
 
 def broker_error(exc: BaseException) -> str:

@@ -14,7 +14,8 @@ class Transport(ABC):
     ``send`` blocks until the plan finished and returns its Result; a script
     that fails is a Result, not an exception. Exceptions (``TransportError``)
     mean the host could not be used at all. ``send`` may be called from several
-    worker threads at once; ``close`` stops whatever is still running.
+    worker threads at once; ``close`` stops whatever is still running; ``detach`` lets
+    it run on for another engine to re-attach to.
     """
 
     @abstractmethod
@@ -32,6 +33,11 @@ class Transport(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Stop running plans and release connections."""
+
+    def detach(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
+        """Release connections but leave running plans running: this engine lost or handed
+        over the deployment, another one re-attaches to them. By default nothing is
+        released: the threads that follow running plans end when the plans do."""
 
     def __enter__(self) -> Transport:
         return self

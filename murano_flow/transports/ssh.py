@@ -122,6 +122,17 @@ class SSHTransport(Transport):
             log.warning("could not remove run directories on %s: %s", self.host.where, exc)
         client.close()
 
+    def detach(self) -> None:
+        """Disconnect; running plans go on under their supervisor. Run directories stay,
+        even collected ones: this engine may not have journaled their results, and the
+        engine that re-attaches reads them there."""
+        with self._lock:
+            self._closed = True
+            client, self._client = self._client, None
+            self._collected = []
+        if client is not None:
+            client.close()
+
     # -- connecting ----------------------------------------------------------------
 
     @contextlib.contextmanager

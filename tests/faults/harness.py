@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from murano_flow.store import SqliteStore
+from murano_flow.store import Store, open_store
 
 #: Crash points the engine and its journal offer (murano_flow/faults.py).
 POINTS = ("store.commit", "engine.dispatched", "engine.completed")
@@ -33,16 +33,23 @@ class Crasher:
     env: dict[str, str] = field(default_factory=dict)
     kills: list[str] = field(default_factory=list)
     runs: int = 0
+    #: The journal's URL; by default an SQLite file in ``home``.
+    store_url: str = ""
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
         self.journal = self.home / "journal.db"
+        self.store_url = self.store_url or f"sqlite:///{self.journal}"
         self.home.mkdir(parents=True, exist_ok=True)
+
+    def store(self) -> Store:
+        """The journal, opened."""
+        return open_store(self.store_url)
 
     def command(self, *args: str, crash_at: str = "") -> subprocess.Popen[bytes]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MURANO_FLOW_")}
         env.update(self.env, MURANO_FLOW_HOME=str(self.home),
-                   MURANO_FLOW_STORE=f"sqlite:///{self.journal}")
+                   MURANO_FLOW_STORE=self.store_url)
         if crash_at:
             env["MURANO_FLOW_CRASH_AT"] = crash_at
         self.runs += 1
@@ -52,9 +59,9 @@ class Crasher:
 
     def state(self) -> str | None:
         """The deployment's state in the journal, None if it was never created."""
-        if not self.journal.exists():
+        if self.store_url.startswith("sqlite") and not self.journal.exists():
             return None
-        with SqliteStore(self.journal) as store:
+        with self.store() as store:
             try:
                 return store.deployment(self.deployment).state
             except Exception:  # noqa: BLE001 - not created yet

@@ -11,9 +11,8 @@ import uuid
 from pathlib import Path
 
 import chain
-import pika
 import pytest
-from brokerkit import AgentProcess
+from brokerkit import AgentProcess, retire
 from harness import Crasher, side_effects
 from helpers import AGENT_SECRET
 
@@ -49,11 +48,7 @@ def two_agents(tmp_path: Path, forwarder, broker_url):
     made = [AgentProcess(tmp_path / "agents", forwarder.url, f"{prefix}.{i}").start()
             for i in range(2)]
     yield prefix, made
-    for agent in made:
-        agent.stop()
-    with pika.BlockingConnection(pika.URLParameters(broker_url)) as conn:
-        for agent in made:
-            conn.channel().queue_delete(agent.queue)
+    retire(made, broker_url)
 
 
 def test_engine_agent_and_broker_faults_in_one_deployment_lose_and_repeat_nothing(

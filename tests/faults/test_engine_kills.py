@@ -13,7 +13,7 @@ import chain
 import pytest
 from harness import Crasher, order, side_effects
 
-from murano_flow.store import SqliteStore
+from tests.pgkit import pg_url  # noqa: F401 - fixture
 
 #: Engine kills per deployment (MURANO_FLOW_TEST_KILLS raises it for a longer soak).
 KILLS = int(os.environ.get("MURANO_FLOW_TEST_KILLS", "30"))
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.faults
 
 
 def _journal(crasher: Crasher) -> tuple[list, list]:
-    with SqliteStore(crasher.journal) as store:
+    with crasher.store() as store:
         return store.nodes(crasher.deployment), store.events(crasher.deployment)
 
 
@@ -39,17 +39,28 @@ def _fsck(crasher: Crasher) -> int:
 @pytest.mark.parametrize("seed", [5])
 def test_killed_engines_resume_to_the_end_and_every_action_runs_once(tmp_path: Path, seed):
     # 30 kills: 92 states, 73 actions; about 40 are done at the last kill, on this machine
-    members = max(18, KILLS * 3 // 5)
+    _kill_and_resume(tmp_path, Crasher(tmp_path / "home", "chain", seed), KILLS)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("seed", [7])
+def test_the_same_on_the_postgresql_journal(tmp_path: Path, pg_url, seed):  # noqa: F811
+    # A kill inside a PostgreSQL transaction (store.commit) drops the connection: the server
+    # rolls the transaction back; the fenced commits and the lease work across kills.
+    _kill_and_resume(tmp_path, Crasher(tmp_path / "home", "chain", seed, store_url=pg_url), 12)
+
+
+def _kill_and_resume(tmp_path: Path, crasher: Crasher, kills: int) -> None:
+    members = max(18, kills * 3 // 5)
     blueprint = chain.write(tmp_path, members=members)
     counter = tmp_path / "counter.txt"
-    crasher = Crasher(tmp_path / "home", "chain", seed)
     params = ["-p", f"counter={counter}", "-p", "pause=0.2", "-w", "1"]
 
     final = crasher.run(["deploy", str(blueprint), "--id", "chain", *params],
-                        ["resume", "chain", *params], kills=KILLS, done={"succeeded"})
+                        ["resume", "chain", *params], kills=kills, done={"succeeded"})
 
     assert final == "succeeded", _logs(crasher)
-    assert len(crasher.kills) >= KILLS, crasher.kills
+    assert len(crasher.kills) >= kills, crasher.kills
     assert {k.split()[1].split(":")[0] for k in crasher.kills if k.startswith("placed")} \
         == {"store.commit", "engine.dispatched", "engine.completed"}
     nodes, events = _journal(crasher)

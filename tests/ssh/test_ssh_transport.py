@@ -75,6 +75,20 @@ def test_runs_a_script_with_inputs_as_data_and_collects_outputs(open_ssh, sshd):
     assert not rundir.exists()  # the rest goes once the transport closes
 
 
+
+def test_detach_keeps_collected_runs_for_the_engine_that_takes_over(open_ssh, sshd):
+    """An engine that lost its lease may not have journaled what it collected: detaching
+    must leave the run on the host, so the next engine re-attaches instead of re-running."""
+    p = plan("echo ran >> detach-runs.txt; echo done", node="web[0].Detached")
+    lost = open_ssh()
+    assert lost.send(p).ok
+    lost.detach()
+    assert (remote(sshd) / "runs" / "d" / "web-0.Detached" / "action-1").exists()
+    taker = open_ssh()
+    again = taker.reattach(p)
+    assert again is not None and again.ok and again.stdout_tail == "done\n"
+    assert (remote(sshd) / "hosts" / "sshd" / "detach-runs.txt").read_text() == "ran\n"
+
 def test_failures_timeouts_and_other_interpreters(open_ssh, sshd):
     t = open_ssh()
     res = t.send(plan("echo broken >&2; exit 3"))

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from murano_flow.errors import NotFound, StoreError
+from murano_flow.errors import LeaseLost, NotFound, StoreError
 from murano_flow.store import MemoryStore, SqliteStore, open_store
 from murano_flow.store.base import DeploymentRecord, Event, NodeRecord, Store
 
@@ -90,6 +90,73 @@ class StoreContract:
         seqs = [e.seq for e in store.events("d1")]
         assert len(seqs) == 81 and seqs == sorted(set(seqs))
 
+    # -- leases ------------------------------------------------------------------
+
+    def test_commit_without_a_state_leaves_the_deployment_row_alone(self, store):
+        self._create(store, created=1000.0)
+        store.commit("d1", [store.nodes("d1")[0]], [Event("d1", 5000.0, "x")])
+        assert store.deployment("d1").updated == 1000.0
+        store.commit("d1", [], [Event("d1", 6000.0, "y")], state="running")
+        assert store.deployment("d1").updated == 6000.0
+
+    def test_claim_with_a_lease_and_release(self, store):
+        self._create(store)
+        assert store.claim("d1", "e1", "", ttl=30)
+        dep = store.deployment("d1")
+        assert dep.owner == "e1" and time.time() + 25 < dep.lease < time.time() + 35
+        assert not store.claim("d1", "e2", "")
+        assert store.claim("d1", "", "e1", request="")
+        dep = store.deployment("d1")
+        assert (dep.owner, dep.lease, dep.request) == ("", 0.0, "")
+
+    def test_commit_is_fenced_by_the_lease(self, store):
+        self._create(store)
+        store.claim("d1", "e1", "", ttl=30)
+        node = store.nodes("d1")[0]
+        node.status = "running"
+        store.commit("d1", [node], [Event("d1", time.time(), "start")], owner="e1")
+        assert store.events("d1")[-1].engine == "e1"
+        node.status = "reached"
+        with pytest.raises(LeaseLost, match="e2 lost its lease"):
+            store.commit("d1", [node], [Event("d1", time.time(), "reach")], owner="e2")
+        assert store.nodes("d1")[0].status == "running"  # nothing written
+        assert [e.kind for e in store.events("d1")] == ["deployment", "start"]
+
+    def test_an_expired_lease_fences_its_owner(self, store):
+        self._create(store)
+        store.claim("d1", "e1", "", ttl=0.05)
+        time.sleep(0.1)
+        with pytest.raises(LeaseLost, match="ran out"):
+            store.commit("d1", [], [Event("d1", time.time(), "x")], owner="e1")
+        assert store.renew("e1", ["d1"], 30) == ["d1"]  # no one took it: still ours
+        store.commit("d1", [], [Event("d1", time.time(), "x")], owner="e1")
+
+    def test_acquire_takes_requested_free_or_expired_deployments_oldest_first(self, store):
+        for i, dep_id in enumerate(("a", "b", "c", "d")):
+            self._create(store, dep_id, created=1000.0 + i)
+        for dep_id in ("a", "b", "c"):
+            store.set_request(dep_id, "deploy")
+        store.claim("b", "old", "", ttl=0.05)  # its engine died: the lease runs out
+        store.claim("c", "busy", "", ttl=60)
+        time.sleep(0.1)
+        assert store.acquire("e1", 30, 10) == [("a", ""), ("b", "old")]
+        assert store.acquire("e2", 30, 10) == []
+        assert store.renew("e1", ["a", "b", "c"], 30) == ["a", "b"]
+        assert store.renew("old", ["b"], 30) == []
+
+    def test_acquire_respects_its_limit(self, store):
+        for i in range(3):
+            self._create(store, f"d{i}", created=1000.0 + i)
+            store.set_request(f"d{i}", "deploy")
+        assert [d for d, _ in store.acquire("e1", 30, 2)] == ["d0", "d1"]
+        assert [d for d, _ in store.acquire("e2", 30, 2)] == ["d2"]
+
+    def test_heartbeats(self, store):
+        store.heartbeat("e1", {"deployments": 2}, 30)
+        store.heartbeat("e2", {}, 0.05)
+        time.sleep(0.1)
+        assert [(e["id"], e["info"]) for e in store.engines()] == [("e1", {"deployments": 2})]
+
 
 class TestMemoryStore(StoreContract):
     def make(self, tmp_path) -> Store:
@@ -146,7 +213,7 @@ def test_open_store_urls(tmp_path):
     s.close()
     from murano_flow.errors import UsageError
 
-    for url in ("sqlite://", "mysql://x", "postgresql://localhost/db"):
+    for url in ("sqlite://", "mysql://x"):
         with pytest.raises(UsageError):
             open_store(url)
 

@@ -1,0 +1,48 @@
+"""The journal's columns, shared by the SQL stores so that their schemas cannot drift
+apart, and a record's values for them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .base import DeploymentRecord, NodeRecord
+
+DEPLOYMENT = ("id", "blueprint", "path", "digest", "state", "created", "updated", "params",
+              "targets", "reason", "source", "owner", "control", "settings", "lease", "request")
+DEPLOYMENT_JSON = {"params", "targets", "source", "settings"}
+NODE = ("deployment", "name", "instance", "state", "status", "intention", "host", "attempt",
+        "started", "finished", "exit_code", "reason", "outputs", "stdout_tail", "stderr_tail",
+        "log_dir", "requires", "has_action", "tries", "inputs", "waiting")
+NODE_JSON = {"outputs", "requires", "waiting"}
+#: Columns a node's progress changes; identity and requirements are written once.
+PROGRESS = ("status", "intention", "host", "attempt", "started", "finished", "exit_code",
+            "reason", "outputs", "stdout_tail", "stderr_tail", "log_dir", "tries", "inputs",
+            "waiting")
+EVENT = ("deployment", "ts", "kind", "node", "status", "attempt", "message", "data", "engine")
+SIGNAL = ("deployment", "node", "ts", "kind", "source", "data", "status", "note")
+
+#: How a store writes a JSON column (json.dumps for SQLite, Jsonb for PostgreSQL).
+Encode = Callable[[Any], Any]
+
+
+def values(record: Any, cols: tuple[str, ...], json_cols: set[str], encode: Encode
+           ) -> tuple[Any, ...]:
+    """``record``'s values for ``cols``, the ``json_cols`` encoded with ``encode``."""
+    return tuple(encode(getattr(record, c)) if c in json_cols else getattr(record, c)
+                 for c in cols)
+
+
+def deployment_values(d: DeploymentRecord, encode: Encode) -> tuple[Any, ...]:
+    """A deployment row."""
+    return values(d, DEPLOYMENT, DEPLOYMENT_JSON, encode)
+
+
+def node_values(n: NodeRecord, encode: Encode) -> tuple[Any, ...]:
+    """A node row."""
+    return values(n, NODE, NODE_JSON, encode)
+
+
+def progress_values(n: NodeRecord, encode: Encode) -> tuple[Any, ...]:
+    """A node's progress, then its deployment and name (for ``UPDATE ... WHERE``)."""
+    return (*values(n, PROGRESS, NODE_JSON, encode), n.deployment, n.name)
