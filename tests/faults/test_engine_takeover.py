@@ -20,11 +20,11 @@ import pytest
 from brokerkit import AgentProcess, retire
 from harness import side_effects
 from helpers import AGENT_SECRET
+from pgkit import pg_url  # noqa: F401 - fixture
 
 from murano_flow.blueprint import load_blueprint
 from murano_flow.engine import Engine
 from murano_flow.store import open_store
-from tests.pgkit import pg_url  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
 

@@ -6,13 +6,14 @@ import threading
 import time
 
 import pytest
+from pgkit import drop_database, fresh_database, pg_url  # noqa: F401
 
 from murano_flow.errors import StoreError
 from murano_flow.store import open_store
 from murano_flow.store.base import Event
 from murano_flow.store.postgres import SCHEMA_VERSION, PostgresStore
-from tests.pgkit import drop_database, fresh_database, pg_url  # noqa: F401
-from tests.store.test_contract import StoreContract
+
+from .test_contract import StoreContract
 
 pytestmark = pytest.mark.integration
 
