@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .base import DeploymentRecord, NodeRecord
+from .base import DeploymentRecord, Event, NodeRecord, Signal
 
 DEPLOYMENT = ("id", "blueprint", "path", "digest", "state", "created", "updated", "params",
               "targets", "reason", "source", "owner", "control", "settings", "lease", "request")
@@ -21,6 +21,8 @@ PROGRESS = ("status", "intention", "host", "attempt", "started", "finished", "ex
             "waiting")
 EVENT = ("deployment", "ts", "kind", "node", "status", "attempt", "message", "data", "engine")
 SIGNAL = ("deployment", "node", "ts", "kind", "source", "data", "status", "note")
+#: The JSON column of events and of signals.
+DATA_JSON = {"data"}
 
 #: How a store writes a JSON column (json.dumps for SQLite, Jsonb for PostgreSQL).
 Encode = Callable[[Any], Any]
@@ -41,6 +43,16 @@ def deployment_values(d: DeploymentRecord, encode: Encode) -> tuple[Any, ...]:
 def node_values(n: NodeRecord, encode: Encode) -> tuple[Any, ...]:
     """A node row."""
     return values(n, NODE, NODE_JSON, encode)
+
+
+def event_values(e: Event, encode: Encode) -> tuple[Any, ...]:
+    """An event row (its number is the database's)."""
+    return values(e, EVENT, DATA_JSON, encode)
+
+
+def signal_values(s: Signal, encode: Encode) -> tuple[Any, ...]:
+    """An inbox row (its number is the database's)."""
+    return values(s, SIGNAL, DATA_JSON, encode)
 
 
 def progress_values(n: NodeRecord, encode: Encode) -> tuple[Any, ...]:

@@ -252,8 +252,7 @@ class PostgresStore(Store):
         with self._tx() as cur:
             cur.execute(f"INSERT INTO signals ({_cols(col.SIGNAL)}) "
                         f"VALUES ({_marks(len(col.SIGNAL))}) RETURNING seq",
-                        (signal.deployment, signal.node, signal.ts, signal.kind, signal.source,
-                         _jsonb(signal.data), signal.status, signal.note))
+                        col.signal_values(signal, _jsonb))
             return int(_one(cur))
 
     def settle_signals(self, outcomes: list[tuple[int, str, str]]) -> None:
@@ -363,9 +362,8 @@ class PostgresStore(Store):
             return
         for e in events:
             e.engine = engine or e.engine
-        cur.executemany(_INSERT_EVENT, [
-            (e.deployment, e.ts, e.kind, e.node, e.status, e.attempt, e.message,
-             _jsonb(e.data), e.engine) for e in events], returning=True)
+        cur.executemany(_INSERT_EVENT, [col.event_values(e, _jsonb) for e in events],
+                        returning=True)
         seqs = []
         while True:
             seqs.append(_one(cur))

@@ -251,8 +251,7 @@ class SqliteStore(Store):
             e.engine = engine or e.engine
         db.executemany(
             f"INSERT INTO events ({', '.join(col.EVENT)}) VALUES (?,?,?,?,?,?,?,?,?)",
-            [(e.deployment, e.ts, e.kind, e.node, e.status, e.attempt, e.message,
-              json.dumps(e.data) if e.data else "{}", e.engine) for e in events])
+            [col.event_values(e, json.dumps) for e in events])
         # Inside our write transaction no one else inserts, so the new ids are consecutive.
         last = db.execute("SELECT last_insert_rowid()").fetchone()[0]
         for k, e in enumerate(events):
@@ -286,7 +285,7 @@ class SqliteStore(Store):
         cols = ", ".join(("seq", *col.EVENT))
         rows = self._query(f"SELECT {cols} FROM events WHERE deployment = ? AND seq > ? "
                            "ORDER BY seq LIMIT ?", (deployment, after, limit))
-        return [Event(**_decode(dict(zip(("seq", *col.EVENT), r, strict=True)), {"data"}))
+        return [Event(**_decode(dict(zip(("seq", *col.EVENT), r, strict=True)), col.DATA_JSON))
                 for r in rows]
 
     def add_signal(self, signal: Signal) -> int:
@@ -294,15 +293,14 @@ class SqliteStore(Store):
         with self._tx() as db:
             cur = db.execute(
                 f"INSERT INTO signals ({', '.join(col.SIGNAL)}) VALUES (?,?,?,?,?,?,?,?)",
-                (signal.deployment, signal.node, signal.ts, signal.kind, signal.source,
-                 json.dumps(signal.data), signal.status, signal.note))
+                col.signal_values(signal, json.dumps))
             return int(cur.lastrowid or 0)
 
     def signals(self, deployment: str) -> list[Signal]:
         cols = ("seq", *col.SIGNAL)
         rows = self._query(f"SELECT {', '.join(cols)} FROM signals WHERE deployment = ? "
                            f"AND status IN {SIGNAL_OPEN} ORDER BY seq", (deployment,))
-        return [Signal(**_decode(dict(zip(cols, r, strict=True)), {"data"})) for r in rows]
+        return [Signal(**_decode(dict(zip(cols, r, strict=True)), col.DATA_JSON)) for r in rows]
 
     def settle_signals(self, outcomes: list[tuple[int, str, str]]) -> None:
         with self._tx() as db:
@@ -313,7 +311,7 @@ class SqliteStore(Store):
         cols = ("seq", *col.EVENT)
         rows = self._query(f"SELECT {', '.join(cols)} FROM events WHERE seq > ? "
                            "ORDER BY seq LIMIT ?", (after, limit))
-        return [Event(**_decode(dict(zip(cols, r, strict=True)), {"data"})) for r in rows]
+        return [Event(**_decode(dict(zip(cols, r, strict=True)), col.DATA_JSON)) for r in rows]
 
     def newest_event(self) -> int:
         return int(self._query("SELECT coalesce(max(seq), 0) FROM events", ())[0][0])
