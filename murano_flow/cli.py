@@ -468,14 +468,15 @@ def status(settings: Settings, deployment: str, show_nodes: bool, fmt: str) -> N
     """Show a deployment: per entity (or per state with --nodes)."""
     with settings.store() as store:
         dep, nodes = store.deployment(deployment), store.nodes(deployment)
-        engines = len(store.engines()) if dep.request and not owner.driving(dep) else 0
+        driven = owner.driving(dep)
+        engines = len(store.engines()) if dep.request and not driven else 0
     if fmt != "table":
         emit({"deployment": deployment_dict(dep), "nodes": [node_dict(n) for n in nodes]}, fmt)
         return
     out = console()
     out.print(f"[bold]{dep.id}[/] ({dep.blueprint}): {dep.state}"
               + (f" — {dep.reason}" if dep.reason else ""), highlight=False)
-    if owner.driving(dep):
+    if driven:
         out.print(f"driven by the engine {owner.describe(dep.owner)}", highlight=False)
     elif dep.request:
         out.print(f"submitted ({dep.request}): waiting for an engine service ("

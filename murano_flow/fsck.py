@@ -109,11 +109,12 @@ def _check_outcome(dep: DeploymentRecord, nodes: list[NodeRecord], report: Repor
             report.problems.append(f"rolled back, but {len(bad)} nodes are not undone: "
                                    f"{', '.join(bad[:5])}")
     if dep.state in ACTIVE:
-        if not owner.driving(dep) and dep.request:
+        gone = not owner.driving(dep)
+        if gone and dep.request:
             report.notes.append(f"{dep.state}, but its engine is gone: an engine service takes "
                                 f"it over ('{dep.request}' was asked for; 'murano-flow engine "
                                 "list' shows the live ones)")
-        elif not owner.driving(dep):
+        elif gone:
             report.notes.append(f"{dep.state}, but its engine is gone: "
                                 f"'murano-flow resume {dep.id}' continues it")
     else:
