@@ -24,7 +24,7 @@ _EXPORTS = {
     "LocalTransport": "transports", "StubTransport": "transports", "Transport": "transports",
     "open_transport": "transports",
     **{name: "errors" for name in (
-        "Abandoned", "BlueprintError", "CommandTimeout", "ConnectError", "CorruptState",
+        "InDoubt", "BlueprintError", "CommandTimeout", "ConnectError", "CorruptState",
         "DecodeError", "Diagnostic", "LeaseLost", "MuranoFlowError", "NotFound", "SignatureError",
         "StoreError", "TransitionError", "TransportError", "UsageError")},
 }

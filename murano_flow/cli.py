@@ -1,7 +1,8 @@
 """The ``murano-flow`` command line: a thin layer that wires stores, transports and the engine.
 
 Exit codes (DESIGN.md section 3): 0 success; 1 the deployment failed or was rolled
-back; 2 invalid input; 3 infrastructure unreachable; 130 interrupted (resumable).
+back; 2 invalid input; 3 infrastructure unreachable; 70 an internal error (a bug in
+murano-flow, never a verdict on the deployment); 130 interrupted (resumable).
 """
 
 from __future__ import annotations
@@ -46,8 +47,10 @@ from .output import (
     emit,
     event_dict,
     node_dict,
+    printable,
     recap_rows,
     stamp,
+    styled,
     table,
 )
 from .progress import Dashboard, LinePrinter, event_line
@@ -65,6 +68,8 @@ log = logging.getLogger(__name__)
 #: Exit code for each final deployment state.
 EXIT_BY_STATE = {"succeeded": 0, "failed": 1, "rolled_back": 0, "cancelled": 1,
                  "interrupted": 130}
+#: Exit code of an internal error (sysexits' EX_SOFTWARE): 1 means "the deployment failed".
+EXIT_INTERNAL = 70
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -81,6 +86,9 @@ def cli(ctx: click.Context, store: str, home: str, broker: str, verbose: int) ->
     """murano-flow: deploy multi-host services from blueprint state graphs."""
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # pika logs every failed connection attempt, with tracebacks: only at -vv. Our own
+    # transport says once that the broker is out of reach and once that it is back.
+    logging.getLogger("pika").setLevel(level if verbose >= 2 else logging.CRITICAL)
     ctx.obj = Settings(store, home, broker)
 
 
@@ -297,30 +305,46 @@ def _journaled_command(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.argument("deployment")(f)
 
 
+def _rerun_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--rerun", multiple=True, metavar="STATE",
+        help="Run this state in doubt afresh instead of asking for the outcome of its last "
+             "attempt (repeatable). Only when you know it did not run, or may run again.")(f)
+
+
 @cli.command()
 @click.option("--deadline", metavar="DURATION", help="A new deadline, counted from now.")
 @click.option("--converge", is_flag=True, hidden=True)  # a detached re-deploy's own engine
+@_rerun_option
 @_journaled_command
 def resume(settings: Settings, deployment: str, detach: bool, params: tuple[str, ...],
            params_file: str | None, workers: int, fmt: str, deadline: str | None,
-           converge: bool) -> None:
+           converge: bool, rerun: tuple[str, ...]) -> None:
     """Continue a deployment that was interrupted, paused, cancelled or failed, or whose
-    engine died: reached states stay reached, actions still running are re-attached."""
+    engine died: reached states stay reached, actions still running and states in doubt
+    are asked for again by their plan ids (never run twice), except those named by
+    --rerun."""
     _continue(settings, deployment, given_params(params, params_file), workers, fmt,
-              "converge" if converge else "deploy", duration(deadline, "--deadline"), detach)
+              "converge" if converge else "deploy", duration(deadline, "--deadline"), detach,
+              rerun)
 
 
 @cli.command()
+@_rerun_option
 @_journaled_command
 def rollback(settings: Settings, deployment: str, detach: bool, params: tuple[str, ...],
-             params_file: str | None, workers: int, fmt: str) -> None:
+             params_file: str | None, workers: int, fmt: str, rerun: tuple[str, ...]) -> None:
     """Undo a deployment: run 'undo' actions in reverse dependency order."""
     _continue(settings, deployment, given_params(params, params_file), workers, fmt, "rollback",
-              detach=detach)
+              detach=detach, rerun=rerun)
 
 
 def _continue(settings: Settings, deployment: str, given: dict[str, Any], workers: int,
-              fmt: str, what: str, deadline: float | None = None, detach: bool = False) -> None:
+              fmt: str, what: str, deadline: float | None = None, detach: bool = False,
+              rerun: tuple[str, ...] = ()) -> None:
+    if rerun and detach:
+        raise UsageError("--rerun cannot be combined with --detach yet",
+                         hint="run it in the foreground; it can be detached afterwards")
     with settings.store() as store:
         dep = store.deployment(deployment)
         live = owner.driving(dep)
@@ -358,7 +382,7 @@ def _continue(settings: Settings, deployment: str, given: dict[str, Any], worker
             return
         engine = Engine(store, settings.transports, workers=workers,
                         messages=settings.message_waits)
-        _drive(settings, engine, bp, dep, fmt, what)
+        _drive(settings, engine, bp, dep, fmt, what, rerun)
 
 
 def _continuable(state: str, what: str) -> bool:
@@ -384,7 +408,7 @@ def _spawn_background(settings: Settings, dep_id: str, given: dict[str, Any],
 
 
 def _drive(settings: Settings, engine: Engine, bp: Blueprint, dep: DeploymentRecord, fmt: str,
-           what: str) -> None:
+           what: str, rerun: tuple[str, ...] = ()) -> None:
     instances: dict[str, int] = {}
     for n in bp.nodes.values():
         instances[n.instance] = instances.get(n.instance, 0) + 1
@@ -399,14 +423,14 @@ def _drive(settings: Settings, engine: Engine, bp: Blueprint, dep: DeploymentRec
     try:
         if isinstance(listener, Dashboard):
             with listener:
-                final = _run(engine, bp, dep.id, what)
+                final = _run(engine, bp, dep.id, what, rerun)
         else:
-            final = _run(engine, bp, dep.id, what)
+            final = _run(engine, bp, dep.id, what, rerun)
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
     _report(settings, final, fmt)
-    code = EXIT_BY_STATE.get(final.state, 1)
+    code = 130 if engine.interrupted else EXIT_BY_STATE.get(final.state, 1)
     if what in ("deploy", "converge") and final.state == "rolled_back":
         code = 1
     if final.state == "failed" and engine.infrastructure_failure:
@@ -414,10 +438,11 @@ def _drive(settings: Settings, engine: Engine, bp: Blueprint, dep: DeploymentRec
     sys.exit(code)
 
 
-def _run(engine: Engine, bp: Blueprint, dep_id: str, what: str) -> DeploymentRecord:
+def _run(engine: Engine, bp: Blueprint, dep_id: str, what: str, rerun: tuple[str, ...]
+         ) -> DeploymentRecord:
     if what == "rollback":
-        return engine.rollback(bp, dep_id)
-    return engine.deploy(bp, dep_id, converge=what == "converge")
+        return engine.rollback(bp, dep_id, rerun=rerun)
+    return engine.deploy(bp, dep_id, converge=what == "converge", rerun=rerun)
 
 
 def _report(settings: Settings, dep: DeploymentRecord, fmt: str) -> None:
@@ -429,12 +454,15 @@ def _report(settings: Settings, dep: DeploymentRecord, fmt: str) -> None:
     out = console()
     out.print(table(f"{dep.id}: {dep.state}", RECAP_COLUMNS, recap_rows(nodes)))
     for n in nodes:
-        if n.status in ("failed", "undo_failed"):
-            out.print(f"[red]{n.name}[/] {n.status}: {n.reason}", highlight=False)
+        if n.status in ("failed", "undo_failed", "in_doubt"):
+            out.print(styled((n.name, "red"), f" {n.status}: {n.reason}"))
             if n.log_dir:
-                out.print(f"  logs: {n.log_dir}", highlight=False)
+                out.print(styled(f"  logs: {n.log_dir}"))
     if dep.state == "interrupted":
         out.print(f"interrupted; state saved. Continue: murano-flow resume {dep.id}")
+    elif dep.state == "rolling_back":
+        out.print(f"interrupted while rolling back; state saved. Continue the rollback: "
+                  f"murano-flow rollback {dep.id}")
 
 
 # -- reading the journal ---------------------------------------------------
@@ -474,14 +502,14 @@ def status(settings: Settings, deployment: str, show_nodes: bool, fmt: str) -> N
         emit({"deployment": deployment_dict(dep), "nodes": [node_dict(n) for n in nodes]}, fmt)
         return
     out = console()
-    out.print(f"[bold]{dep.id}[/] ({dep.blueprint}): {dep.state}"
-              + (f" — {dep.reason}" if dep.reason else ""), highlight=False)
+    out.print(styled((dep.id, "bold"), f" ({dep.blueprint}): {dep.state}"
+                     + (f" — {dep.reason}" if dep.reason else "")))
     if driven:
-        out.print(f"driven by the engine {owner.describe(dep.owner)}", highlight=False)
+        out.print(styled(f"driven by the engine {owner.describe(dep.owner)}"))
     elif dep.request:
-        out.print(f"submitted ({dep.request}): waiting for an engine service ("
-                  + (f"{engines} running)" if engines else "none is running: start one with "
-                     "'murano-flow engine serve')"), highlight=False)
+        out.print(styled(f"submitted ({dep.request}): waiting for an engine service ("
+                         + (f"{engines} running)" if engines else "none is running: start "
+                            "one with 'murano-flow engine serve')")))
     if show_nodes:
         rows = [[n.name, n.status, n.attempt or "", n.host, stamp(n.started), stamp(n.finished),
                  n.exit_code if n.exit_code is not None else "", _short(n.reason)]
@@ -556,6 +584,7 @@ def main() -> None:
     except Exception as exc:  # a bug: say so plainly, without a wall of traceback
         if os.environ.get("MURANO_FLOW_DEBUG"):
             raise
-        click.echo(f"internal error: {type(exc).__name__}: {exc}\n"
-                   "  (set MURANO_FLOW_DEBUG=1 for the traceback, and please report it)", err=True)
-        sys.exit(1)
+        click.echo(printable(f"internal error: {type(exc).__name__}: {exc}\n"
+                             "  (set MURANO_FLOW_DEBUG=1 for the traceback, and please report "
+                             "it)"), err=True)
+        sys.exit(EXIT_INTERNAL)

@@ -14,6 +14,7 @@ import yaml
 from .blueprint import Blueprint, parse_blueprint, parse_cli_params
 from .durations import seconds
 from .errors import ConnectError, MuranoFlowError, NotFound, UsageError
+from .output import printable
 from .store import Store, open_store
 from .store.base import DeploymentRecord
 from .transports import open_transport
@@ -117,7 +118,7 @@ def command(f: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return f(*args, **kwargs)
         except MuranoFlowError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(printable(f"error: {exc}"), err=True)
             sys.exit(exc.exit_code)
     return wrapper
 

@@ -3,9 +3,9 @@
 One engine thread owns every piece of state; worker threads only run plans and
 return outcomes through a queue (they never raise). The loop::
 
-    REATTACH  nodes the journal says were running when an earlier engine died are
-              asked for again by the same plan id: collected, waited for, or run
-              if they never started - never run twice
+    REATTACH  nodes the journal says were running when an earlier engine died, or
+              whose outcome was in doubt, are asked for again by the same plan id:
+              collected, waited for, or run if they never started - never run twice
     RELEASE   nodes whose requirements are met are rendered and queued on their host
     DISPATCH  free hosts get their next node; one transaction commits the outcomes
               applied since the last one and the new 'running' rows, then plans go out
@@ -44,9 +44,9 @@ from .masking import Masker
 from .outcomes import Outcome, execute
 from .protocol import Plan
 from .resolver import Forward, Reverse
-from .runstate import IN_FLIGHT, Listener, Run, failures
+from .runstate import IN_FLIGHT, Listener, Run, failures, in_doubt
 from .share import FairShare
-from .states import ACTIVE, SATISFIED, NodeState
+from .states import ACTIVE, SATISFIED, DeploymentState, NodeState
 from .steering import CONTROL_FRESH, CONTROL_POLL, HANDOVER, LOST, STOP, Handover, Steering
 from .store.base import DeploymentRecord, Event, NodeRecord, Store
 from .transports.base import Transport
@@ -58,7 +58,8 @@ log = logging.getLogger(__name__)
 #: Worker threads when the caller does not say.
 DEFAULT_WORKERS = 16
 #: Node states left behind in a rollback that did not finish.
-_NOT_UNDONE = frozenset({*SATISFIED, NodeState.FAILED, NodeState.UNDO_FAILED, *IN_FLIGHT})
+_NOT_UNDONE = frozenset({*SATISFIED, NodeState.FAILED, NodeState.UNDO_FAILED, *IN_FLIGHT,
+                         NodeState.IN_DOUBT})
 
 TransportFactory = Callable[[str, dict[str, Any]], Transport]
 _Work = tuple[int, Transport, "Plan | None", Plan]
@@ -145,32 +146,42 @@ class Engine(Steering, Waiting):
         return self.store.deployment(deployment_id)
 
     def deploy(self, bp: Blueprint, deployment_id: str, *, converge: bool = False,
-               drifted: list[str] | None = None) -> DeploymentRecord:
+               drifted: list[str] | None = None, rerun: tuple[str, ...] = ()
+               ) -> DeploymentRecord:
         """Drive ``deployment_id`` forward until its targets are reached or it fails;
         then roll it back if its failure policy says so. With ``converge`` every state
         in place is re-examined (after :meth:`reshape`); with ``drifted`` (states whose
         check probe failed) only those run again and only their dependents are
-        re-examined."""
+        re-examined. States in doubt are asked for again by their plan ids, except those
+        in ``rerun`` (the operator's explicit choice), which run afresh.
+
+        Raises:
+            UsageError: a name in ``rerun`` is not a state in doubt.
+        """
         with paused_gc():
-            final = self._forward(bp, deployment_id, converge=converge, drifted=drifted)
+            final = self._forward(bp, deployment_id, converge=converge, drifted=drifted,
+                                  rerun=rerun)
             if final.state == "rolling_back" and not self.interrupted:  # on_failure: rollback
                 final = self._backward(bp, deployment_id, chained=True)
             return final
 
-    def rollback(self, bp: Blueprint, deployment_id: str) -> DeploymentRecord:
+    def rollback(self, bp: Blueprint, deployment_id: str, *, rerun: tuple[str, ...] = ()
+                 ) -> DeploymentRecord:
         """Undo every node that was done (or failed), in reverse dependency order.
 
-        Actions an earlier engine left running are waited for first, so that what
-        they did is undone too.
+        Actions an earlier engine left running, and actions in doubt, are asked for
+        first, so that what they did is undone too; while one stays in doubt nothing is
+        undone. ``rerun`` names undos in doubt to run afresh (the operator's choice).
         """
         with paused_gc():
-            if not any(r.status == NodeState.RUNNING for r in self.store.nodes(deployment_id)):
-                return self._backward(bp, deployment_id)
+            if not any(r.status == NodeState.RUNNING or _doubted(r, "execute")
+                       for r in self.store.nodes(deployment_id)):
+                return self._backward(bp, deployment_id, rerun=rerun)
             # Journaled as rolling back from here on: a crash while collecting still rolls back.
-            collected = self._forward(bp, deployment_id, settle=True)
+            collected = self._forward(bp, deployment_id, settle=True, rerun=rerun)
             if self.interrupted or collected.state != "rolling_back":
                 return collected
-            return self._backward(bp, deployment_id, chained=True)
+            return self._backward(bp, deployment_id, chained=True, rerun=rerun)
 
     def request_stop(self) -> None:
         """Ask the running deployment to stop; safe to call from a signal handler.
@@ -195,10 +206,10 @@ class Engine(Steering, Waiting):
     # -- loading and claiming --------------------------------------------------
 
     def _forward(self, bp: Blueprint, deployment_id: str, settle: bool = False,
-                 converge: bool = False, drifted: list[str] | None = None
-                 ) -> DeploymentRecord:
-        run = self._load(bp, deployment_id, reverse=False)
-        if any(r.status == NodeState.UNDOING for r in run.records):
+                 converge: bool = False, drifted: list[str] | None = None,
+                 rerun: tuple[str, ...] = ()) -> DeploymentRecord:
+        run = self._load(bp, deployment_id, reverse=False, rerun=rerun)
+        if any(r.status == NodeState.UNDOING or _doubted(r, "revert") for r in run.records):
             self._release_claim(run)
             raise UsageError(f"deployment {deployment_id} stopped in the middle of undo "
                              "actions", hint=f"finish it: murano-flow rollback {deployment_id}")
@@ -246,9 +257,10 @@ class Engine(Steering, Waiting):
         run.candidates = {j for j in below - set(drifted)
                           if run.records[j].status in SATISFIED}
 
-    def _backward(self, bp: Blueprint, deployment_id: str, chained: bool = False
-                  ) -> DeploymentRecord:
-        run = self._load(bp, deployment_id, reverse=True, chained=chained)
+    def _backward(self, bp: Blueprint, deployment_id: str, chained: bool = False,
+                  rerun: tuple[str, ...] = ()) -> DeploymentRecord:
+        run = self._load(bp, deployment_id, reverse=True, chained=chained,
+                         rerun=() if chained else rerun)
         # What the rollback answers, kept through it (and through a crash in it).
         run.cause = run.dep.reason if run.dep.state == "rolling_back" else ""
         self._abandon_waits(run, "rolling back")
@@ -262,7 +274,7 @@ class Engine(Steering, Waiting):
         return self._drive(run, Reverse(run.graph.preds, run.graph.succ, todo))
 
     def _load(self, bp: Blueprint, deployment_id: str, *, reverse: bool,
-              chained: bool = False) -> Run:
+              chained: bool = False, rerun: tuple[str, ...] = ()) -> Run:
         dep = self.store.deployment(deployment_id)
         self._claim(dep)
         graph = StateGraph(bp)
@@ -274,8 +286,10 @@ class Engine(Steering, Waiting):
         run.on_failure = str(dep.settings.get("on_failure") or bp.on_failure)
         run.deadline = None if reverse else dep.settings.get("deadline")
         busy = NodeState.UNDOING if reverse else NodeState.RUNNING
-        run.inflight = {i for i, r in enumerate(records) if r.status == busy}
+        way = "revert" if reverse else "execute"
+        run.inflight = {i for i, r in enumerate(records) if r.status == busy or _doubted(r, way)}
         self._run = run
+        self._rerun(run, rerun)
         if dep.control:
             self.store.set_control(dep.id, "")  # continuing it is the answer to old requests
         if dep.state in ACTIVE and not chained:  # its engine died (we hold the claim now)
@@ -289,6 +303,23 @@ class Engine(Steering, Waiting):
         if self._handover_requested:
             run.done.put(HANDOVER)
         return run
+
+    def _rerun(self, run: Run, names: tuple[str, ...]) -> None:
+        """The operator chose to run these states in doubt afresh (a new attempt)."""
+        for name in names:
+            i = run.graph.ids.get(name)
+            rec = run.records[i] if i is not None else None
+            if rec is None or rec.status != NodeState.IN_DOUBT:
+                self._release_claim(run)
+                why = "no such state" if rec is None else f"it is {rec.status}, not in doubt"
+                raise UsageError(f"--rerun {name}: {why}", hint=f"only a state in doubt runs "
+                                 f"again this way; 'murano-flow status {run.dep.id} --nodes' "
+                                 "shows each state's status")
+            assert i is not None
+            run.inflight.discard(i)
+            event = "rerun_undo" if rec.intention == "revert" else "rerun"
+            run.node(rec, event, "rerun", f"the operator chose to run it afresh: the outcome "
+                                          f"of attempt {rec.attempt} is unknown")
 
     def _claim(self, dep: DeploymentRecord) -> None:
         if dep.owner != self._me and owner.driving(dep):
@@ -440,11 +471,16 @@ class Engine(Steering, Waiting):
                 transport = self._transport(run, where)
             except (ExpressionError, TransportError, UsageError) as exc:
                 run.inflight.discard(i)
-                self._cannot_start(run, i, exc)
+                self._doubt(run, i, f"cannot ask for attempt {rec.attempt} again: {exc}")
                 continue
             check, action = self._plans(run, i, ctx, where)
-            run.event("reattaching", rec,
-                      f"attempt {rec.attempt} on {where.key} was in flight when its engine stopped")
+            if rec.status == NodeState.IN_DOUBT:
+                run.node(rec, "collect_undo" if run.reverse else "collect", "reattaching",
+                         f"asking {where.key} again for attempt {rec.attempt}, whose outcome "
+                         "was in doubt")
+            else:
+                run.event("reattaching", rec, f"attempt {rec.attempt} on {where.key} was in "
+                                              "flight when its engine stopped")
             run.busy[i] = where.key
             work.append((i, transport, check, action))
         run.flush()  # fenced: no plan is asked for again by an engine that lost the lease
@@ -628,8 +664,8 @@ class Engine(Steering, Waiting):
         if run.queues.get(key):
             run.runnable.append(key)
         rec, node = run.records[i], run.graph.nodes[i]
-        if out.kind == "abandoned":  # the action goes on without us: resume re-attaches
-            run.event("detached", rec, f"{out.error}; it may still be running")
+        if out.kind == "in_doubt":  # nobody knows how it ended: a later run asks again
+            self._doubt(run, i, out.error)
             return False
         res = out.result
         if res is not None:
@@ -678,6 +714,21 @@ class Engine(Steering, Waiting):
             reason = f"{reason} ({refusal})"
         self._failed(run, i, reason)
 
+    def _doubt(self, run: Run, i: int, why: str) -> None:
+        """Node ``i``'s outcome is unknown: kept in doubt with its plan id, never retried
+        nor failed; no new work starts unless its on_failure says continue, and nothing
+        is rolled back because of it."""
+        rec = run.records[i]
+        rec.reason = run.masker.text(why)
+        if rec.status == NodeState.IN_DOUBT:
+            run.dirty[i] = rec
+            run.event("in_doubt", rec, why)
+        else:
+            run.node(rec, "doubt", "in_doubt", why)
+        run.infrastructure = True
+        if (run.graph.nodes[i].on_failure or run.on_failure) != "continue":
+            run.stopping = run.stopping or f"{rec.name} is in doubt: {rec.reason}"
+
     def _failed(self, run: Run, i: int, reason: str) -> None:
         rec = run.records[i]
         if run.killing and rec.status in IN_FLIGHT:  # we stopped it: it runs again later
@@ -719,20 +770,28 @@ class Engine(Steering, Waiting):
     def _finish(self, run: Run) -> DeploymentRecord:
         run.unqueue()
         self.infrastructure_failure, self.interrupted = run.infrastructure, run.interrupted
-        if run.interrupted:
+        doubt = in_doubt(run.records, run.dep.id)
+        if run.interrupted and run.dep.state == DeploymentState.ROLLING_BACK:
+            # The way back is journaled: resume and rollback both continue it.
+            run.note(f"interrupted while rolling back; 'murano-flow rollback {run.dep.id}' "
+                     "(or resume) continues the rollback")
+            run.flush()
+        elif run.interrupted:
             run.deployment("interrupt", f"interrupted; run 'murano-flow resume {run.dep.id}' "
                                         "to continue or 'rollback' to undo")
         elif run.halt == "cancel":
             run.deployment("cancel", f"cancelled by the operator; 'murano-flow resume "
                                      f"{run.dep.id}' continues it, 'rollback' undoes it")
+        elif doubt and not run.reverse:  # never rolled back over: it may have done its work
+            run.deployment("fail", doubt)
         elif run.settle:
             run.note("collected the actions that were running")
             run.flush()
         elif run.reverse:
             left = [r for r in run.records if r.status in _NOT_UNDONE and r.intention == "revert"]
             failed = [r for r in left if r.status == NodeState.UNDO_FAILED]
-            why = f"undo failed: {failed[0].name}: {failed[0].reason}" if failed else \
-                f"{len(left)} nodes were not undone"
+            why = doubt or (f"undo failed: {failed[0].name}: {failed[0].reason}" if failed
+                            else f"{len(left)} nodes were not undone")
             done = "rolled back" + (f" after: {run.cause}" if run.cause else "")
             run.deployment("fail" if left else "rolled_back", why if left else done)
         elif all(r.status in SATISFIED for r in run.records):
@@ -745,6 +804,11 @@ class Engine(Steering, Waiting):
             run.deployment("fail", run.stopping or failures(run.records))
         self._release_claim(run)
         return self.store.deployment(run.dep.id)
+
+
+def _doubted(rec: NodeRecord, intention: str) -> bool:
+    """Whether ``rec`` is in doubt about an action ('execute') or an undo ('revert')."""
+    return rec.status == NodeState.IN_DOUBT and rec.intention == intention
 
 
 def _took(rec: NodeRecord) -> str:

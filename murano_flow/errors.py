@@ -9,7 +9,7 @@
      +-- TransportError                  running an action failed at the transport  (3)
      |    +-- ConnectError               host, agent or broker unreachable          (3)
      |    +-- CommandTimeout             an action outlived its timeout
-     |    +-- Abandoned                  stopped waiting; the action may still run
+     |    +-- InDoubt                    the action's outcome is unknown: it may have run
      +-- StoreError                      the journal cannot be used                 (3)
      |    +-- NotFound                   no such deployment                         (2)
      |    +-- CorruptState               the journal contradicts itself             (3)
@@ -99,9 +99,12 @@ class CommandTimeout(TransportError):
     """An action ran longer than its timeout and was stopped."""
 
 
-class Abandoned(TransportError):
-    """The engine stopped waiting for an action that goes on without it (on an agent,
-    or under a supervisor it did not start); a later run re-attaches to it."""
+class InDoubt(TransportError):
+    """The engine cannot know whether an action ran: it stopped waiting for it (shutting
+    down, an agent gone silent, a broker out of reach past the plan's own deadline, a
+    connection lost mid-run) while it may go on, or have ended, on its host. Never a
+    failure and never retried: the node keeps its plan id and a later run asks the host
+    for that plan's result; only the operator's explicit choice runs it again."""
 
 
 class StoreError(MuranoFlowError):

@@ -10,15 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import owner
-from .states import ACTIVE, SATISFIED, DeploymentState, NodeState
+from .states import ACTIVE, SATISFIED, UNSETTLED, DeploymentState, NodeState
 from .store.base import DeploymentRecord, Event, NodeRecord
 
 _NODE_STATES = {s.value for s in NodeState}
 _DEPLOYMENT_STATES = {s.value for s in DeploymentState}
 #: Node states in which a node's requirements must all be satisfied.
-_NEEDS_REQUIREMENTS = frozenset({NodeState.RUNNING, NodeState.REACHED, NodeState.SKIPPED})
+_NEEDS_REQUIREMENTS = frozenset({NodeState.RUNNING, NodeState.IN_DOUBT, NodeState.REACHED,
+                                 NodeState.SKIPPED})
 #: Node states that count as "still standing" for the undo order.
-_STANDING = frozenset({*SATISFIED, NodeState.RUNNING, NodeState.UNDOING})
+_STANDING = frozenset({*SATISFIED, *UNSETTLED})
 
 
 @dataclass
@@ -118,7 +119,8 @@ def _check_outcome(dep: DeploymentRecord, nodes: list[NodeRecord], report: Repor
             report.notes.append(f"{dep.state}, but its engine is gone: "
                                 f"'murano-flow resume {dep.id}' continues it")
     else:
-        left = [n.name for n in nodes if n.status in (NodeState.RUNNING, NodeState.UNDOING)]
+        left = [n.name for n in nodes if n.status in UNSETTLED]
         if left:
-            report.notes.append(f"{len(left)} actions may still be running on their hosts "
-                                f"({', '.join(left[:3])}): resume or rollback re-attaches")
+            report.notes.append(f"{len(left)} actions may still be running on their hosts, "
+                                f"or have ended unseen ({', '.join(left[:3])}): resume or "
+                                "rollback asks for them again by their plan ids")

@@ -27,7 +27,8 @@ class StateGraph:
     def to_dot(self, status: dict[str, str] | None = None) -> str:
         """Graphviz source: one cluster per entity instance, edges from requirement to user."""
         colors = {"reached": "palegreen", "skipped": "lightblue", "failed": "salmon",
-                  "running": "khaki", "undone": "lightgrey", "undo_failed": "salmon"}
+                  "running": "khaki", "in_doubt": "plum", "undone": "lightgrey",
+                  "undo_failed": "salmon"}
         lines = [f'digraph "{_esc(self.blueprint.name)}" {{', "  rankdir=LR;",
                  '  node [shape=box, style="rounded,filled", fillcolor=white];']
         by_instance: dict[str, list[int]] = {}

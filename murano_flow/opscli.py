@@ -19,7 +19,7 @@ from .cliutil import Settings, command, format_option
 from .errors import UsageError
 from .fsck import Report, check
 from .lifecycle import allowed, fire_deployment
-from .output import console, emit, table
+from .output import console, emit, styled, table
 from .states import ACTIVE
 from .store.base import DeploymentRecord, Event, Store
 
@@ -134,7 +134,7 @@ def _all_events(store: Store, dep_id: str) -> list[Event]:
 def _print(storage: list[str], reports: list[Report]) -> None:
     out = console()
     for line in storage:
-        out.print(f"[red]journal:[/] {line}", highlight=False)
+        out.print(styled(("journal:", "red"), f" {line}"))
     rows = [[r.deployment, r.state, "ok" if r.ok else f"{len(r.problems)} problems",
              "; ".join(r.problems + r.notes)[:200]] for r in reports]
     out.print(table(None, ("deployment", "state", "check", "details"), rows))

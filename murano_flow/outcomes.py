@@ -7,8 +7,8 @@ import queue
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import Abandoned, MuranoFlowError, TransportError
-from .protocol import Plan, Result
+from .errors import InDoubt, MuranoFlowError, TransportError
+from .protocol import NEVER_STARTED, Plan, Result
 from .transports.base import Transport
 
 log = logging.getLogger(__name__)
@@ -25,13 +25,13 @@ class Outcome:
     result: Result | None = None
     satisfied: bool = False
     error: str = ""
-    #: failed | timeout | error | lost | unreachable | abandoned (the engine stopped waiting)
+    #: failed | timeout | error | lost | unreachable | in_doubt (nobody knows how it ended)
     kind: str = ""
 
     @classmethod
     def of_error(cls, index: int, exc: MuranoFlowError) -> Outcome:
         """The outcome of a transport error raised instead of a Result."""
-        kind = ("abandoned" if isinstance(exc, Abandoned)
+        kind = ("in_doubt" if isinstance(exc, InDoubt)
                 else "unreachable" if isinstance(exc, TransportError) else "error")
         return cls(index, error=str(exc), kind=kind)
 
@@ -41,6 +41,8 @@ class Outcome:
         if self.result is not None:
             if self.result.lost:
                 return "lost"
+            if self.result.status == "error" and self.result.message.startswith(NEVER_STARTED):
+                return "unreachable"  # e.g. the agent took it after its signed expiry
             return _KIND_OF_STATUS.get(self.result.status, "error")
         return self.kind or "error"
 

@@ -1,8 +1,15 @@
-"""Rendering records for people (tables) and programs (JSON, YAML)."""
+"""Rendering records for people (tables) and programs (JSON, YAML).
+
+Text that comes from actions, hosts, blueprints or errors is data: the console
+interprets no markup (``[/etc/foo]`` prints as written), styles come only from
+:class:`rich.text.Text` built here, and control characters are shown escaped so
+that an action's output cannot move the operator's cursor or retitle the terminal.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
@@ -12,6 +19,7 @@ import click
 import yaml
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from .store.base import DeploymentRecord, Event, NodeRecord
 
@@ -19,13 +27,29 @@ from .store.base import DeploymentRecord, Event, NodeRecord
 STYLE = {"reached": "green", "succeeded": "green", "skipped": "cyan", "failed": "red",
          "undo_failed": "red", "running": "yellow", "undoing": "yellow", "rolling_back": "yellow",
          "interrupted": "magenta", "cancelled": "magenta", "undone": "dim", "rolled_back": "dim",
-         "pending": "white", "waiting": "blue",
+         "pending": "white", "waiting": "blue", "in_doubt": "bold magenta",
          "holds": "green", "drifted": "red", "unknown": "magenta"}
 
 
+#: Control characters but newline and tab (C0, DEL, C1): escape sequences start here.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character but newline and tab shown as ``\\xNN``."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def styled(*parts: str | tuple[str, str]) -> Text:
+    """A line of literal text pieces, each plain or ``(text, style)``; never markup."""
+    return Text.assemble(*[(printable(p[0]), p[1]) if isinstance(p, tuple) else printable(p)
+                           for p in parts])
+
+
 def console(err: bool = False) -> Console:
-    """A rich console; plain text (no colour codes) when not writing to a terminal."""
-    out = Console(stderr=err, highlight=False, soft_wrap=False)
+    """A rich console that interprets no markup; plain text (no colour codes) when not
+    writing to a terminal."""
+    out = Console(stderr=err, markup=False, highlight=False, soft_wrap=False)
     if not out.is_terminal:  # logs and pipes: do not fold tables to 80 columns
         out.width = max(out.width, 160)
     return out
@@ -69,7 +93,8 @@ def event_dict(event: Event) -> dict[str, Any]:
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
     """A rich table with ``columns``; cells whose text is a known state get its colour."""
-    t = Table(title=title, title_justify="left", header_style="bold")
+    t = Table(title=styled(title) if title else None, title_justify="left",
+              header_style="bold")
     for c in columns:
         t.add_column(c, overflow="fold")
     for row in rows:
@@ -77,10 +102,9 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any
     return t
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any) -> Text:
     text = "" if value is None else str(value)
-    style = STYLE.get(text)
-    return f"[{style}]{text}[/]" if style else text.replace("[", "\\[")
+    return styled((text, STYLE.get(text, "")))
 
 
 def recap_rows(nodes: list[NodeRecord]) -> list[list[Any]]:
@@ -107,7 +131,7 @@ RECAP_COLUMNS = ("entity", "state", "reached", "skipped", "failed", "undone", "o
 
 
 def _worst(members: list[NodeRecord]) -> str:
-    order = ("undo_failed", "failed", "running", "undoing", "waiting", "pending", "undone",
-             "skipped", "reached")
+    order = ("undo_failed", "failed", "in_doubt", "running", "undoing", "waiting", "pending",
+             "undone", "skipped", "reached")
     statuses = {m.status for m in members}
     return next((s for s in order if s in statuses), "pending")

@@ -13,7 +13,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from .output import STYLE, console, stamp
+from .output import STYLE, console, printable, stamp
 from .store.base import Event
 
 #: Node statuses that end a node's part in a traversal.
@@ -21,12 +21,12 @@ _DONE = {"reached", "skipped", "failed", "undone", "undo_failed"}
 
 
 def event_line(e: Event) -> str:
-    """One plain, timestamped line for an event."""
+    """One plain, timestamped line for an event (control characters shown escaped)."""
     subject = e.node or "deployment"
     # "running" says its attempt already; a failure says which one failed
     tail = f" (attempt {e.attempt})" if e.attempt > 1 and e.kind == "failed" else ""
     text = f"{stamp(e.ts)} {subject:<32} {e.kind:<11} {e.message}{tail}"
-    return text.rstrip()
+    return printable(text.rstrip())
 
 
 class LinePrinter:

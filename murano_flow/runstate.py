@@ -147,6 +147,19 @@ class Run:
                 self.node(rec, "interrupt", "interrupted", f"{rec.reason}; not retried: {why}")
 
 
+def in_doubt(records: list[NodeRecord], deployment: str) -> str:
+    """Why a run ended with nodes in doubt and what the operator may do ('' if none)."""
+    doubt = [r for r in records if r.status == NodeState.IN_DOUBT]
+    if not doubt:
+        return ""
+    first = doubt[0]
+    more = f" (and {len(doubt) - 1} more)" if len(doubt) > 1 else ""
+    return (f"{first.name} is in doubt: {first.reason}{more}; 'murano-flow resume "
+            f"{deployment}' asks for the outcome of the same plan again (it never runs it a "
+            f"second time); 'resume {deployment} --rerun {first.name}' runs it afresh, once "
+            "you know it did not run or may run again")
+
+
 def failures(records: list[NodeRecord]) -> str:
     """Why a deployment whose run ended this way failed, in one line."""
     failed = [r for r in records if r.status == NodeState.FAILED]

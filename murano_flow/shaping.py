@@ -17,7 +17,7 @@ from typing import Any
 from .blueprint.spec import Blueprint
 from .errors import UsageError
 from .masking import Masker
-from .states import NodeState
+from .states import UNSETTLED, NodeState
 from .store.base import DeploymentRecord, NodeRecord
 
 #: States of a dropped node that mean something was done on a host and not undone.
@@ -70,7 +70,7 @@ def reshape(old: DeploymentRecord, nodes: list[NodeRecord], bp: Blueprint,
     if old.blueprint != bp.name:
         raise UsageError(f"deployment {old.id} is of blueprint '{old.blueprint}', not "
                          f"'{bp.name}'", hint="pick another --id for a new deployment")
-    busy = [n.name for n in nodes if n.status in (NodeState.RUNNING, NodeState.UNDOING)]
+    busy = [n.name for n in nodes if n.status in UNSETTLED]
     if busy:
         raise UsageError(f"deployment {old.id} has actions that may still be running "
                          f"({', '.join(busy[:3])})",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 import time
 from collections import OrderedDict
@@ -68,7 +69,10 @@ class ReplayGuard:
         return nonce in self._seen
 
     def check_and_add(self, nonce: str, stamp: float) -> bool:
-        """False when ``nonce`` was already seen; otherwise remember it."""
+        """False when ``nonce`` was already seen (or ``stamp`` is no finite time, which
+        would empty the window); otherwise remember it."""
+        if not math.isfinite(stamp):
+            return False
         self._expire(stamp)
         if nonce in self._seen:
             return False
@@ -112,7 +116,9 @@ def verify(key: str, queue: str, body: bytes, headers: Mapping[str, Any] | None,
     try:
         sent = float(stamp)
     except ValueError:
-        raise SignatureError("mis-signed", f"bad time stamp {stamp!r}") from None
+        sent = math.nan
+    if not math.isfinite(sent):  # NaN compares false with everything: it would pass
+        raise SignatureError("mis-signed", f"bad time stamp {stamp[:40]!r}")
     now = time.time() if now is None else now
     if now - sent > max_age or sent - now > MAX_SKEW:
         raise SignatureError("stale", f"sent at {sent:.0f}, now {now:.0f} (window "

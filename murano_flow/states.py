@@ -15,6 +15,9 @@ class NodeState(StrEnum):
     PENDING = "pending"
     WAITING = "waiting"
     RUNNING = "running"
+    #: Its plan's outcome is unknown (silence, a lost broker, the engine stopping): its
+    #: plan id is kept, and the next run asks the host for that plan's result.
+    IN_DOUBT = "in_doubt"
     REACHED = "reached"
     SKIPPED = "skipped"
     FAILED = "failed"
@@ -39,6 +42,10 @@ class DeploymentState(StrEnum):
 
 #: States in which a node counts as reached by the nodes that require it.
 SATISFIED = frozenset({NodeState.REACHED, NodeState.SKIPPED})
+
+#: Node states whose plan may still be doing something on its host, or have ended there
+#: unseen: the next run re-attaches to them by their plan id, never starting them afresh.
+UNSETTLED = frozenset({NodeState.RUNNING, NodeState.UNDOING, NodeState.IN_DOUBT})
 
 #: Deployment states in which an engine is (or was, until it died) driving it.
 ACTIVE = frozenset({DeploymentState.RUNNING, DeploymentState.ROLLING_BACK,
@@ -66,6 +73,12 @@ NODE_TRANSITIONS: tuple[tuple[str | list[str], str, str], ...] = (
     (N.RUNNING, "satisfy", N.SKIPPED),  # the check probe passed: nothing to do
     (N.RUNNING, "fail", N.FAILED),  # the last allowed attempt failed
     (N.RUNNING, "interrupt", N.PENDING),  # engine stopped, action killed: re-run on resume
+    # nobody can tell how its plan ended (or whether it started): kept, never retried
+    ([N.RUNNING, N.UNDOING], "doubt", N.IN_DOUBT),
+    (N.IN_DOUBT, "collect", N.RUNNING),  # a later run asks again for the same plan id
+    (N.IN_DOUBT, "collect_undo", N.UNDOING),  # the same, for an undo in doubt
+    (N.IN_DOUBT, "rerun", N.PENDING),  # the operator's choice: run the action afresh
+    (N.IN_DOUBT, "rerun_undo", N.REACHED),  # the operator's choice: undo afresh
     # deploy again after failure/undo; a wait given up (rolling back, or a drift fix upstream)
     ([N.FAILED, N.UNDO_FAILED, N.UNDONE, N.WAITING], "reset", N.PENDING),
     ([N.REACHED, N.SKIPPED], "redo", N.PENDING),  # re-deployed: inputs changed, or probe again

@@ -53,6 +53,8 @@ class Forwarder:
         self._live: set[socket.socket] = set()
         self._lock = threading.Lock()
         self.cuts = 0
+        #: While set, the broker is out of reach: connections are closed as they come.
+        self.down = threading.Event()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -61,6 +63,9 @@ class Forwarder:
                 client, _ = self.listener.accept()
             except OSError:
                 return
+            if self.down.is_set():
+                self._close(client)
+                continue
             upstream = socket.create_connection(self.target)
             with self._lock:
                 self._live.update((client, upstream))
@@ -91,6 +96,16 @@ class Forwarder:
             self._close(s)
         self.cuts += 1
         return len(live)
+
+    @contextlib.contextmanager
+    def outage(self) -> Iterator[None]:
+        """The broker out of reach for the block: live connections cut, new ones refused."""
+        self.down.set()
+        self.cut()
+        try:
+            yield
+        finally:
+            self.down.clear()
 
     def close(self) -> None:
         self.listener.close()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,3 +55,14 @@ def alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def wait_until(condition: Callable[[], object], what: str, timeout: float = 120.0,
+               every: float = 0.05) -> None:
+    """Poll ``condition`` until it is true. ``timeout`` only guards against a hang (it is
+    generous, never a bound the test is about); failing, say what never happened."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"after {timeout:g} s still waiting for: {what}")
+        time.sleep(every)

@@ -152,6 +152,27 @@ def test_cli_params_parse_name_value_pairs():
         parse_cli_params(["novalue"])
 
 
+def test_a_forgotten_required_parameter_is_reported_as_missing_only(blueprint):
+    text = """
+    format: 1
+    name: db
+    parameters:
+      db_port: {type: integer, default: 5432}
+      db_password: {type: string, secret: true}
+    entities:
+      db:
+        count: "{{ 1 if params.db_password else 1 }}"
+        states:
+          Deployed:
+            action: {inline: echo, env: {PW: "{{ params.db_password }}"}}
+    """
+    with pytest.raises(BlueprintError) as caught:
+        blueprint(text)
+    messages = [d.message for d in caught.value.diagnostics]
+    assert messages == ["parameter 'db_password' is required: pass -p db_password=VALUE or "
+                        "--params-file"]
+
+
 def test_validate_mode_uses_placeholders_for_missing_required(write_blueprint):
     from murano_flow.blueprint import load_blueprint
 

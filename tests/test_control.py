@@ -107,10 +107,8 @@ def test_cancel_now_stops_the_action_and_resume_runs_it_again(tmp_path, home):
     engine = _engine(home, "deploy", str(bp), "--id", "c", "-p", f"counter={counter}",
                      "-p", "sleep=30")
     _wait_for(home, "c", lambda d, n: n["s.One"] == "running")
-    started = time.monotonic()
     assert _mf("cancel", "c", "--now").exit_code == 0
     assert engine.wait(timeout=20) == 1
-    assert time.monotonic() - started < 15  # the 30 s action was stopped, not waited for
     status = _mf("status", "c", "--nodes")
     assert "c (steps): cancelled" in status.output
     with SqliteStore(home / "journal.db") as store:
@@ -123,10 +121,9 @@ def test_cancel_now_stops_the_action_and_resume_runs_it_again(tmp_path, home):
 
 def test_a_deadline_stops_the_deployment_and_says_so(tmp_path, home):
     bp, counter = _setup(tmp_path)
-    started = time.monotonic()
     result = _mf("deploy", str(bp), "--id", "d", "-p", f"counter={counter}", "-p", "sleep=30",
                  "--deadline", "1s")
-    assert result.exit_code == 1 and time.monotonic() - started < 15
+    assert result.exit_code == 1 and not counter.exists()  # stopped, not waited for
     status = _mf("status", "d", "--nodes", "-f", "json")
     assert "deadline" in status.output and "stopped at the deployment's deadline" in status.output
     bad = _mf("deploy", str(bp), "--new", "-p", "counter=x", "--deadline", "soon")
@@ -217,3 +214,31 @@ def test_resume_after_a_failed_rollback_retries_the_rollback_not_the_deployment(
     assert (tmp_path / "a.log").read_text().split() == ["run", "undo", "undo"]
     status = CliRunner().invoke(cli, ["status", "fu", "-f", "json"]).output
     assert '"state": "rolled_back"' in status
+
+
+_UNDO = '{script: undo.sh, env: {C: "{{ params.counter }}", T: "{{ params.sleep }}"}}'
+UNDONE = STEPS.replace("action: &step {", f"undo: {_UNDO}\n        action: &step {{", 1).replace(
+    "Two: {requires: One, action: *step}", f"Two: {{requires: One, action: *step, undo: {_UNDO}}}")
+
+
+def test_ctrl_c_during_a_rollback_keeps_its_direction(tmp_path, home):
+    bp, counter = _setup(tmp_path)
+    bp.write_text(UNDONE)
+    (tmp_path / "undo.sh").write_text('echo "undo $MURANO_FLOW_NODE" >> "$C"\nsleep "$T"\n')
+    assert _mf("deploy", str(bp), "--id", "r", "-p", f"counter={counter}",
+               "-p", "sleep=0").exit_code == 0
+    back = _engine(home, "rollback", "r", "-p", f"counter={counter}", "-p", "sleep=30")
+    _wait_for(home, "r", lambda d, n: n["s.Two"] == "undoing")
+    back.send_signal(signal.SIGINT)  # the operator's Ctrl-C, in the middle of an undo
+    output, _ = back.communicate(timeout=60)
+    assert back.returncode == 130, output
+    assert "Continue the rollback: murano-flow rollback r" in output
+    with SqliteStore(home / "journal.db") as store:
+        assert store.deployment("r").state == "rolling_back"  # not "interrupted": still back
+    done = _mf("resume", "r", "-p", f"counter={counter}", "-p", "sleep=0")
+    assert done.exit_code == 0, done.output
+    with SqliteStore(home / "journal.db") as store:
+        assert store.deployment("r").state == "rolled_back"
+    lines = counter.read_text().split("\n")
+    assert lines.count("s.One") == lines.count("s.Two") == 1  # nothing went forward again
+    assert lines.count("undo s.One") == 1 and "undo s.Two" in lines

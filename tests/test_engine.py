@@ -535,7 +535,7 @@ def test_a_rollback_collects_what_a_dead_engine_left_running_and_stops_on_ctrl_c
     import threading as th
 
     from murano_flow import owner
-    from murano_flow.errors import Abandoned
+    from murano_flow.errors import InDoubt
     from murano_flow.transports.base import Transport
 
     class Slow(Transport):
@@ -550,7 +550,7 @@ def test_a_rollback_collects_what_a_dead_engine_left_running_and_stops_on_ctrl_c
 
         def reattach(self, plan):
             if self.still_running and self.closed.wait(10):
-                raise Abandoned("stopped waiting")
+                raise InDoubt("stopped waiting")
             return Result(plan.id, "ok", 0)
 
         def close(self):
@@ -569,9 +569,9 @@ def test_a_rollback_collects_what_a_dead_engine_left_running_and_stops_on_ctrl_c
     store.claim(dep.id, owner.me().rsplit("/", 2)[0] + "/999999999/1", "")
     th.Timer(0.3, engine.request_stop).start()  # Ctrl-C while collecting mid[0]
     final = engine.rollback(bp, dep.id)
-    assert final.state == "interrupted" and slow.sent == []  # no undo started
+    assert final.state == "rolling_back" and slow.sent == []  # no undo started; still back
     status = {n.name: n.status for n in store.nodes(dep.id)}
-    assert status["mid[0].Deployed"] == "running" and status["base.Deployed"] == "reached"
+    assert status["mid[0].Deployed"] == "in_doubt" and status["base.Deployed"] == "reached"
     states = [e.status for e in store.events(dep.id) if e.kind == "deployment"]
     assert "rolling_back" in states  # journaled as a rollback while collecting
 

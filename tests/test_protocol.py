@@ -24,14 +24,47 @@ def test_result_round_trip():
     (b"not json", "not JSON"),
     (b"[1]", "not a JSON object"),
     (b'{"plan_id": "p"}', "missing field 'status'"),
-    (b'{"plan_id": "p", "status": "maybe"}', "status 'maybe'"),
-    (b'{"plan_id": 5, "status": "ok"}', "wrong type"),
-    (b'{"plan_id": "p", "status": "ok", "outputs": []}', "outputs must be"),
-    (b'{"plan_id": "p", "status": "ok", "extra": 1}', "unexpected keyword"),
+    (b'{"plan_id": "p", "status": "maybe"}', "'status' must be one of ok, .*not 'maybe'"),
+    (b'{"plan_id": 5, "status": "ok"}', "'plan_id' must be a non-empty string, not 5"),
+    (b'{"plan_id": "p", "status": "ok", "outputs": []}', "'outputs' must be a JSON object"),
+    (b'{"plan_id": "p", "status": "ok", "extra": 1}', "unknown field 'extra'"),
+    (b'{"plan_id": "p", "status": "ok", "started": NaN}', "NaN is not a number JSON allows"),
+    (b'{"plan_id": "p", "status": "ok", "finished": 1e999}', "'finished' must be a finite"),
+    (b'{"plan_id": "p", "status": "ok", "exit_code": true}', "'exit_code' must be a whole"),
 ])
 def test_bad_results_are_decode_errors(data: bytes, message: str):
     with pytest.raises(DecodeError, match=message):
         Result.decode(data)
+
+
+GOOD_PLAN = Plan("i", "d", "n", "action", 1, "sh", "b").encode()
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("kind", '"destroy"', "'kind' must be one of action, check, undo"),
+    ("script_type", '"cmd"', "'script_type' must be one of sh"),
+    ("timeout", "NaN", "NaN is not a number JSON allows"),
+    ("timeout", "0", "'timeout' must be a finite number of seconds above 0"),
+    ("timeout", "1e12", "'timeout' must be a finite number of seconds above 0, at most"),
+    ("reboot", '"no"', "'reboot' must be true or false"),
+    ("idempotent", "1", "'idempotent' must be true or false"),
+    ("args", '"abc"', "'args' must be a list of strings"),
+    ("args", "[1]", "'args' must be a list of strings"),
+    ("env", '["A=b"]', "'env' must be a JSON object of strings"),
+    ("env", '{"A": 1}', "'env' must be a JSON object of strings"),
+    ("params", '"x"', "'params' must be a JSON object"),
+    ("attempt", "-1", "'attempt' must be a whole number"),
+    ("attempt", "1.5", "'attempt' must be a whole number"),
+    ("stamp", "Infinity", "Infinity is not a number JSON allows"),
+    ("expires", '"soon"', "'expires' must be a finite time"),
+    ("reply_to", "5", "'reply_to' must be a string"),
+    ("id", '""', "'id' must be a non-empty string"),
+    ("surprise", "1", "unknown field 'surprise'"),
+])
+def test_signed_plans_with_odd_values_are_refused_before_anything_runs(field, value, message):
+    raw = GOOD_PLAN.decode()[:-1] + f',"{field}":{value}}}'  # the last key wins in JSON
+    with pytest.raises(DecodeError, match=message):
+        Plan.decode(raw)
 
 
 def test_bad_plan_kind_and_interpreter():

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 from click.testing import CliRunner
+from helpers import wait_until
 from test_engine import Recorder, engine_for
 
 from murano_flow.blueprint import parse_blueprint
@@ -102,7 +103,8 @@ def test_bad_or_misdirected_signals_change_nothing(tmp_path):
     _, store, _, dep, thread, box = _waiting_for_approval(tmp_path)
     bad = _signal(store, dep.id, "app.Approved", {"who": "ops"})  # lacks the declared output
     elsewhere = _signal(store, dep.id, "app.Deployed", {"approver": "x"})  # not waiting
-    time.sleep(1.2)
+    wait_until(lambda: not any(s.status == "new" for s in store.signals(dep.id)),
+               "the engine to look at both signals")
     nodes = {n.name: n for n in store.nodes(dep.id)}
     assert nodes["app.Approved"].status == "waiting" and nodes["app.Approved"].outputs == {}
     rejected = [e for e in store.events(dep.id) if e.kind == "rejected"]

@@ -13,8 +13,12 @@ to anyone, so a crash, a broker restart or a cut connection loses nothing:
   restart) gets its recorded result, or "accepted" if it is still running —
   it is never run twice;
 * a plan whose run outlived a killed agent is re-attached through its supervisor;
-  one whose run left no trace (the VM was reset) is re-run if its state is marked
-  idempotent, otherwise reported as interrupted.
+  one whose script never started is started now; one whose run left no record of how
+  it ended is re-run only if its state is marked idempotent, otherwise reported lost;
+* every plan accepted gets heartbeats until its result is published, also while it
+  waits behind another one ("queued behind P"), so a busy agent never looks dead;
+* a plan taken after the expiry signed into it is refused and reported "never
+  started", never run: the engine had stopped waiting for it.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from pika.adapters.blocking_connection import BlockingChannel
 
 from murano_flow.errors import DecodeError, SignatureError
 from murano_flow.masking import Masker, masked_url
-from murano_flow.protocol import Notice, Plan, Result
+from murano_flow.protocol import NEVER_STARTED, Notice, Plan, Result
 from murano_flow.signing import NONCE, STAMP, ReplayGuard, sign, verify
 from murano_flow.transports.amqp import broker_error, close_quietly, connection_parameters
 from murano_flow.transports.local import LocalTransport
@@ -65,6 +69,9 @@ class Agent:
         self.outbox: deque[tuple[str, str]] = deque()
         self.unpublished: set[str] = set()
         self.current: str | None = None
+        #: Plans accepted and not yet started, oldest first (both threads; under _lock).
+        self.queued: dict[str, None] = {}
+        self._lock = threading.Lock()
         self.stopping = threading.Event()
         self._channel: BlockingChannel | None = None
         self._conn: pika.BlockingConnection | None = None
@@ -112,7 +119,7 @@ class Agent:
             log.warning("plan %s was running when the agent stopped; re-attaching", plan_id)
             self.todo.put((plan_id, True))
         for plan_id in self.spool.waiting():
-            self.todo.put((plan_id, False))
+            self._queue(plan_id, False)
         self.unpublished.update(self.spool.unpublished())
 
     # -- the broker side (main thread) -------------------------------------------------
@@ -161,11 +168,23 @@ class Agent:
             self.outbox.popleft()
             self.unpublished.add(plan_id)
             self._publish_result(plan_id)
-        current = self.current
-        if current and time.monotonic() - self._last_beat >= self.cfg.heartbeat:
+        if time.monotonic() - self._last_beat >= self.cfg.heartbeat:
             self._last_beat = time.monotonic()
-            self._notify(self.spool.reply_to(current), Notice("heartbeat", self.cfg.queue, current))
+            self._beat()
         return False
+
+    def _beat(self) -> None:
+        """A heartbeat for the plan running and for each one waiting behind it."""
+        current = self.current
+        with self._lock:
+            waiting = [p for p in self.queued if p != current]
+        if current:
+            self._notify(self.spool.reply_to(current),
+                         Notice("heartbeat", self.cfg.queue, current, note="running"))
+        for plan_id in waiting:
+            self._notify(self.spool.reply_to(plan_id), Notice(
+                "heartbeat", self.cfg.queue, plan_id,
+                note=f"queued behind {current}" if current else "queued"))
 
     def _on_plan(self, channel: BlockingChannel, method: pika.spec.Basic.Deliver,
                  props: pika.BasicProperties, body: bytes) -> None:
@@ -178,7 +197,7 @@ class Agent:
                           self.cfg.queue)
         channel.basic_ack(method.delivery_tag)  # only after the plan is journaled (or refused)
 
-    def _take(self, body: bytes, headers: dict[str, Any], reply_to: str,
+    def _take(self, body: bytes, headers: dict[str, Any], props_reply_to: str,
               redelivered: bool) -> None:
         try:
             verify(self.cfg.key, self.cfg.queue, body, headers, max_age=self.cfg.max_age)
@@ -191,8 +210,12 @@ class Agent:
             log.error("REJECTED a signed message on queue %s: %s; it is dropped",
                       self.cfg.queue, exc)
             return
-        if not reply_to:
-            log.error("REJECTED plan %s: it names no queue for its result", plan.id)
+        reply_to = plan.reply_to  # the signed one: the AMQP property is not covered
+        if not reply_to or props_reply_to not in ("", reply_to):
+            log.error("REJECTED plan %s: %s; it is dropped", plan.id,
+                      "its signed body names no queue for its result" if not reply_to else
+                      f"its reply-to property '{props_reply_to}' differs from the signed "
+                      f"'{reply_to}'")
             return
         nonce, stamp = str(headers[NONCE]), float(headers[STAMP])
         if self.guard.seen(nonce) and not redelivered:
@@ -202,12 +225,32 @@ class Agent:
         if self.spool.known(plan.id):
             self._repeat(plan.id, reply_to)
             return
+        if plan.expires and time.time() > plan.expires:
+            self._refuse_expired(plan)
+            return
         self.guard.check_and_add(nonce, stamp)
         self.spool.accept(plan.id, body, headers, reply_to)
         log.info("accepted plan %s (%s of %s, attempt %d)", plan.id, plan.kind, plan.node,
                  plan.attempt)
-        self.todo.put((plan.id, False))
+        self._queue(plan.id, False)
         self._notify(reply_to, Notice("accepted", self.cfg.queue, plan.id))
+
+    def _queue(self, plan_id: str, reattach: bool) -> None:
+        with self._lock:
+            self.queued[plan_id] = None
+        self.todo.put((plan_id, reattach))
+
+    def _refuse_expired(self, plan: Plan) -> None:
+        """Say that a late plan is not run; nothing is spooled, so a fresh copy (same id,
+        a later expiry) sent by a resumed engine still runs."""
+        late = time.time() - plan.expires
+        log.error("REFUSED plan %s: taken %.0f s after its signed expiry; it is not run",
+                  plan.id, late)
+        now = time.time()
+        self._notify(plan.reply_to, Notice("result", self.cfg.queue, plan.id, Result(
+            plan.id, "error", started=now, finished=now,
+            message=f"{NEVER_STARTED} the agent on queue {self.cfg.queue} took it {late:.0f} s "
+                    "after its signed expiry, when the engine had stopped waiting for it")))
 
     def _repeat(self, plan_id: str, reply_to: str) -> None:
         """A plan id seen before: answer from the spool, never run it again."""
@@ -247,9 +290,11 @@ class Agent:
         try:
             channel.basic_publish("", reply_to, body, props, mandatory=True)
         except pika.exceptions.UnroutableError:
-            log.warning("the %s of plan %s cannot be delivered: queue %s no longer exists; "
-                        "it stays recorded and is sent when the plan is asked for again",
-                        notice.kind, notice.plan_id, reply_to)
+            # a heartbeat for an engine that has gone is of no use to anyone
+            log.log(logging.DEBUG if notice.kind == "heartbeat" else logging.WARNING,
+                    "the %s of plan %s cannot be delivered: queue %s no longer exists; "
+                    "it stays recorded and is sent when the plan is asked for again",
+                    notice.kind, notice.plan_id, reply_to)
             return False
         return True
 
@@ -282,23 +327,22 @@ class Agent:
                                                     message="internal error in the agent"))
             finally:
                 self.current = None
+                with self._lock:
+                    self.queued.pop(plan_id, None)
 
     def _execute(self, plan_id: str, reattach: bool) -> None:
         plan = Plan.decode(self.spool.plan(plan_id)[0])
         host = self._host(plan)
-        self.current, self._last_beat = plan_id, time.monotonic()
+        self.current = plan_id
+        with self._lock:
+            self.queued.pop(plan_id, None)
+        # None: its script never started (or, for an idempotent state, left no record):
+        # running it now cannot run it twice. A run that may have partly run comes back
+        # as a lost result, reported as such.
         result = host.reattach(plan) if reattach else None
         if reattach and result is None:
-            if not plan.idempotent:
-                log.error("plan %s was interrupted and left no record of how it ended",
-                          plan_id)
-                self._record(plan_id, False, Result(
-                    plan_id, "error", started=time.time(), finished=time.time(),
-                    message="interrupted: the host lost this run (the agent or VM restarted "
-                            "mid-action) and it may have partly run; check the host, then "
-                            "retry, or mark the state idempotent to let the agent re-run it"))
-                return
-            log.warning("re-running idempotent plan %s, interrupted without a record", plan_id)
+            log.warning("plan %s was interrupted before its script ran%s; running it now",
+                        plan_id, " (or is idempotent)" if plan.idempotent else "")
         if result is None:
             self.spool.start(plan_id)
             log.info("running plan %s", plan_id)

@@ -95,12 +95,15 @@ class _Builder:
         self.states = {g: list(e["states"]) for g, e in data["entities"].items()}
         self.counts: dict[str, int | None] = {}
         self.values: dict[str, Any] = {}
+        #: Declared parameter names: one without a value is reported once, as missing.
+        self.declared: frozenset[str] = frozenset()
 
     def diag(self, path: YPath, message: str, *, key: bool = False) -> None:
         self.problems.append(self.smap.diag(path, message, key=key))
 
     def run(self, text: str, given: dict[str, Any], strict: bool) -> Blueprint:
         parameters = P.declare(self.data.get("parameters", {}))
+        self.declared = frozenset(parameters)
         self.problems.extend(P.check_declarations(parameters, self.smap))
         origin = f"{self.smap.file} (parameters given)"
         self.values, assumed, bad = P.bind(parameters, given, strict=strict, origin=origin)
@@ -134,10 +137,12 @@ class _Builder:
         msgs += [self._unknown_name(n) for n in info.names - _STATIC if n != "outputs"]
         if "outputs" in info.names:
             msgs.append("outputs of states are not known yet here; only parameters and index")
-        msgs += [self._unknown_param(p) for p in info.params if p not in self.values]
+        msgs += [self._unknown_param(p) for p in info.params - self.declared]
         if msgs:
             for m in msgs:
                 self.diag(path, m)
+            return None
+        if info.params - set(self.values):  # declared, not given: reported as missing
             return None
         try:
             return render(raw, ctx)
@@ -150,7 +155,7 @@ class _Builder:
                 f"available: {', '.join(sorted(CONTEXT_NAMES))}")
 
     def _unknown_param(self, name: str) -> str:
-        return f"unknown parameter '{name}'{suggest(name, self.values)}"
+        return f"unknown parameter '{name}'{suggest(name, self.declared)}"
 
     def _context(self, group: str, index: int | None) -> dict[str, Any]:
         return {"params": self.values, "index": index, "group": group,
@@ -288,7 +293,7 @@ class _Builder:
                 self.diag(path, msg)
             for n in info.names - CONTEXT_NAMES:
                 self.diag(path, self._unknown_name(n))
-            for p in info.params - set(self.values):
+            for p in info.params - self.declared:
                 self.diag(path, self._unknown_param(p))
             for ref_text, attr in info.outputs:
                 names = self._resolve(ref_text, group, index, path)

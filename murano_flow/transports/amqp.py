@@ -12,9 +12,15 @@ the I/O thread and waits for the agent's result.
   is in the agent's spool), "heartbeat" (still running), "result". Each is
   verified with the key of the agent the plan went to; forged, altered, replayed
   or misdirected ones are logged and ignored, duplicates dropped.
-* Three distinct failures: the agent never took the plan (no consumer on its queue
-  within ``ready_timeout``), the agent took it and then went silent for
-  ``heartbeat_timeout``, or the action itself failed (an ordinary Result).
+* Every plan carries, in its signed body, the queue for its notices and the time by
+  which an agent must have taken it (``ready_timeout`` after it was published); an
+  agent refuses it after that, so a plan the engine stopped waiting for never runs late.
+* Silence is not failure. When the engine stops hearing about a plan it handed to the
+  broker - no agent took it within ``ready_timeout``, the agent went quiet for
+  ``heartbeat_timeout``, or the broker stayed out of reach past the plan's own deadline
+  - the call raises :class:`~murano_flow.errors.InDoubt` with a diagnosis of which it
+  was: the node keeps its plan id and a later run asks the agent for that plan again.
+  Only a plan that never reached the broker fails as unreachable (it cannot have run).
 """
 
 from __future__ import annotations
@@ -26,16 +32,16 @@ import secrets
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from ..durations import seconds
 from ..errors import (
-    Abandoned,
     ConnectError,
     DecodeError,
+    InDoubt,
     SignatureError,
     TransportError,
     UsageError,
@@ -87,6 +93,12 @@ class _Call:
     limits: Limits
     state: str = "queued"   # queued -> published -> accepted
     deadline: float = 0.0
+    #: Handed to the broker at least once (so an agent may have it): from then on only
+    #: its result, or doubt, ends the call - never "unreachable".
+    sent: bool = False
+    #: When a broker outage makes it in doubt: past any moment the agent could still be
+    #: taking or running it (monotonic seconds).
+    give_up: float = 0.0
     done: threading.Event = field(default_factory=threading.Event)
     result: Result | None = None
     error: TransportError | None = None
@@ -119,6 +131,7 @@ class Broker:
         self._flushing = False
         self._users = 0
         self._closed = threading.Event()
+        self._down_noted = False
         self._thread = threading.Thread(target=self._loop, name="amqp-io", daemon=True)
         self._thread.start()
 
@@ -171,9 +184,9 @@ class Broker:
         self._closed.set()
         self._wake()
         self._thread.join(timeout=10)
-        self._fail_all(Abandoned("stopped waiting: the engine is shutting down",
-                                 hint="the agents keep their plans; `murano-flow resume` "
-                                      "collects the results"))
+        self._fail_all(InDoubt("stopped waiting: the engine is shutting down",
+                               hint="the agents keep their plans; `murano-flow resume` "
+                                    "collects the results"))
 
     def _wake(self) -> None:
         conn = self._conn
@@ -193,19 +206,28 @@ class Broker:
                 conn = pika.BlockingConnection(connection_parameters(self.url))
             except (pika.exceptions.AMQPError, OSError, ValueError) as exc:
                 problem = broker_error(exc)
+                if not self._down_noted:
+                    self._down_noted = True
+                    log.warning("cannot reach the broker at %s (%s); retrying",
+                                masked_url(self.url), problem)
                 if time.monotonic() - down_since > self.connect_timeout:
-                    self._fail_all(ConnectError(
+                    self._fail_unsent(ConnectError(
                         f"cannot reach the broker at {masked_url(self.url)}: {problem}",
                         hint="start RabbitMQ (rabbitmq-server -detached) or fix --broker / "
                              "MURANO_FLOW_BROKER"))
                     down_since = time.monotonic()
+                self._give_up_overdue(problem)
                 self._closed.wait(delay)
                 delay = min(delay * 2, 5.0)
                 continue
             delay = 0.2
+            if self._down_noted:
+                self._down_noted = False
+                log.warning("the broker at %s is reachable again", masked_url(self.url))
             try:
                 self._serve(conn, outage=time.monotonic() - down_since)
             except (pika.exceptions.AMQPError, OSError) as exc:
+                self._down_noted = True
                 log.warning("broker connection lost (%s); reconnecting", broker_error(exc))
             except Exception as exc:  # a bug here must fail the waiting plans, not hang them
                 log.exception("internal error in the amqp transport")
@@ -236,7 +258,10 @@ class Broker:
             conn.process_data_events(time_limit=TICK)
             self._check_deadlines()
         # Nobody will read it again (a resumed engine re-sends plans to a queue of its own).
+        # Our consumer goes first: a queue deleted under it makes the broker cancel it,
+        # which pika reports as "consumer not found".
         with contextlib.suppress(self._pika.exceptions.AMQPError):
+            channel.cancel()
             channel.queue_delete(self.results_queue)
 
     def _flush(self) -> None:
@@ -266,13 +291,19 @@ class Broker:
                          "delete_queue) or give the host another queue"))
                 raise
             self._declared.add(call.queue)
-        body = call.plan.encode()
+        lim, plan = call.limits, call.plan
+        # Not taken in time: the broker drops it and the agent refuses it (the time is
+        # signed), so a late agent cannot run what the engine stopped waiting for.
+        body = replace(plan, expires=time.time() + lim.ready_timeout,
+                       reply_to=self.results_queue).encode()
         props = pika.BasicProperties(delivery_mode=2, content_type="application/json",
                                      type="plan", reply_to=self.results_queue,
                                      headers=sign(call.key, call.queue, body),
-                                     # Not taken in time: the broker drops it, so a late
-                                     # agent cannot run what the engine gave up on.
-                                     expiration=str(int(call.limits.ready_timeout * 1000)))
+                                     expiration=str(int(lim.ready_timeout * 1000)))
+        if not call.sent:  # from here on the broker may have it, even if unconfirmed
+            call.sent = True
+            call.give_up = time.monotonic() + lim.ready_timeout + plan.timeout + (
+                lim.reboot_timeout if plan.reboot else lim.heartbeat_timeout)
         channel.basic_publish("", call.queue, body, props, mandatory=True)
         call.state, call.deadline = "published", time.monotonic() + call.limits.ready_timeout
 
@@ -318,36 +349,61 @@ class Broker:
         for call in late:
             call.finish(error=self._silence(call))
 
-    def _silence(self, call: _Call) -> ConnectError:
-        """Which of "never came", "went away" and "stopped answering" this is."""
+    def _silence(self, call: _Call) -> InDoubt:
+        """Which of "never came", "went away" and "stopped answering" this is; each leaves
+        the plan in doubt (the agent may take or finish it unseen)."""
         lim, q, node = call.limits, call.queue, call.plan.node
         if call.state == "accepted":
-            return ConnectError(
+            return InDoubt(
                 f"the agent on queue '{q}' stopped heartbeating while running {node}: "
                 f"nothing heard for {lim.heartbeat_timeout:g} s", host=q,
-                hint="the VM may be down or the agent crashed; the plan stays in the agent's "
+                hint="the VM may be down or the agent stopped; the plan stays in the agent's "
                      "spool, and `murano-flow resume` collects its result once the agent is back")
         try:
             consumers = self._channel.queue_declare(q, passive=True).method.consumer_count
         except self._pika.exceptions.ChannelClosedByBroker:
             consumers = 0  # the queue was deleted; the closed channel makes the loop reconnect
         if consumers == 0 and q not in self._heard:
-            return ConnectError(
+            return InDoubt(
                 f"no agent ever connected to queue '{q}' (waited {lim.ready_timeout:g} s "
                 f"for it to take {node})", host=q,
                 hint="check that the VM booted and its agent runs with a config from "
-                     "`murano-flow agent config` for this queue; the agent's log says why not")
+                     "`murano-flow agent config` for this queue (its log says why not); then "
+                     "`murano-flow resume` sends the same plan again")
         if consumers == 0:
-            return ConnectError(
+            return InDoubt(
                 f"the agent on queue '{q}' went away: nothing consumes its queue, and {node} "
                 f"waited {lim.ready_timeout:g} s", host=q,
-                hint="restart the agent; the plan waits in its durable queue")
-        return ConnectError(
+                hint="restart the agent, then `murano-flow resume`: the agent answers the "
+                     "plan from its spool if it took it, or runs it if it never did")
+        return InDoubt(
             f"the agent on queue '{q}' is connected but did not accept {node} within "
             f"{lim.ready_timeout:g} s", host=q,
             hint="its log probably says REJECTED: its key does not match this engine's "
                  "agent secret (regenerate its config with `murano-flow agent config`), or "
-                 "its clock is more than 5 minutes off")
+                 "its clock is more than 5 minutes off; then `murano-flow resume`")
+
+    def _fail_unsent(self, error: ConnectError) -> None:
+        """Fail the calls whose plan never reached the broker: none of them can have run."""
+        with self._lock:
+            unsent = [c for c in self._calls.values() if not c.sent]
+            self._outbox = deque(c for c in self._outbox if c.sent)
+        for call in unsent:
+            call.finish(error=error)
+
+    def _give_up_overdue(self, problem: str) -> None:
+        """With the broker out of reach, a plan that was sent is in doubt once its own
+        deadline has passed (taken or not, run or not: nobody here can tell)."""
+        now = time.monotonic()
+        with self._lock:
+            overdue = [c for c in self._calls.values() if c.sent and now > c.give_up]
+        for call in overdue:
+            call.finish(error=InDoubt(
+                f"cannot reach the broker at {masked_url(self.url)} ({problem}) past the "
+                f"deadline of {call.plan.node}: the agent on queue '{call.queue}' may have "
+                "run it", host=call.queue,
+                hint="the agent keeps the plan and its result; `murano-flow resume` asks "
+                     "for it once the broker is back"))
 
     def _fail_all(self, error: TransportError) -> None:
         with self._lock:

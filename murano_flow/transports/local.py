@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import Abandoned, DecodeError
+from ..errors import DecodeError, InDoubt
 from ..protocol import Plan, Result
 from . import supervise
 from .base import Transport
@@ -141,7 +141,7 @@ class LocalTransport(Transport):
         otherwise it ends as an error.
 
         Raises:
-            Abandoned: the transport was closed while waiting (the run goes on).
+            InDoubt: the transport was closed while waiting (the run goes on).
         """
         rundir = self._rundir(plan)
         if (rundir / "result.json").exists():
@@ -154,7 +154,7 @@ class LocalTransport(Transport):
         deadline = time.monotonic() + supervise.STARTUP_GRACE
         while supervise.read_exit(rundir) is None:
             if self._closed:
-                raise Abandoned(f"stopped waiting for {plan.node}: it goes on running",
+                raise InDoubt(f"stopped waiting for {plan.node}: it goes on running",
                                 host=self.host)
             if not supervise.running(rundir) and time.monotonic() > deadline:
                 break  # spawned long ago, holds no lock, recorded no end: it died

@@ -36,8 +36,8 @@ from typing import Any, BinaryIO
 
 import paramiko
 
-from ..errors import Abandoned, ConnectError
-from ..protocol import Plan, Result
+from ..errors import ConnectError, InDoubt
+from ..protocol import NEVER_STARTED, Plan, Result
 from . import hostkeys, reboots, sshlogin, supervise
 from .base import Transport
 from .local import (
@@ -103,7 +103,7 @@ class SSHTransport(Transport):
                        for f in (supervise.EXIT, supervise.SPAWNED, supervise.LOCK)):
                 return None
         result = self._follow(plan, rundir, time.time(), first="")
-        if result.message.startswith("never started") or (result.lost and plan.idempotent):
+        if result.message.startswith(NEVER_STARTED) or (result.lost and plan.idempotent):
             return None
         return result
 
@@ -148,7 +148,7 @@ class SSHTransport(Transport):
     def _connect(self) -> paramiko.SSHClient:
         with self._lock:
             if self._closed:
-                raise Abandoned("the transport is shutting down", host=self.host.address)
+                raise InDoubt("the transport is shutting down", host=self.host.address)
             live = self._client and self._client.get_transport()
             if self._client is not None and live and live.is_active():
                 return self._client
@@ -264,7 +264,7 @@ class SSHTransport(Transport):
                     break
                 except (OSError, EOFError, paramiko.SSHException) as exc:
                     if self._closed:
-                        raise Abandoned(f"stopped following {plan.node}: it goes on running",
+                        raise InDoubt(f"stopped following {plan.node}: it goes on running",
                                         host=self.host.address) from exc
                     log.warning("lost %s while following %s: %s", self.host.where, plan.id, exc)
                     self._reconnect(plan, exc)
@@ -319,7 +319,7 @@ class SSHTransport(Transport):
                 return
             except ConnectError as exc:
                 if isinstance(exc, hostkeys.HostKeyRefused) or time.monotonic() > deadline:
-                    raise Abandoned(
+                    raise InDoubt(
                         f"lost the connection to {self.host.where} while {plan.node} ran "
                         f"({cause}); it may still be running there", host=self.host.address,
                         hint="resume the deployment when the host is reachable: it collects "

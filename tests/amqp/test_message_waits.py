@@ -9,6 +9,7 @@ import time
 
 import pytest
 from brokerkit import publish, queue_exists
+from helpers import wait_until
 from test_engine import Recorder, engine_for
 
 from murano_flow.blueprint import parse_blueprint
@@ -72,7 +73,9 @@ def test_only_a_matching_authenticated_message_unblocks_the_state(tmp_path, brok
     _publish(broker_url, exchange, {"host": "10.0.0.5", "severity": "info"})  # too mild
     _publish(broker_url, exchange, {"host": "10.0.0.5", "severity": "major"},
              key="alarm.vm0.disk_full")  # another routing key: never reaches the queue
-    time.sleep(1.5)
+    wait_until(lambda: sum(e.kind == "rejected" for e in store.events(dep.id)) == 3
+               and caplog.text.count("ignored a message from guest") == 2,
+               "the engine to judge the five messages that reach its queue")
     recovered = {n.name: n for n in store.nodes(dep.id)}["vm.Recovered"]
     assert recovered.status == "waiting" and recovered.outputs == {}  # nothing changed
     rejected = [e.message for e in store.events(dep.id) if e.kind == "rejected"]

@@ -15,12 +15,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import wait_until
 
 from murano_flow.blueprint import parse_blueprint
 from murano_flow.cli import cli
 from murano_flow.engine import Engine
 from murano_flow.errors import StoreError
 from murano_flow.service import EngineService
+from murano_flow.states import FINISHED
 from murano_flow.store import SqliteStore
 
 #: What the second action writes when it got the secret: its hash, not the secret.
@@ -82,15 +84,27 @@ def _until(what, timeout: float = 30.0):
     return value
 
 
+def _stop_when_finished(serve: subprocess.Popen[str], tmp_path: Path, dep_id: str) -> str:
+    """Stop the service once ``dep_id`` is finished; its output. (An idle timer would race
+    with a slow command that submits the work.)"""
+    def finished() -> bool:
+        with SqliteStore(tmp_path / "j.db") as store:
+            return store.deployment(dep_id).state in FINISHED
+
+    wait_until(finished, f"the service to finish {dep_id}")
+    serve.send_signal(signal.SIGTERM)
+    return serve.communicate(timeout=60)[0]
+
+
 def test_detached_deployments_are_driven_by_the_service_with_sealed_secrets(tmp_path, env):
     out = tmp_path / "out.txt"
-    serve = _serve(env, "--exit-when-idle", "4s")
+    serve = _serve(env)
     submitted = _mf(env, "deploy", str(tmp_path / "bp.yaml"), "--detach", "--id", "s1",
                     "-p", f"out={out}", "-p", "pw=s3cret-value")
     assert submitted.returncode == 0, submitted.stderr
     assert submitted.stdout.strip() == "s1" and "submitted to the engine services" in \
         submitted.stderr
-    output, _ = serve.communicate(timeout=60)
+    output = _stop_when_finished(serve, tmp_path, "s1")
     assert serve.returncode == 0, output
     assert out.read_text().split() == ["start", "end", CHECKED]  # the secret arrived
     journal = b"".join(p.read_bytes() for p in tmp_path.glob("j.db*"))
@@ -248,10 +262,10 @@ def test_resume_detach_seals_the_secrets_given_again(tmp_path, env):
     out = tmp_path / "out.txt"
     with SqliteStore(tmp_path / "j.db") as store:  # journaled by a foreground deploy
         _journal(store, "r1", request="", out=str(out), pw="s3cret-value")
-    serve = _serve(env, "--exit-when-idle", "4s")
+    serve = _serve(env)
     done = _mf(env, "resume", "r1", "--detach", "-p", "pw=s3cret-value")
     assert done.returncode == 0, done.stderr
-    output, _ = serve.communicate(timeout=60)
+    output = _stop_when_finished(serve, tmp_path, "r1")
     assert out.read_text().split() == ["start", "end", CHECKED], output
     journal = b"".join(p.read_bytes() for p in tmp_path.glob("j.db*"))
     assert b"s3cret-value" not in journal

@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import alive
+from helpers import alive, wait_until
 from sshkit import SSHD, start_sshd
 
-from murano_flow.errors import Abandoned, ConnectError
+from murano_flow.errors import ConnectError, InDoubt
 from murano_flow.protocol import Plan
 from murano_flow.transports.ssh import SSHTransport
 
@@ -105,14 +105,11 @@ def test_failures_timeouts_and_other_interpreters(open_ssh, sshd):
 def test_timeout_really_stops_the_remote_process_group(open_ssh, sshd):
     t = open_ssh()
     marker = f"mf-timeout-{os.getpid()}-{time.monotonic_ns()}"
-    started = time.monotonic()
     res = t.send(plan(f"sleep 300 & echo $! > child.pid; exec -a {marker} sleep 301",
                       script_type="bash", timeout=1))
     assert res.status == "timeout" and "timed out after 1s" in res.message
-    assert time.monotonic() - started < 15
-    time.sleep(0.3)
     child = int((remote(sshd) / "hosts" / "sshd" / "child.pid").read_text())
-    assert not alive(child)
+    wait_until(lambda: not alive(child), "the remote script's child to be killed too")
     found = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True)
     assert found.stdout == "", f"still running: {found.stdout}"
 
@@ -153,10 +150,10 @@ def test_a_dropped_connection_is_resumed_without_losing_or_repeating_output(open
     t = open_ssh()
     got = {}
     th = threading.Thread(target=lambda: got.setdefault("r", t.send(
-        plan("for i in $(seq 1 30); do echo line $i; sleep 0.1; done; "
+        plan("touch streaming; for i in $(seq 1 30); do echo line $i; sleep 0.1; done; "
              "echo run >> runs.txt"))))
     th.start()
-    time.sleep(1.2)
+    wait_until((remote(sshd) / "hosts" / "sshd" / "streaming").exists, "the action to start")
     t._client.get_transport().sock.close()  # the network drops under the running action
     th.join(60)
     res = got["r"]
@@ -175,12 +172,12 @@ def test_a_new_engine_reattaches_to_a_run_instead_of_running_it_again(open_ssh, 
     def run() -> None:
         try:
             first.send(p)
-        except Abandoned as exc:
+        except InDoubt as exc:
             seen["abandoned"] = exc
 
     th = threading.Thread(target=run, daemon=True)
     th.start()
-    time.sleep(1.0)
+    wait_until((remote(sshd) / "hosts" / "sshd" / "count.txt").exists, "the run to start")
     first.close()  # Ctrl-C: the engine stops waiting, the run goes on on the host
     th.join(10)
     assert "it goes on running" in str(seen["abandoned"])

@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+from helpers import wait_until
 from pgkit import drop_database, fresh_database, pg_url  # noqa: F401
 
 from murano_flow.errors import StoreError
@@ -159,9 +160,10 @@ def test_a_feed_reader_gets_every_event_once_in_order_while_engines_commit(pg_ur
             t.start()
         for t in threads:
             t.join()
-        time.sleep(0.2)
+        total = 4 * sum(1 + j % 3 for j in range(60))
+        wait_until(lambda: len(seen) >= total, "the reader to reach the last event")
         stop.set()
         follow.join(timeout=30)
         written = [e.seq for e in store.feed(start, limit=10_000)]
-        assert len(written) == 4 * sum(1 + j % 3 for j in range(60))
+        assert len(written) == total
         assert seen == written  # each once, in order
