@@ -109,7 +109,8 @@ class Engine(Steering, Waiting):
         Raises:
             UsageError: ``deployment_id`` is taken.
         """
-        dep_id = deployment_id or shaping.new_id(bp)
+        dep_id = shaping.check_id(deployment_id if deployment_id is not None
+                                  else shaping.new_id(bp))
         try:
             self.store.deployment(dep_id)
         except NotFound:

@@ -9,6 +9,7 @@ dependency order (see ``Engine.redeploy``).
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from dataclasses import replace
@@ -28,6 +29,20 @@ _DONE = frozenset({NodeState.REACHED, NodeState.SKIPPED, NodeState.FAILED,
 def new_id(bp: Blueprint) -> str:
     """A fresh deployment id for ``bp``."""
     return f"{bp.name}-{secrets.token_hex(4)}"
+
+
+#: What a deployment id may be: it names files, queues and log directories.
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def check_id(dep_id: str) -> str:
+    """``dep_id`` if it can name a deployment; UsageError saying what is allowed if not."""
+    if not _ID.fullmatch(dep_id) or ".." in dep_id:
+        shown = dep_id if len(dep_id) <= 60 else dep_id[:57] + "..."
+        raise UsageError(f"bad deployment id {shown!r}",
+                         hint="an id is 1 to 128 letters, digits, '.', '_' or '-', starting "
+                              "with a letter or digit (no '/', no '..')")
+    return dep_id
 
 
 def deployment_record(bp: Blueprint, dep_id: str, source: dict[str, Any] | None, *,

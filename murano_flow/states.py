@@ -93,9 +93,10 @@ D = DeploymentState
 #: (source, event, dest) for deployments.
 DEPLOYMENT_TRANSITIONS: tuple[tuple[str | list[str], str, str], ...] = (
     # deploy, resume, retry after failure, re-deploy (converge), un-pause, or take over the
-    # run of an engine that died (running -> running: a crash never changes the direction)
+    # run of an engine that died (running -> running: a crash never changes the direction);
+    # from rolling_back only by an explicit re-deploy (resume continues the rollback)
     ([D.PENDING, D.FAILED, D.INTERRUPTED, D.CANCELLED, D.PAUSED, D.SUCCEEDED, D.ROLLED_BACK,
-      D.RUNNING], "start", D.RUNNING),
+      D.RUNNING, D.ROLLING_BACK], "start", D.RUNNING),
     (D.RUNNING, "succeed", D.SUCCEEDED),  # every target reached
     (D.RUNNING, "fail", D.FAILED),  # a node failed and nothing more can run
     (D.RUNNING, "pause", D.PAUSED),  # operator: no new actions; running ones have finished

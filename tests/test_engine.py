@@ -380,7 +380,7 @@ def test_sqlite_journal_records_the_same_story(tmp_path):
     assert kinds[0] == "deployment" and kinds.count("reached") == 5
 
 
-def test_an_interrupted_rollback_can_be_resumed_forward():
+def test_an_interrupted_rollback_stays_a_rollback_and_goes_forward_only_when_asked():
     rec = Recorder()
     release = threading.Event()
     engine, store, bp, dep = run(UNDO, rec)
@@ -393,9 +393,9 @@ def test_an_interrupted_rollback_can_be_resumed_forward():
     engine.request_stop()
     release.set()
     thread.join(10)
-    assert result["d"].state == "interrupted"
+    assert result["d"].state == "rolling_back"  # its direction is kept
     assert store.nodes(dep.id)[0].status == "reached"  # base was not undone yet
-    assert engine.deploy(bp, dep.id).state == "succeeded"
+    assert engine.deploy(bp, dep.id).state == "succeeded"  # an explicit re-deploy
     assert {n.status for n in store.nodes(dep.id)} == {"reached"}
 
 

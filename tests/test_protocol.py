@@ -80,3 +80,10 @@ def test_masker_masks_longest_secret_first_and_nested_data():
     assert m.text("x abcdef y abc") == "x ****** y ******"
     assert m.data({"k": ["abc", 1, {"z": "abcdef!"}]}) == {"k": ["******", 1, {"z": "******!"}]}
     assert Masker().text("abc") == "abc"
+
+
+def test_a_blueprint_cannot_ask_for_a_timeout_the_wire_refuses():
+    from murano_flow.blueprint.spec import MAX_TIMEOUT as BLUEPRINT_MAX
+    from murano_flow.protocol import MAX_TIMEOUT as WIRE_MAX
+
+    assert BLUEPRINT_MAX == WIRE_MAX

@@ -10,7 +10,7 @@ from ..durations import seconds
 from .schema import suggest
 from .source import Path as YPath
 from .source import SourceMap
-from .spec import DEFAULT_TIMEOUT, SHELL_BY_SUFFIX, ActionSpec, HostSpec, RetryPolicy
+from .spec import DEFAULT_TIMEOUT, MAX_TIMEOUT, SHELL_BY_SUFFIX, ActionSpec, HostSpec, RetryPolicy
 
 #: Largest script file a blueprint may reference.
 MAX_SCRIPT_BYTES = 1 << 20
@@ -59,6 +59,12 @@ class ActionBuilder:
             shell = raw.get("shell") or SHELL_BY_SUFFIX.get(Path(origin).suffix, "sh")
         else:
             body, origin, shell = raw["inline"], "<inline>", raw.get("shell", "sh")
+        timeout = seconds(raw.get("timeout", DEFAULT_TIMEOUT))
+        if not 0 < timeout <= MAX_TIMEOUT:
+            self.problems.append(self.smap.diag(
+                (*path, "timeout"), f"timeout must be longer than zero and at most "
+                                    f"{MAX_TIMEOUT / 86400:g} days, not {raw.get('timeout')!r}"))
+            return None
         return ActionSpec(
             shell=shell,
             body=body,
@@ -66,7 +72,7 @@ class ActionBuilder:
             args=tuple(raw.get("args", ())),
             env=tuple(raw.get("env", {}).items()),
             params=raw.get("params"),
-            timeout=seconds(raw.get("timeout", DEFAULT_TIMEOUT)),
+            timeout=timeout,
             retries=retry_policy(raw.get("retries")),
         )
 
@@ -82,7 +88,11 @@ class ActionBuilder:
         file = self.base_dir / rel
         problem = None
         try:
-            if not file.is_file():
+            if not _inside(file, self.base_dir):
+                problem = (f"script file '{rel}' is outside the blueprint's folder "
+                           f"{self.base_dir} (or a link out of it): a blueprint ships only "
+                           "its own scripts; copy the file into that folder")
+            elif not file.is_file():
                 siblings = [p.name for p in file.parent.iterdir()] if file.parent.is_dir() else []
                 problem = f"script file '{rel}' not found (looked for {file})"
                 problem += suggest(file.name, siblings)
@@ -95,6 +105,11 @@ class ActionBuilder:
             problem = f"cannot read script file '{rel}': {exc}"
         self.problems.append(self.smap.diag(path, problem))
         return None
+
+
+def _inside(file: Path, folder: Path) -> bool:
+    """Whether ``file``, links and '..' resolved, lies within ``folder``."""
+    return file.resolve().is_relative_to(folder.resolve())
 
 
 def _looks_like_path(text: str) -> bool:

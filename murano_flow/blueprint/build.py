@@ -22,7 +22,7 @@ from .refs import instance_name, node_name, parse_ref
 from .schema import check_schema, suggest
 from .source import Path as YPath
 from .source import SourceMap, load_yaml
-from .spec import ActionSpec, Blueprint, Node
+from .spec import ActionSpec, Blueprint, Node, Parameter
 from .waits import wait_spec, wait_templates
 
 #: Largest member count of one entity.
@@ -97,12 +97,14 @@ class _Builder:
         self.values: dict[str, Any] = {}
         #: Declared parameter names: one without a value is reported once, as missing.
         self.declared: frozenset[str] = frozenset()
+        self.parameters: dict[str, Parameter] = {}
 
     def diag(self, path: YPath, message: str, *, key: bool = False) -> None:
         self.problems.append(self.smap.diag(path, message, key=key))
 
     def run(self, text: str, given: dict[str, Any], strict: bool) -> Blueprint:
         parameters = P.declare(self.data.get("parameters", {}))
+        self.parameters = parameters
         self.declared = frozenset(parameters)
         self.problems.extend(P.check_declarations(parameters, self.smap))
         origin = f"{self.smap.file} (parameters given)"
@@ -203,6 +205,7 @@ class _Builder:
         templates = host_templates(host, host_path)
         for k, spec in actions.items():
             templates += action_templates(spec, (*base, k))
+            self._no_secret_in_args(spec, (*base, k, "args"))
         wait = wait_spec(raw.get("wait"), (*base, "wait"), self.diag)
         templates += wait_templates(raw.get("wait"), (*base, "wait"))
         carries_data = wait is not None and wait.kind in ("signal", "message")
@@ -214,6 +217,17 @@ class _Builder:
             if raw.get(k) is not None and raw.get("action") is None:
                 self.diag((*base, k), f"'{k}' needs an 'action' in the same state")
         return {"actions": actions, "host": host, "templates": templates, "wait": wait}
+
+    def _no_secret_in_args(self, spec: ActionSpec | None, path: YPath) -> None:
+        """Arguments are on every local user's process list: secrets go by env or params."""
+        if spec is None:
+            return
+        secrets = {n for n, p in self.parameters.items() if p.secret}
+        for i, arg in enumerate(spec.args):
+            for name in sorted(analyze(arg).params & secrets) if is_template(arg) else ():
+                self.diag((*path, i), f"secret parameter '{name}' in args: arguments are "
+                                      "visible to every user of the host (ps); pass it in "
+                                      "env or params instead")
 
     def _node(self, group: str, index: int | None, state: str, raw: dict[str, Any],
               base: YPath, shared: dict[str, Any]) -> Node:

@@ -9,7 +9,7 @@ import yaml
 
 from ..errors import Diagnostic, UsageError
 from .schema import suggest
-from .source import SourceMap
+from .source import MAX_DEPTH, SourceMap, too_deep
 from .spec import NO_DEFAULT, Parameter
 
 _PY_TYPES: dict[str, type | tuple[type, ...]] = {
@@ -45,12 +45,12 @@ def coerce(param: Parameter, value: Any) -> Any:
         try:
             return int(value.strip(), 0)
         except ValueError:
-            raise ValueError(f"expected an integer, got {value!r}") from None
+            raise ValueError(f"expected an integer, got {shown(param, value)}") from None
     if param.type == "boolean" and isinstance(value, str):
         low = value.strip().lower()
         if low in _TRUE | _FALSE:
             return low in _TRUE
-        raise ValueError(f"expected true or false, got {value!r}")
+        raise ValueError(f"expected true or false, got {shown(param, value)}")
     if param.type in ("list", "map") and isinstance(value, str):
         try:
             value = yaml.safe_load(value)
@@ -59,7 +59,8 @@ def coerce(param: Parameter, value: Any) -> Any:
     want = _PY_TYPES[param.type]
     if not isinstance(value, want) or (param.type == "integer" and isinstance(value, bool)):
         article = "an" if param.type == "integer" else "a"
-        raise ValueError(f"expected {article} {param.type}, got {type(value).__name__} {value!r}")
+        raise ValueError(f"expected {article} {param.type}, got {type(value).__name__} "
+                         f"{shown(param, value)}")
     return value
 
 
@@ -67,7 +68,8 @@ def constraint_problems(param: Parameter, value: Any) -> list[str]:
     """Every constraint ``value`` breaks, as messages."""
     out = []
     if param.allowed is not None and value not in param.allowed:
-        out.append(f"{value!r} is not one of the allowed values {list(param.allowed)}")
+        out.append(f"{shown(param, value)} is not one of the allowed values "
+                   f"{list(param.allowed)}")
     sized = value if param.type == "integer" else None
     what = "value"
     if param.type in ("string", "list", "map"):
@@ -77,9 +79,13 @@ def constraint_problems(param: Parameter, value: Any) -> list[str]:
     if sized is not None and param.max is not None and sized > param.max:
         out.append(f"{what} {sized} is above the maximum {param.max}")
     if param.pattern and isinstance(value, str) and not re.fullmatch(param.pattern, value):
-        shown = "******" if param.secret else repr(value)
-        out.append(f"{shown} does not match the pattern {param.pattern!r}")
+        out.append(f"{shown(param, value)} does not match the pattern {param.pattern!r}")
     return out
+
+
+def shown(param: Parameter, value: Any) -> str:
+    """``value`` as an error message may show it: masked when ``param`` is secret."""
+    return "******" if param.secret else repr(value)
 
 
 def placeholder(param: Parameter) -> Any:
@@ -132,7 +138,9 @@ def bind(
             problem(f"unknown parameter '{name}'{suggest(name, params)}; "
                     f"this blueprint takes: {', '.join(sorted(params)) or 'none'}")
     for name, p in params.items():
-        if name in given:
+        if name in given and too_deep(given[name]):
+            problem(f"parameter '{name}': nested more than {MAX_DEPTH} levels deep")
+        elif name in given:
             try:
                 values[name] = coerce(p, given[name])
             except ValueError as exc:

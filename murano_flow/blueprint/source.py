@@ -21,6 +21,8 @@ Path = tuple[str | int, ...]
 
 #: Upper bound on the size of the data once aliases are expanded ("billion laughs").
 MAX_NODES = 2_000_000
+#: Deepest nesting of mappings and lists (deeper data would exhaust recursion later on).
+MAX_DEPTH = 64
 
 #: PyYAML's safe loader, backed by libyaml when PyYAML was built with it (3x faster).
 _SAFE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -163,11 +165,25 @@ def _scan(root: Any, smap: SourceMap) -> list[Diagnostic]:
                               key=True)]
         if key in size:
             continue
+        if len(path) >= MAX_DEPTH:
+            return [smap.diag(path, f"data nested more than {MAX_DEPTH} levels deep")]
         active.add(key)
         stack.append((obj, path, True))
         items = obj.items() if isinstance(obj, dict) else enumerate(obj)
         stack.extend((v, (*path, k), False) for k, v in items)
     return problems
+
+
+def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether ``value`` nests mappings and lists more than ``limit`` levels deep."""
+    stack = [(value, 0)]
+    while stack:
+        obj, depth = stack.pop()
+        if isinstance(obj, dict | list):
+            if depth >= limit:
+                return True
+            stack.extend((v, depth + 1) for v in (obj.values() if isinstance(obj, dict) else obj))
+    return False
 
 
 def load_yaml(text: str, file: str) -> tuple[Any, SourceMap, list[Diagnostic]]:

@@ -14,6 +14,8 @@ SHELL_BY_SUFFIX = {".ps1": "powershell", ".py": "python", ".bash": "bash"}
 
 #: Default timeout of an action, seconds.
 DEFAULT_TIMEOUT = 1800.0
+#: Longest action timeout: what a plan may carry on the wire (protocol.MAX_TIMEOUT).
+MAX_TIMEOUT = 7 * 24 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)
