@@ -237,7 +237,7 @@ def deploy(settings: Settings, blueprint: str, params: tuple[str, ...], params_f
         if not force_new and deployment_id is None:
             _refuse_if_unfinished(store, bp.name)
         engine = Engine(store, settings.transports, workers=workers,
-                        messages=settings.message_waits)
+                        messages=settings.message_waits, secret=settings.secret())
         what = "converge" if deployment_id and exists(store, deployment_id) else "deploy"
         if what == "converge":
             assert deployment_id is not None
@@ -381,7 +381,7 @@ def _continue(settings: Settings, deployment: str, given: dict[str, Any], worker
             _submit(settings, store, dep.id, given, workers, what)
             return
         engine = Engine(store, settings.transports, workers=workers,
-                        messages=settings.message_waits)
+                        messages=settings.message_waits, secret=settings.secret())
         _drive(settings, engine, bp, dep, fmt, what, rerun)
 
 

@@ -48,6 +48,10 @@ class Settings:
             raise ConnectError("states that wait for a message need pika",
                                hint="pip install 'murano-flow[amqp]'") from exc
 
+    def secret(self) -> str:
+        """The engines' shared secret (agents' keys, sealed secrets): see agent_secret."""
+        return agent_secret(self.home)
+
     def broker(self) -> Broker:
         """The broker connection of the current run, opened on first use."""
         if self._broker is None or self._broker.closed:

@@ -45,6 +45,7 @@ from .outcomes import Outcome, execute
 from .protocol import Plan
 from .resolver import Forward, Reverse
 from .runstate import IN_FLIGHT, Listener, Run, failures, in_doubt
+from .sealing import clear_outputs
 from .share import FairShare
 from .states import ACTIVE, SATISFIED, DeploymentState, NodeState
 from .steering import CONTROL_FRESH, CONTROL_POLL, HANDOVER, LOST, STOP, Handover, Steering
@@ -71,11 +72,15 @@ class Engine(Steering, Waiting):
     def __init__(self, store: Store, transports: TransportFactory, *,
                  workers: int = DEFAULT_WORKERS, listener: Listener | None = None,
                  messages: MessageFactory | None = None, leases: Leases | None = None,
-                 share: FairShare | None = None, me: str | None = None) -> None:
+                 share: FairShare | None = None, me: str | None = None,
+                 secret: str | None = None) -> None:
         """``leases`` and ``share`` are an engine service's, shared by all its runs (a
-        lone engine renews its own lease); ``me`` is the engine's identity."""
+        lone engine renews its own lease); ``me`` is the engine's identity; ``secret``
+        the engines' shared secret, which seals outputs that carry a secret (without
+        it they are journaled masked only, and a later run cannot read them)."""
         self.store = store
         self.transports = transports
+        self.secret = secret
         #: Opens the broker subscriptions of states that wait for a message.
         self.messages = messages
         self.workers = max(1, workers)
@@ -282,7 +287,8 @@ class Engine(Steering, Waiting):
         by_name = {r.name: r for r in self.store.nodes(deployment_id)}
         records = [by_name[n] for n in graph.names]
         run = Run(self.store, self.listener, bp, graph, dep, records, Masker(bp.secrets),
-                  reverse, [dict(r.outputs) for r in records], owner=self._me)
+                  reverse, [clear_outputs(r.outputs, self.secret) for r in records],
+                  owner=self._me, secret=self.secret)
         self._leases.hold(dep.id, lambda: run.done.put(LOST))
         run.on_failure = str(dep.settings.get("on_failure") or bp.on_failure)
         run.deadline = None if reverse else dep.settings.get("deadline")
@@ -676,14 +682,14 @@ class Engine(Steering, Waiting):
         rec.finished = time.time()
         if res is not None and res.ok and not run.reverse:
             # a state that waited keeps its event's data; what its action publishes is added
-            published = {**run.outputs[i], **res.outputs} if node.wait else dict(res.outputs)
+            waited = run.outputs[i] or {}
+            published = {**waited, **res.outputs} if node.wait else dict(res.outputs)
             missing = ", ".join(o for o in node.outputs if o not in published)
             if missing:
                 who = "check passed but" if out.satisfied else "the action"
                 self._failed(run, i, f"{who} did not publish declared outputs: {missing}")
                 return False
-            run.outputs[i] = published
-            rec.outputs = run.masker.data(published)
+            run.publish(i, published)
         if out.satisfied:
             run.node(rec, "satisfy", "skipped", "check passed: already in place")
         elif res is not None and res.ok:
@@ -765,8 +771,13 @@ class Engine(Steering, Waiting):
     # -- journal ---------------------------------------------------------------
 
     def _context(self, run: Run, node: Node) -> dict[str, Any]:
-        return plans.context(run.bp, node, run.dep.id,
-                             lambda name: run.outputs[run.graph.ids[name]])
+        def outputs_of(name: str) -> dict[str, Any]:
+            values = run.outputs[run.graph.ids[name]]
+            if values is None:
+                raise unreadable_outputs(name)
+            return values
+
+        return plans.context(run.bp, node, run.dep.id, outputs_of)
 
     def _finish(self, run: Run) -> DeploymentRecord:
         run.unqueue()
@@ -805,6 +816,14 @@ class Engine(Steering, Waiting):
             run.deployment("fail", run.stopping or failures(run.records))
         self._release_claim(run)
         return self.store.deployment(run.dep.id)
+
+
+def unreadable_outputs(name: str) -> ExpressionError:
+    """Why a state cannot read the outputs of ``name``: journaled masked, not sealed."""
+    return ExpressionError(
+        f"the outputs of {name} carried a secret and are journaled masked; they cannot be "
+        "read without the engine secret that sealed them (MURANO_FLOW_AGENT_SECRET or "
+        f"HOME/agent.secret), or run {name} again (deploy --id converges it)")
 
 
 def _doubted(rec: NodeRecord, intention: str) -> bool:

@@ -86,12 +86,12 @@ def _round(settings: Settings, deployment: str, fix: bool, workers: int,
                              "deployment is checked for drift",
                              hint=f"'murano-flow resume {dep.id}' finishes it first")
         bp = journaled_blueprint(dep, given)
-        probes = observe(store, settings.transports, bp, dep.id, workers)
+        probes = observe(store, settings.transports, bp, dep.id, workers, settings.secret())
         _show(dep, probes, fmt)
         found = drifted(probes)
         if found and fix:
             engine = Engine(store, settings.transports, workers=workers,
-                            messages=settings.message_waits,
+                            messages=settings.message_waits, secret=settings.secret(),
                             listener=LinePrinter() if fmt == "table" else None)
             final = engine.deploy(bp, dep.id, drifted=found)
             if fmt == "table":

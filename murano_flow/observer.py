@@ -25,12 +25,21 @@ from .errors import MuranoFlowError, UsageError
 from .masking import Masker
 from .outcomes import last_line
 from .protocol import Plan
+from .sealing import clear_outputs
 from .states import SATISFIED
 from .store.base import Event, NodeRecord, Store
 from .transports.base import Transport
 
 #: Verdicts: the probe passed, failed (drift), or could not be asked.
 HOLDS, DRIFTED, UNKNOWN = "holds", "drifted", "unknown"
+
+
+def _readable(rec: NodeRecord, secret: str | None) -> dict[str, Any]:
+    values = clear_outputs(rec.outputs, secret)
+    if values is None:
+        raise UsageError(f"the outputs of {rec.name} carried a secret and are journaled "
+                         "masked: this needs the engine secret that sealed them")
+    return values
 
 
 @dataclass
@@ -44,7 +53,7 @@ class Probe:
 
 
 def observe(store: Store, transports: Callable[[str, dict[str, Any]], Transport], bp: Blueprint,
-            deployment: str, workers: int = 16) -> list[Probe]:
+            deployment: str, workers: int = 16, secret: str | None = None) -> list[Probe]:
     """Run the check probe of every reached state of ``deployment``; journal the verdicts.
 
     Raises:
@@ -64,7 +73,7 @@ def observe(store: Store, transports: Callable[[str, dict[str, Any]], Transport]
         if node.check is None or rec is None or rec.status not in SATISFIED:
             continue
         try:
-            ctx = plans.context(bp, node, deployment, lambda n: records[n].outputs)
+            ctx = plans.context(bp, node, deployment, lambda n: _readable(records[n], secret))
             where = plans.target(node, ctx)
             plan = plans.plan(node, node.check, "check", stamp, ctx)
         except MuranoFlowError as exc:

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from .sealing import shown_outputs
 from .store.base import DeploymentRecord, Event, NodeRecord
 
 #: Colour of each node or deployment state in tables.
@@ -80,9 +81,10 @@ def deployment_dict(dep: DeploymentRecord) -> dict[str, Any]:
 
 
 def node_dict(node: NodeRecord) -> dict[str, Any]:
-    """The stable JSON form of a node."""
+    """The stable JSON form of a node (outputs masked, without their sealed copy)."""
     out = asdict(node)
     out.pop("deployment", None)
+    out["outputs"] = shown_outputs(node.outputs)
     return out
 
 

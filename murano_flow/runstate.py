@@ -21,6 +21,7 @@ from .blueprint.spec import Blueprint
 from .graph import StateGraph
 from .lifecycle import fire_deployment, fire_node
 from .masking import Masker
+from .sealing import journal_outputs
 from .states import NodeState
 from .store.base import DeploymentRecord, Event, NodeRecord, Store
 from .transports.base import Transport
@@ -44,7 +45,9 @@ class Run:
     records: list[NodeRecord]
     masker: Masker
     reverse: bool = False
-    outputs: list[dict[str, Any]] = field(default_factory=list)
+    #: What each node published, as later states read it (None: journaled masked, and
+    #: its sealed copy cannot be had: reading it is an error, never a mask as data).
+    outputs: list[dict[str, Any] | None] = field(default_factory=list)
     queues: dict[str, deque[tuple[int, plans.Target, dict[str, Any]]]] = field(
         default_factory=dict)
     runnable: deque[str] = field(default_factory=deque)
@@ -78,6 +81,8 @@ class Run:
     settle: bool = False
     #: Its previous engine died mid-run: this run continues that one.
     recovered: bool = False
+    #: The engines' shared secret, to seal outputs that carry a secret (None: mask only).
+    secret: str | None = None
     #: The failure an automatic rollback answers.
     cause: str = ""
     infrastructure: bool = False
@@ -98,6 +103,13 @@ class Run:
         fire_node(rec, event)
         self.dirty[self.graph.ids[rec.name]] = rec
         self.event(kind, rec, message)
+
+    def publish(self, i: int, values: dict[str, Any]) -> None:
+        """Node ``i`` published ``values``: later states read them; the journal keeps
+        them masked, with a sealed clear copy when the mask hid a secret."""
+        self.outputs[i] = values
+        self.records[i].outputs = journal_outputs(values, self.masker.data(values), self.secret)
+        self.dirty[i] = self.records[i]
 
     def event(self, kind: str, rec: NodeRecord, message: str) -> None:
         """Record an event of ``rec`` that changes no state."""

@@ -85,7 +85,8 @@ def _run(settings: Settings, blueprint: str, given: dict[str, Any], deployment_i
         bp = load_blueprint(blueprint, given, strict=True)
         with settings.store() as store:
             engine = Engine(store, settings.transports, workers=workers,
-                            messages=settings.message_waits, listener=LinePrinter())
+                            messages=settings.message_waits, listener=LinePrinter(),
+                            secret=settings.secret())
             source = {"text": bp.text, "scripts": bp.scripts}
             converge = bool(deployment_id) and exists(store, deployment_id or "")
             dep = engine.reshape(bp, deployment_id, source) if converge and deployment_id \

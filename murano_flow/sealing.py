@@ -1,4 +1,5 @@
-"""Secret parameters of a deployment handed to engine services, sealed in the journal.
+"""Secrets sealed in the journal: a detached deployment's secret parameters, and the
+clear copy of outputs that carried a secret.
 
 Secrets are never journaled in the clear. An engine service on another machine still
 needs them to render the actions, so ``deploy --detach`` seals them (Fernet:
@@ -14,6 +15,7 @@ import json
 from typing import Any
 
 from .errors import UsageError
+from .masking import MASK
 
 _INFO = b"murano-flow sealed parameters v1"
 
@@ -47,3 +49,36 @@ def unseal(secret: str, token: str) -> dict[str, Any]:
     if not isinstance(values, dict):
         raise UsageError("the deployment's sealed parameters are not a mapping")
     return values
+
+
+#: Where a node's journaled outputs keep their sealed clear copy, when masking hid a secret.
+SEALED = "__sealed__"
+
+
+def journal_outputs(values: dict[str, Any], masked: dict[str, Any], secret: str | None
+                    ) -> dict[str, Any]:
+    """Outputs as the journal keeps them: ``masked`` (what people see), plus a sealed copy
+    of ``values`` when the mask hid a secret and there is an engine secret to seal with,
+    so that a later run reads the real values, never the mask."""
+    if masked == values or not secret:
+        return masked
+    return {**masked, SEALED: seal(secret, values)}
+
+
+def clear_outputs(journaled: dict[str, Any], secret: str | None) -> dict[str, Any] | None:
+    """The outputs a state reads from a journaled row: unsealed if they were sealed, as
+    they are if nothing was masked; None when a secret was masked and cannot be had."""
+    token = journaled.get(SEALED)
+    if token is None:
+        return None if MASK in json.dumps(journaled) else dict(journaled)
+    if not secret:
+        return None
+    try:
+        return unseal(secret, str(token))
+    except UsageError:
+        return None
+
+
+def shown_outputs(journaled: dict[str, Any]) -> dict[str, Any]:
+    """Journaled outputs as people see them (masked, without the sealed copy)."""
+    return {k: v for k, v in journaled.items() if k != SEALED}

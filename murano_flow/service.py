@@ -43,8 +43,10 @@ class EngineService:
     def __init__(self, store: Store, transports: TransportFactory, load: Loader, *,
                  messages: MessageFactory | None = None, max_deployments: int = 8,
                  per_deployment: int = 16, max_actions: int = 64, ttl: float = DEFAULT_TTL,
-                 poll: float = 1.0, identity: str | None = None) -> None:
+                 poll: float = 1.0, identity: str | None = None,
+                 secret: str | None = None) -> None:
         self.store, self.transports, self.load, self.messages = store, transports, load, messages
+        self.secret = secret
         self.max_deployments, self.per_deployment = max_deployments, per_deployment
         self.ttl, self.poll = ttl, poll
         self.me = identity or me()
@@ -91,7 +93,7 @@ class EngineService:
     def _start(self, dep_id: str, previous: str) -> None:
         engine = Engine(self.store, self.transports, workers=self.per_deployment,
                         messages=self.messages, leases=self.leases, share=self.share,
-                        me=self.me)
+                        me=self.me, secret=self.secret)
         engine.took_over = previous
         thread = threading.Thread(target=self._drive, args=(engine, dep_id),
                                   name=f"drive-{dep_id}", daemon=True)

@@ -65,7 +65,8 @@ def serve(settings: Settings, max_deployments: int, max_actions: int, per_deploy
         service = EngineService(store, settings.transports, _loader(settings),
                                 messages=settings.message_waits,
                                 max_deployments=max_deployments, per_deployment=per_deployment,
-                                max_actions=max_actions, ttl=ttl, poll=poll)
+                                max_actions=max_actions, ttl=ttl, poll=poll,
+                                secret=settings.secret())
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: service.stop())
         click.echo(f"engine {service.me} serving {masked_url(settings.store_url)}", err=True)

@@ -28,6 +28,7 @@ from .blueprint.expressions import render
 from .blueprint.spec import Node, WaitSpec
 from .errors import MuranoFlowError, UsageError
 from .runstate import Run
+from .sealing import clear_outputs
 from .states import NodeState
 from .steering import clock
 from .store.base import Signal, Store
@@ -132,7 +133,7 @@ class Waiting:
         assert spec is not None
         if rec.status == NodeState.WAITING and rec.waiting.get("arrived"):
             run.heard.add(i)
-            run.outputs[i] = dict(rec.outputs)
+            run.outputs[i] = clear_outputs(rec.outputs, run.secret)
             return True
         run.waiting.add(i)
         if rec.status == NodeState.WAITING and rec.waiting:  # an earlier engine armed it
@@ -272,9 +273,7 @@ class Waiting:
         # moves on (its host busy, say), the next one finds the event in the row.
         rec.waiting = {"kind": kind, "arrived": time.time()}
         run.heard.add(i)
-        run.outputs[i] = dict(data)
-        rec.outputs = run.masker.data(data)
-        run.dirty[i] = rec
+        run.publish(i, dict(data))
         run.event("arrived", rec, message)
 
     def _sweep_queues(self, run: Run) -> None:

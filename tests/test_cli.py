@@ -266,3 +266,44 @@ def test_bad_params_files_exit_2_with_the_reason(home, tmp_path):
     good = tmp_path / "good.yaml"
     good.write_text("web_count: 2\n")
     assert CliRunner().invoke(cli, ["validate", WEBFARM, "--params-file", str(good)]).exit_code == 0
+
+
+SECRET_OUTPUT = """\
+format: 1
+name: dsn
+parameters:
+  pw: {type: string, secret: true}
+  flag: {type: string}
+  out: {type: string}
+entities:
+  a:
+    states:
+      Made:
+        action: {script: made.sh, env: {PW: "{{ params.pw }}"}}
+        outputs: [dsn]
+      Used:
+        requires: Made
+        action:
+          inline: 'if [ ! -f "$FLAG" ]; then touch "$FLAG"; exit 1; fi; echo "$DSN" > "$OUT"'
+          env: {DSN: "{{ outputs['a.Made'].dsn }}", FLAG: "{{ params.flag }}",
+                OUT: "{{ params.out }}"}
+      Deployed: {requires: Used}
+"""
+
+
+def test_a_resumed_state_reads_a_secret_bearing_output_not_its_mask(home, tmp_path,
+                                                                       write_blueprint):
+    made = 'printf \'{"dsn": "db://u:%s@h"}\' "$PW" > "$MURANO_FLOW_OUTPUT"\n'
+    bp = str(write_blueprint(SECRET_OUTPUT, files={"made.sh": made}))
+    out = tmp_path / "dsn.txt"
+    params = ["-p", "pw=Sup3r-s3cret", "-p", f"flag={tmp_path / 'flag'}", "-p", f"out={out}"]
+    first = mf("deploy", bp, "--id", "dsn", *params)
+    assert first.exit_code == 1, first.output  # Used fails once; Made's outputs journaled
+    again = mf("resume", "dsn", *params)  # a new engine: Made's outputs come from the journal
+    assert again.exit_code == 0, again.output
+    assert out.read_text() == "db://u:Sup3r-s3cret@h\n"  # the value, never '******'
+    journal = b"".join(p.read_bytes() for p in home.glob("journal.db*"))
+    assert b"Sup3r-s3cret" not in journal
+    shown = json.loads(mf("status", "dsn", "-f", "json").output)
+    row = next(n for n in shown["nodes"] if n["name"] == "a.Made")
+    assert row["outputs"] == {"dsn": "db://u:******@h"}

@@ -103,8 +103,9 @@ def test_bad_or_misdirected_signals_change_nothing(tmp_path):
     _, store, _, dep, thread, box = _waiting_for_approval(tmp_path)
     bad = _signal(store, dep.id, "app.Approved", {"who": "ops"})  # lacks the declared output
     elsewhere = _signal(store, dep.id, "app.Deployed", {"approver": "x"})  # not waiting
-    wait_until(lambda: not any(s.status == "new" for s in store.signals(dep.id)),
-               "the engine to look at both signals")
+    # both are read in one pass over the inbox; the bad one is then settled (refused)
+    wait_until(lambda: all(s.seq != bad for s in store.signals(dep.id)),
+               "the engine to read the inbox")
     nodes = {n.name: n for n in store.nodes(dep.id)}
     assert nodes["app.Approved"].status == "waiting" and nodes["app.Approved"].outputs == {}
     rejected = [e for e in store.events(dep.id) if e.kind == "rejected"]
