@@ -382,7 +382,7 @@ def _continue(settings: Settings, deployment: str, given: dict[str, Any], worker
             return
         engine = Engine(store, settings.transports, workers=workers,
                         messages=settings.message_waits, secret=settings.secret())
-        _drive(settings, engine, bp, dep, fmt, what, rerun)
+        _drive(settings, engine, bp, dep, fmt, what, rerun, seen=dep.state)
 
 
 def _continuable(state: str, what: str) -> bool:
@@ -408,7 +408,7 @@ def _spawn_background(settings: Settings, dep_id: str, given: dict[str, Any],
 
 
 def _drive(settings: Settings, engine: Engine, bp: Blueprint, dep: DeploymentRecord, fmt: str,
-           what: str, rerun: tuple[str, ...] = ()) -> None:
+           what: str, rerun: tuple[str, ...] = (), seen: str | None = None) -> None:
     instances: dict[str, int] = {}
     for n in bp.nodes.values():
         instances[n.instance] = instances.get(n.instance, 0) + 1
@@ -423,9 +423,9 @@ def _drive(settings: Settings, engine: Engine, bp: Blueprint, dep: DeploymentRec
     try:
         if isinstance(listener, Dashboard):
             with listener:
-                final = _run(engine, bp, dep.id, what, rerun)
+                final = _run(engine, bp, dep.id, what, rerun, seen)
         else:
-            final = _run(engine, bp, dep.id, what, rerun)
+            final = _run(engine, bp, dep.id, what, rerun, seen)
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
@@ -438,11 +438,11 @@ def _drive(settings: Settings, engine: Engine, bp: Blueprint, dep: DeploymentRec
     sys.exit(code)
 
 
-def _run(engine: Engine, bp: Blueprint, dep_id: str, what: str, rerun: tuple[str, ...]
-         ) -> DeploymentRecord:
+def _run(engine: Engine, bp: Blueprint, dep_id: str, what: str, rerun: tuple[str, ...],
+         seen: str | None) -> DeploymentRecord:
     if what == "rollback":
-        return engine.rollback(bp, dep_id, rerun=rerun)
-    return engine.deploy(bp, dep_id, converge=what == "converge", rerun=rerun)
+        return engine.rollback(bp, dep_id, rerun=rerun, seen=seen)
+    return engine.deploy(bp, dep_id, converge=what == "converge", rerun=rerun, seen=seen)
 
 
 def _report(settings: Settings, dep: DeploymentRecord, fmt: str) -> None:

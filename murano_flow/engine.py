@@ -29,6 +29,7 @@ import queue
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from . import owner, plans, shaping
@@ -152,39 +153,43 @@ class Engine(Steering, Waiting):
         return self.store.deployment(deployment_id)
 
     def deploy(self, bp: Blueprint, deployment_id: str, *, converge: bool = False,
-               drifted: list[str] | None = None, rerun: tuple[str, ...] = ()
-               ) -> DeploymentRecord:
+               drifted: list[str] | None = None, rerun: tuple[str, ...] = (),
+               seen: str | None = None) -> DeploymentRecord:
         """Drive ``deployment_id`` forward until its targets are reached or it fails;
         then roll it back if its failure policy says so. With ``converge`` every state
         in place is re-examined (after :meth:`reshape`); with ``drifted`` (states whose
         check probe failed) only those run again and only their dependents are
         re-examined. States in doubt are asked for again by their plan ids, except those
-        in ``rerun`` (the operator's explicit choice), which run afresh.
+        in ``rerun`` (the operator's explicit choice), which run afresh. ``seen`` is the
+        state the caller decided on: if the deployment is in another one when this engine
+        holds it (an operator's cancel came first), nothing is done.
 
         Raises:
-            UsageError: a name in ``rerun`` is not a state in doubt.
+            UsageError: a name in ``rerun`` is not a state in doubt, or the deployment
+                changed since the caller looked (``seen``) or since it was loaded.
         """
         with paused_gc():
             final = self._forward(bp, deployment_id, converge=converge, drifted=drifted,
-                                  rerun=rerun)
+                                  rerun=rerun, seen=seen)
             if final.state == "rolling_back" and not self.interrupted:  # on_failure: rollback
                 final = self._backward(bp, deployment_id, chained=True)
             return final
 
-    def rollback(self, bp: Blueprint, deployment_id: str, *, rerun: tuple[str, ...] = ()
-                 ) -> DeploymentRecord:
+    def rollback(self, bp: Blueprint, deployment_id: str, *, rerun: tuple[str, ...] = (),
+                 seen: str | None = None) -> DeploymentRecord:
         """Undo every node that was done (or failed), in reverse dependency order.
 
         Actions an earlier engine left running, and actions in doubt, are asked for
         first, so that what they did is undone too; while one stays in doubt nothing is
-        undone. ``rerun`` names undos in doubt to run afresh (the operator's choice).
+        undone. ``rerun`` names undos in doubt to run afresh (the operator's choice);
+        ``seen`` is as for :meth:`deploy`.
         """
         with paused_gc():
             if not any(r.status == NodeState.RUNNING or _doubted(r, "execute")
                        for r in self.store.nodes(deployment_id)):
-                return self._backward(bp, deployment_id, rerun=rerun)
+                return self._backward(bp, deployment_id, rerun=rerun, seen=seen)
             # Journaled as rolling back from here on: a crash while collecting still rolls back.
-            collected = self._forward(bp, deployment_id, settle=True, rerun=rerun)
+            collected = self._forward(bp, deployment_id, settle=True, rerun=rerun, seen=seen)
             if self.interrupted or collected.state != "rolling_back":
                 return collected
             return self._backward(bp, deployment_id, chained=True, rerun=rerun)
@@ -213,8 +218,8 @@ class Engine(Steering, Waiting):
 
     def _forward(self, bp: Blueprint, deployment_id: str, settle: bool = False,
                  converge: bool = False, drifted: list[str] | None = None,
-                 rerun: tuple[str, ...] = ()) -> DeploymentRecord:
-        run = self._load(bp, deployment_id, reverse=False, rerun=rerun)
+                 rerun: tuple[str, ...] = (), seen: str | None = None) -> DeploymentRecord:
+        run = self._load(bp, deployment_id, reverse=False, rerun=rerun, seen=seen)
         if any(r.status == NodeState.UNDOING or _doubted(r, "revert") for r in run.records):
             self._release_claim(run)
             raise UsageError(f"deployment {deployment_id} stopped in the middle of undo "
@@ -264,9 +269,9 @@ class Engine(Steering, Waiting):
                           if run.records[j].status in SATISFIED}
 
     def _backward(self, bp: Blueprint, deployment_id: str, chained: bool = False,
-                  rerun: tuple[str, ...] = ()) -> DeploymentRecord:
+                  rerun: tuple[str, ...] = (), seen: str | None = None) -> DeploymentRecord:
         run = self._load(bp, deployment_id, reverse=True, chained=chained,
-                         rerun=() if chained else rerun)
+                         rerun=() if chained else rerun, seen=None if chained else seen)
         # What the rollback answers, kept through it (and through a crash in it).
         run.cause = run.dep.reason if run.dep.state == "rolling_back" else ""
         self._abandon_waits(run, "rolling back")
@@ -280,9 +285,9 @@ class Engine(Steering, Waiting):
         return self._drive(run, Reverse(run.graph.preds, run.graph.succ, todo))
 
     def _load(self, bp: Blueprint, deployment_id: str, *, reverse: bool,
-              chained: bool = False, rerun: tuple[str, ...] = ()) -> Run:
-        dep = self.store.deployment(deployment_id)
-        self._claim(dep)
+              chained: bool = False, rerun: tuple[str, ...] = (), seen: str | None = None
+              ) -> Run:
+        dep = self._claim_unchanged(deployment_id, seen)
         graph = StateGraph(bp)
         by_name = {r.name: r for r in self.store.nodes(deployment_id)}
         records = [by_name[n] for n in graph.names]
@@ -327,6 +332,22 @@ class Engine(Steering, Waiting):
             event = "rerun_undo" if rec.intention == "revert" else "rerun"
             run.node(rec, event, "rerun", f"the operator chose to run it afresh: the outcome "
                                           f"of attempt {rec.attempt} is unknown")
+
+    def _claim_unchanged(self, deployment_id: str, seen: str | None) -> DeploymentRecord:
+        """Claim the deployment, and check that it is still in the state that was decided
+        on (``seen``, else the one read just before the claim): an operator's request
+        that landed in between (a cancel) is honoured, never overridden."""
+        before = self.store.deployment(deployment_id)
+        self._claim(before)
+        dep = self.store.deployment(deployment_id)
+        expected = before.state if seen is None else seen
+        if dep.state != expected:
+            self.store.claim(dep.id, "", self._me)
+            self._leases.drop(dep.id)
+            raise UsageError(f"deployment {dep.id} became '{dep.state}' just now"
+                             + (f" ({dep.reason})" if dep.reason else "") + "; nothing was done",
+                             hint="run the command again if you still want it")
+        return replace(dep, owner=before.owner)  # who drove it before us: for re-attach
 
     def _claim(self, dep: DeploymentRecord) -> None:
         if dep.owner != self._me and owner.driving(dep):

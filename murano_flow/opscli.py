@@ -60,8 +60,8 @@ def cancel(settings: Settings, deployment: str, now: bool, wait: bool) -> None:
             store.commit(dep.id, [], [Event(dep.id, time.time(), "deployment",
                                             status=dep.state, message=message)],
                          state=dep.state, reason=message)
-        finally:
-            store.claim(dep.id, "", me)
+        finally:  # the request too: an engine service must not take it up afterwards
+            store.claim(dep.id, "", me, request="")
         click.echo(f"{dep.id}: cancelled")
 
 

@@ -242,3 +242,29 @@ def test_ctrl_c_during_a_rollback_keeps_its_direction(tmp_path, home):
     lines = counter.read_text().split("\n")
     assert lines.count("s.One") == lines.count("s.Two") == 1  # nothing went forward again
     assert lines.count("undo s.One") == 1 and "undo s.Two" in lines
+
+
+def test_a_cancel_landing_as_resume_starts_is_honoured_not_dropped(tmp_path, home,
+                                                                     monkeypatch):
+    from murano_flow.store.sqlite import SqliteStore as Store
+
+    bp, counter = _setup(tmp_path)
+    failed = _mf("deploy", str(bp), "--id", "k", "-p", f"counter={tmp_path}/no/such/dir")
+    assert failed.exit_code == 1  # s.One failed: the deployment can be resumed
+    claim = Store.claim
+    landed: list = []
+
+    def cancel_first(store, deployment, owner, expected, **kw):
+        if owner and not landed:  # the engine is about to claim: the operator is quicker
+            landed.append(None)  # once (the cancel claims too)
+            landed[0] = CliRunner().invoke(cli, ["cancel", "k"])
+        return claim(store, deployment, owner, expected, **kw)
+
+    monkeypatch.setattr(Store, "claim", cancel_first)
+    resumed = _mf("resume", "k", "-p", f"counter={counter}")
+    assert landed and landed[0].exit_code == 0 and "k: cancelled" in landed[0].output
+    assert resumed.exit_code == 2, resumed.output
+    assert "became 'cancelled' just now" in resumed.output
+    with SqliteStore(home / "journal.db") as store:
+        assert store.deployment("k").state == "cancelled"  # the operator's word stands
+    assert not counter.exists()  # and nothing ran
