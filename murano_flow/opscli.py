@@ -16,7 +16,7 @@ import click
 
 from . import owner
 from .cliutil import Settings, command, format_option
-from .errors import UsageError
+from .errors import CorruptState, UsageError
 from .fsck import Report, check
 from .lifecycle import allowed, fire_deployment
 from .output import console, emit, styled, table
@@ -111,10 +111,13 @@ def _ask(store: Store, dep: DeploymentRecord, what: str, now: bool, wait: bool,
 @command
 def fsck(settings: Settings, deployment: str | None, fmt: str) -> None:
     """Check the journal's integrity (one deployment, or all); exit 1 on any problem."""
-    with settings.store() as store:
-        storage = store.check()
-        deps = [store.deployment(deployment)] if deployment else store.deployments(100_000)
-        reports = [check(d, store.nodes(d.id), _all_events(store, d.id)) for d in deps]
+    try:
+        with settings.store() as store:
+            storage = store.check()
+            deps = [store.deployment(deployment)] if deployment else store.deployments(100_000)
+            reports = [check(d, store.nodes(d.id), _all_events(store, d.id)) for d in deps]
+    except CorruptState as exc:  # damage is what fsck is asked to find: a finding, exit 1
+        storage, reports = [str(exc)], []
     bad = bool(storage) or any(not r.ok for r in reports)
     if fmt != "table":
         emit({"ok": not bad, "storage": storage,
@@ -137,6 +140,7 @@ def _print(storage: list[str], reports: list[Report]) -> None:
         out.print(styled(("journal:", "red"), f" {line}"))
     rows = [[r.deployment, r.state, "ok" if r.ok else f"{len(r.problems)} problems",
              "; ".join(r.problems + r.notes)[:200]] for r in reports]
-    out.print(table(None, ("deployment", "state", "check", "details"), rows))
+    if rows:
+        out.print(table(None, ("deployment", "state", "check", "details"), rows))
     if not storage and all(r.ok for r in reports):
         out.print(f"journal OK: {len(reports)} deployments checked")

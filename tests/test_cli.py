@@ -307,3 +307,30 @@ def test_a_resumed_state_reads_a_secret_bearing_output_not_its_mask(home, tmp_pa
     shown = json.loads(mf("status", "dsn", "-f", "json").output)
     row = next(n for n in shown["nodes"] if n["name"] == "a.Made")
     assert row["outputs"] == {"dsn": "db://u:******@h"}
+
+
+def test_fsck_reports_a_damaged_journal_as_a_finding_and_points_at_the_backup(
+        home, write_blueprint):
+    assert mf("deploy", str(write_blueprint(FAILING)), "--id", "f1").exit_code == 1
+    journal = home / "journal.db"
+    for leftover in home.glob("journal.db-*"):  # the WAL folded back in: the file alone
+        leftover.unlink()
+    with journal.open("r+b") as f:
+        f.seek(4096)
+        f.write(b"\x00damaged" * 512)
+    checked = CliRunner().invoke(cli, ["fsck"])
+    assert checked.exit_code == 1, checked.output  # damage found: not 'cannot open' (3)
+    assert "is damaged" in checked.output and "restore it from a backup" in checked.output
+    listed = CliRunner().invoke(cli, ["list"])
+    assert listed.exit_code == 3 and "is damaged" in listed.output
+    assert "Traceback" not in checked.output + listed.output
+
+
+def test_a_home_that_cannot_hold_run_directories_is_a_clear_failure(home, tmp_path,
+                                                                     write_blueprint):
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "runs").write_text("a file where the run directories should go")
+    result = mf("deploy", str(write_blueprint(FAILING)), "--id", "h1")
+    assert result.exit_code == 3, result.output  # the host could not be used: not a bug
+    assert "cannot prepare its run directory" in result.output
+    assert "internal error" not in result.output and "Traceback" not in result.output

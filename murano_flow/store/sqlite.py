@@ -97,10 +97,15 @@ class SqliteStore(Store):
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={sync.upper()}")
             self._migrate()
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"cannot open the journal {self.path}: {exc}",
-                             hint="check the path and permissions, or pick another "
-                                  "with --store sqlite:///PATH") from exc
+        except sqlite3.Error as exc:
+            if _damaged(exc):
+                raise CorruptState(
+                    f"cannot open the journal {self.path}: it is damaged, or not a journal "
+                    f"({exc})", hint="restore it from a backup, or point --store at the "
+                                     "journal") from exc
+            raise _unopenable(self.path, exc) from exc
+        except OSError as exc:
+            raise _unopenable(self.path, exc) from exc
 
     def _migrate(self) -> None:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
@@ -134,7 +139,8 @@ class SqliteStore(Store):
                     raise
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
-                raise StoreError(f"journal {self.path}: {exc}") from exc
+                raise _damage(self.path, exc) if _damaged(exc) else StoreError(
+                    f"journal {self.path}: {exc}") from exc
 
     def create(self, deployment: DeploymentRecord, nodes: list[NodeRecord],
                events: list[Event]) -> None:
@@ -338,7 +344,26 @@ class SqliteStore(Store):
             try:
                 return self._db.execute(sql, args).fetchall()
             except sqlite3.Error as exc:
-                raise StoreError(f"journal {self.path}: {exc}") from exc
+                raise _damage(self.path, exc) if _damaged(exc) else StoreError(
+                    f"journal {self.path}: {exc}") from exc
+
+
+def _damaged(exc: sqlite3.Error) -> bool:
+    """Whether SQLite says the file itself is damaged (not locked, read-only, missing)."""
+    return isinstance(exc, sqlite3.DatabaseError) and not isinstance(
+        exc, sqlite3.OperationalError | sqlite3.IntegrityError | sqlite3.ProgrammingError)
+
+
+def _damage(path: Path, exc: sqlite3.Error) -> CorruptState:
+    return CorruptState(f"the journal {path} is damaged: {exc}",
+                        hint="restore it from a backup; 'murano-flow fsck' reports what it "
+                             "can still read")
+
+
+def _unopenable(path: Path, exc: BaseException) -> StoreError:
+    return StoreError(f"cannot open the journal {path}: {exc}",
+                      hint="check the path and permissions, or pick another with --store "
+                           "sqlite:///PATH")
 
 
 def _decode(row: dict[str, Any], json_cols: set[str]) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DecodeError, InDoubt
-from ..protocol import Plan, Result
+from ..protocol import NEVER_STARTED, Plan, Result
 from . import supervise
 from .base import Transport
 
@@ -119,7 +119,13 @@ class LocalTransport(Transport):
             return Result(plan.id, "error", started=started, finished=time.time(),
                           message=f"no interpreter for {plan.script_type} on this host "
                                   "(install PowerShell 7 'pwsh' to run .ps1 locally)")
-        rundir = self._prepare(plan)
+        try:
+            rundir = self._prepare(plan)
+        except OSError as exc:  # the home is a file, the disk is full, a name too long...
+            return Result(plan.id, "error", started=started, finished=time.time(),
+                          message=f"{NEVER_STARTED} cannot prepare its run directory under "
+                                  f"{self.runs}: {exc.strerror or exc} (check --home / "
+                                  "MURANO_FLOW_HOME and the free space)")
         script = str(rundir / f"script{SUFFIX[plan.script_type]}")
         (rundir / SPAWNED).touch()  # from here on, a re-attach must not assume it never ran
         try:
