@@ -293,7 +293,7 @@ class Engine(Steering, Waiting):
         records = [by_name[n] for n in graph.names]
         run = Run(self.store, self.listener, bp, graph, dep, records, Masker(bp.secrets),
                   reverse, [clear_outputs(r.outputs, self.secret) for r in records],
-                  owner=self._me, secret=self.secret)
+                  owner=self._me, secret=self.secret, secrets=tuple(bp.secrets))
         self._leases.hold(dep.id, lambda: run.done.put(LOST))
         run.on_failure = str(dep.settings.get("on_failure") or bp.on_failure)
         run.deadline = None if reverse else dep.settings.get("deadline")
@@ -660,11 +660,12 @@ class Engine(Steering, Waiting):
         if run.reverse:
             assert node.undo is not None
             extra = {"MURANO_FLOW_FAILURE": rec.reason} if rec.reason else {}
-            return None, plans.plan(node, node.undo, "undo", rec.attempt, ctx, extra)
+            return None, plans.plan(node, node.undo, "undo", rec.attempt, ctx, extra,
+                                    run.secrets)
         assert node.action is not None
-        check = plans.plan(node, node.check, "check", rec.attempt, ctx) \
+        check = plans.plan(node, node.check, "check", rec.attempt, ctx, secrets=run.secrets) \
             if node.check and i not in run.forced else None
-        action = plans.plan(node, node.action, "action", rec.attempt, ctx)
+        action = plans.plan(node, node.action, "action", rec.attempt, ctx, secrets=run.secrets)
         rec.inputs = plans.digest(action, where, run.masker.data)
         return check, action
 

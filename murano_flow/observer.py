@@ -75,7 +75,7 @@ def observe(store: Store, transports: Callable[[str, dict[str, Any]], Transport]
         try:
             ctx = plans.context(bp, node, deployment, lambda n: _readable(records[n], secret))
             where = plans.target(node, ctx)
-            plan = plans.plan(node, node.check, "check", stamp, ctx)
+            plan = plans.plan(node, node.check, "check", stamp, ctx, secrets=tuple(bp.secrets))
         except MuranoFlowError as exc:
             probes.append(Probe(name, "", UNKNOWN, str(exc)))
             continue

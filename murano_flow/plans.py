@@ -61,8 +61,9 @@ def _env_value(value: Any) -> str:
 
 
 def plan(node: Node, spec: ActionSpec, kind: str, attempt: int, ctx: dict[str, Any],
-         extra_env: dict[str, str] | None = None) -> Plan:
-    """The Plan running ``spec`` (the node's action, check or undo) for ``attempt``."""
+         extra_env: dict[str, str] | None = None, secrets: tuple[str, ...] = ()) -> Plan:
+    """The Plan running ``spec`` (the node's action, check or undo) for ``attempt``;
+    ``secrets`` are the values its host masks in what it writes of the run."""
     deployment = ctx["deployment"]
     env = {k: _env_value(render(v, ctx)) for k, v in spec.env}
     env.update({
@@ -82,7 +83,7 @@ def plan(node: Node, spec: ActionSpec, kind: str, attempt: int, ctx: dict[str, A
         kind=kind, attempt=attempt, script_type=spec.shell, body=spec.body,
         args=tuple(_env_value(render(a, ctx)) for a in spec.args), env=env, params=params,
         timeout=spec.timeout, reboot=node.reboot and kind == "action", stamp=time.time(),
-        idempotent=node.idempotent or kind == "check",
+        idempotent=node.idempotent or kind == "check", secrets=secrets,
     )
 
 

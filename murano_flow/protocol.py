@@ -28,6 +28,10 @@ PLAN_KINDS = ("action", "check", "undo")
 LOST_PREFIXES = ("lost:", "interrupted:")
 #: How an error result says the plan was certainly never started (safe to send again).
 NEVER_STARTED = "never started:"
+#: What a host answers for a run it collected earlier whose outputs carried a secret: it
+#: keeps no clear copy of them, so a second asking cannot get them.
+OUTPUTS_NOT_KEPT = ("lost: it ran (see its logs) but its outputs carried a secret and are not "
+                    "kept on the host; run it again to have them")
 #: Longest timeout a plan may carry (a week), and the longest text field.
 MAX_TIMEOUT = 7 * 24 * 3600.0
 MAX_TEXT = 16 * 1024 * 1024
@@ -40,6 +44,8 @@ class Plan:
     ``expires`` (epoch seconds, 0 for never) is when a host must refuse to start it: the
     engine has stopped waiting for it to be taken by then. ``reply_to`` names the queue
     for its notices; both travel in the signed body, so neither can be changed in transit.
+    ``secrets`` are the values the host masks in everything it writes of the run (logs,
+    results); they are in ``params`` anyway.
     """
 
     id: str
@@ -58,6 +64,7 @@ class Plan:
     idempotent: bool = False
     expires: float = 0.0
     reply_to: str = ""
+    secrets: tuple[str, ...] = ()
 
     def encode(self) -> bytes:
         """The plan as UTF-8 JSON."""
@@ -67,7 +74,8 @@ class Plan:
     def decode(cls, data: bytes | str) -> Plan:
         """Parse and validate a plan; raise DecodeError."""
         raw = _checked(_load(data, "plan"), "plan", _PLAN_FIELDS, cls)
-        return cls(**{**raw, "args": tuple(raw.get("args", ()))})
+        return cls(**{**raw, "args": tuple(raw.get("args", ())),
+                      "secrets": tuple(raw.get("secrets", ()))})
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +200,8 @@ _PLAN_FIELDS: dict[str, Check] = {
                 f"a finite number of seconds above 0, at most {MAX_TIMEOUT:g}"),
     "reboot": _FLAG, "stamp": _TIME, "idempotent": _FLAG, "expires": _TIME,
     "reply_to": _TEXT,
+    "secrets": ((lambda v: isinstance(v, list) and all(_is_text(a) and a for a in v)),
+                "a list of non-empty strings"),
 }
 _RESULT_FIELDS: dict[str, Check] = {
     "plan_id": _NAME, "status": _one_of(RESULT_STATUSES),

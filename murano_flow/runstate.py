@@ -83,6 +83,8 @@ class Run:
     recovered: bool = False
     #: The engines' shared secret, to seal outputs that carry a secret (None: mask only).
     secret: str | None = None
+    #: The secret parameter values, which hosts mask in what they write of a run.
+    secrets: tuple[str, ...] = ()
     #: The failure an automatic rollback answers.
     cause: str = ""
     infrastructure: bool = False

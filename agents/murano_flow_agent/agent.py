@@ -30,6 +30,7 @@ import sys
 import threading
 import time
 from collections import deque
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,7 +41,7 @@ from pika.adapters.blocking_connection import BlockingChannel
 
 from murano_flow.errors import DecodeError, SignatureError
 from murano_flow.masking import Masker, masked_url
-from murano_flow.protocol import NEVER_STARTED, Notice, Plan, Result
+from murano_flow.protocol import NEVER_STARTED, OUTPUTS_NOT_KEPT, Notice, Plan, Result
 from murano_flow.signing import NONCE, STAMP, ReplayGuard, sign, verify
 from murano_flow.transports.amqp import broker_error, close_quietly, connection_parameters
 from murano_flow.transports.local import LocalTransport
@@ -276,8 +277,20 @@ class Agent:
             return
         if self._notify(self.spool.reply_to(plan_id),
                         Notice("result", self.cfg.queue, plan_id, result)):
+            self._forget_secrets(plan_id, result)
             self.spool.published(plan_id)
         self.unpublished.discard(plan_id)
+
+    def _forget_secrets(self, plan_id: str, result: Result) -> None:
+        """Once the engine has the result, the spool keeps no secret: outputs that carry one
+        are replaced by a 'lost' answer for a later asking (the plan body goes next)."""
+        body = self.spool.plan(plan_id)[0]
+        if not body:
+            return
+        secrets = Plan.decode(body).secrets
+        if Masker(secrets).data(result.outputs) != result.outputs:
+            self.spool.finish(plan_id, replace(result, status="error", outputs={},
+                                               message=OUTPUTS_NOT_KEPT).encode())
 
     def _notify(self, reply_to: str, notice: Notice) -> bool:
         """Publish a signed notice; True once the broker confirmed it."""

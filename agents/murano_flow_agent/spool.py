@@ -4,7 +4,9 @@ it is published, so neither a crash of the agent nor a lost connection loses eit
 Layout under the spool directory (mode 0700), one file per plan id (hashed name)::
 
     plans/ID.json       the plan as received (body, signature headers, reply-to queue),
-                        written before the ack; its nonce feeds replay protection
+                        written before the ack; its nonce feeds replay protection; the
+                        body (which holds the plan's secrets) is dropped once the result
+                        is published: what deduplication needs (id, nonce) stays
     running/ID          execution started (written before the script is launched)
     results/ID.json     the recorded result (written before it is published)
     rebooting/ID        the host reboots before the result may be published
@@ -107,9 +109,14 @@ class Spool:
             path.unlink(missing_ok=True)
 
     def published(self, plan_id: str) -> None:
-        """Record that the broker confirmed the result. Not fsynced: if a crash loses
-        this marker, the result is published again, and the engine drops duplicates."""
+        """Record that the broker confirmed the result, and drop the plan's body (its
+        secrets): nothing runs it again. The marker is not fsynced: if a crash loses it,
+        the result is published again, and the engine drops duplicates."""
         atomic_write(self._path("published", plan_id), b"", durable=False)
+        path = self._path("plans", plan_id)
+        record = json.loads(path.read_text())
+        if record.get("body"):
+            self._write_plan(path, {**record, "body": ""})
 
     def prune(self, before: float) -> int:
         """Forget finished plans last touched before ``before`` (epoch seconds); how many.

@@ -17,11 +17,13 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ..errors import DecodeError, InDoubt
-from ..protocol import NEVER_STARTED, Plan, Result
+from ..masking import Masker
+from ..protocol import NEVER_STARTED, OUTPUTS_NOT_KEPT, Plan, Result
 from . import supervise
 from .base import Transport
 
@@ -152,9 +154,11 @@ class LocalTransport(Transport):
         rundir = self._rundir(plan)
         if (rundir / "result.json").exists():
             try:
-                return Result.decode((rundir / "result.json").read_bytes())
+                collected = Result.decode((rundir / "result.json").read_bytes())
             except DecodeError:
                 pass
+            else:
+                return _unmasked(collected, rundir)
         if not (rundir / SPAWNED).exists() and not (rundir / supervise.LOCK).exists():
             return None
         deadline = time.monotonic() + supervise.STARTUP_GRACE
@@ -190,13 +194,12 @@ class LocalTransport(Transport):
         rundir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
         for stale in ("output.json", "result.json", supervise.EXIT, "stdout.log", "stderr.log",
-                      SPAWNED, supervise.STARTED):
+                      SPAWNED, supervise.STARTED, _MASKED_OUTPUTS):
             (rundir / stale).unlink(missing_ok=True)
         (rundir / f"script{SUFFIX[plan.script_type]}").write_text(plan.body, "utf-8")
-        params = rundir / "params.json"
-        fd = os.open(params, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(plan.params, f, indent=1)
+        _private(rundir / supervise.PARAMS, json.dumps(plan.params, indent=1))
+        if plan.secrets:
+            _private(rundir / supervise.SECRETS, json.dumps(list(plan.secrets)))
         return rundir
 
     def _env(self, plan: Plan, rundir: Path) -> dict[str, str]:
@@ -240,11 +243,37 @@ class LocalTransport(Transport):
         outputs, problem = _read_outputs(rundir / "output.json")
         if problem and status == "ok":
             status, message = "failed", problem
+        supervise.scrub(rundir, list(plan.secrets))  # again: its supervisor may have died
         result = Result(plan.id, status, code if isinstance(code, int) else None,
                         tail(rundir / "stdout.log"), tail(rundir / "stderr.log"), outputs,
                         started, time.time(), message, str(rundir))
-        (rundir / "result.json").write_bytes(result.encode())  # "collected" marker for resume
+        # The "collected" marker for a resumed engine, without secrets: outputs that carry
+        # one are kept masked, and a resumed engine is told they are gone (see _unmasked).
+        masker = Masker(plan.secrets)
+        kept = replace(result, outputs=masker.data(outputs))
+        if kept.outputs != outputs:
+            (rundir / _MASKED_OUTPUTS).touch()
+        (rundir / "result.json").write_bytes(kept.encode())
+        (rundir / "output.json").unlink(missing_ok=True)
         return result
+
+
+#: Marks a collected result whose outputs carried a secret and were kept masked.
+_MASKED_OUTPUTS = "outputs.masked"
+
+
+def _unmasked(result: Result, rundir: Path) -> Result:
+    """A collected result as a resumed engine may use it: one whose outputs were kept
+    masked cannot pass them on, so it is an error the operator decides on."""
+    if not (rundir / _MASKED_OUTPUTS).exists():
+        return result
+    return replace(result, status="error", outputs={}, message=OUTPUTS_NOT_KEPT)
+
+
+def _private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 def _read_outputs(path: Path) -> tuple[dict[str, Any], str]:

@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 _INTERPRETERS = {"sh": ["/bin/sh"], "bash": ["bash"], "python": ["python3"],
                  "powershell": ["pwsh", "-NonInteractive", "-NoProfile", "-File"]}
 #: Files holding the plan's inputs (besides the script), removed once its result is collected.
-_INPUT_FILES = ("params.json", supervise.ENV)
+_INPUT_FILES = (supervise.PARAMS, supervise.ENV, supervise.SECRETS)
 #: The supervisor run on the host, and its name there: named by its content, so connections
 #: installing it at once (hosts sharing a machine) and engines of other versions never
 #: replace a file another one runs.
@@ -239,8 +239,11 @@ class SSHTransport(Transport):
                "MURANO_FLOW_OUTPUT": posixpath.join(rundir, "output.json"),
                "MURANO_FLOW_DEPLOYMENT": plan.deployment, "MURANO_FLOW_NODE": plan.node,
                "MURANO_FLOW_ATTEMPT": str(plan.attempt), "MURANO_FLOW_HOST_DIR": self._work()}
-        for name, data in ((_script(plan), plan.body), ("params.json", json.dumps(plan.params)),
-                           (supervise.ENV, json.dumps(env))):
+        inputs = [(_script(plan), plan.body), (supervise.PARAMS, json.dumps(plan.params)),
+                  (supervise.ENV, json.dumps(env))]
+        if plan.secrets:
+            inputs.append((supervise.SECRETS, json.dumps(list(plan.secrets))))
+        for name, data in inputs:
             with sftp.open(posixpath.join(rundir, name), "w") as f:
                 f.chmod(0o600)
                 f.write(data.encode())
@@ -337,6 +340,8 @@ class SSHTransport(Transport):
                 _remove(sftp, posixpath.join(rundir, name))
         with self._lock:
             self._collected.append(rundir)
+        for name in supervise.LOGS:  # our copies were streamed as written on the host
+            supervise.mask_file(local / name, list(plan.secrets))
         logs = tail(local / "stdout.log", TAIL_CHARS), tail(local / "stderr.log", TAIL_CHARS)
         if end is None:
             if code == supervise.LOST:

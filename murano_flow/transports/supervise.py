@@ -10,6 +10,12 @@ goes on, and a restarted parent re-attaches: lock held means "still running",
 script never started, whatever killed whom, so running it now cannot run it twice.
 The script's environment is ours plus ``RUNDIR/env.json`` if there is one.
 
+Secrets do not stay on disk: ``env.json`` and ``secrets.json`` (the values to mask) are
+read and removed before the script starts; when it ends, and before its end is recorded,
+every secret in its logs is overwritten with as many ``*`` (offsets stay valid for
+``--follow``) and ``params.json`` is removed. While the script runs, its logs are
+as it wrote them, in the private (0700) run directory.
+
 Over SSH the same file runs on the remote host: ``--detach`` starts the supervisor
 as a daemon (the run must outlive the connection), and ``--follow RUNDIR [OUT ERR]``
 copies the run's logs to its own stdout/stderr from those byte offsets until the end
@@ -39,6 +45,9 @@ STARTUP_GRACE = 10.0
 #: without a record (lost), or the script never started (so it may be started now).
 LOST, NEVER_STARTED = 3, 4
 LOCK, EXIT, ENV, SPAWNED, STARTED = "lock", "exit.json", "env.json", "spawned", "started"
+#: The run's inputs that hold secrets, and the list of secret values to mask in its logs.
+PARAMS, SECRETS = "params.json", "secrets.json"
+LOGS = ("stdout.log", "stderr.log")
 
 
 def lock(fd: int, *, wait: bool) -> bool:
@@ -123,6 +132,8 @@ def supervise(rundir: Path, timeout: float, argv: list[str]) -> int:
     env = None
     if (rundir / ENV).exists():
         env = {**os.environ, **json.loads((rundir / ENV).read_text("utf-8"))}
+    secrets = _taken(rundir / SECRETS)
+    (rundir / ENV).unlink(missing_ok=True)
     (rundir / STARTED).touch()
     with (rundir / "stdout.log").open("ab") as so, (rundir / "stderr.log").open("ab") as se:
         try:
@@ -149,9 +160,46 @@ def supervise(rundir: Path, timeout: float, argv: list[str]) -> int:
     code = proc.returncode
     if status == "failed" and code is not None and code < 0:
         message = f"killed by signal {signal.Signals(-code).name}"
+    scrub(rundir, secrets)
     _write_exit(rundir, {"status": status, "code": code, "message": message,
                          "finished": time.time()})
     return 0
+
+
+def _taken(path: Path) -> list[str]:
+    """The secret values listed in ``path``, which is removed."""
+    try:
+        values = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return []
+    path.unlink(missing_ok=True)
+    return [v for v in values if isinstance(v, str) and v] if isinstance(values, list) else []
+
+
+def scrub(rundir: Path, secrets: list[str]) -> None:
+    """Remove the run's parameters and overwrite every secret in its logs in place."""
+    (rundir / PARAMS).unlink(missing_ok=True)
+    for name in LOGS:
+        mask_file(rundir / name, secrets)
+
+
+def mask_file(path: Path, secrets: list[str]) -> None:
+    """Overwrite each of ``secrets`` in the file with as many ``*`` (same length, so that
+    byte offsets into it stay valid)."""
+    needles = sorted({s.encode() for s in secrets if s}, key=len, reverse=True)
+    if not needles:
+        return
+    try:
+        with path.open("r+b") as f:
+            data = f.read()
+            masked = data
+            for needle in needles:
+                masked = masked.replace(needle, b"*" * len(needle))
+            if masked != data:
+                f.seek(0)
+                f.write(masked)
+    except FileNotFoundError:
+        return
 
 
 def detach(rundir: Path, timeout: float, argv: list[str]) -> int:
