@@ -141,7 +141,7 @@ class SignatureError(DecodeError):
     """A message failed authentication; ``reason`` is one of REASONS."""
 
     #: Why a message can be refused.
-    REASONS = ("unsigned", "mis-signed", "wrong-queue", "stale", "replayed")
+    REASONS = ("unsigned", "mis-signed", "wrong-queue", "stale", "replayed", "undecryptable")
 
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__("message", f"{reason}: {detail}")

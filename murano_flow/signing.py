@@ -1,14 +1,21 @@
-"""Authenticating messages between the engine and guest agents (standard library only).
+"""Authenticating and encrypting messages between the engine and guest agents.
 
 Every message carries, in its AMQP headers, the queue it was addressed to, a time
 stamp, a random nonce and an HMAC-SHA256 over all of them and the body, keyed with
 the agent's own key. So a message signed for one agent's queue does not verify on
 another's, a changed byte breaks the signature, and a captured message replayed
 later is refused: too old, or its nonce already seen.
+
+Bodies are encrypted too (:func:`encrypt`: Fernet, AES-128-CBC with HMAC-SHA256 from the
+``cryptography`` package, under a key derived with HKDF from the agent's key): a plan or a
+result read off a queue - by another agent, a broker user, a capture - reveals nothing,
+and only that agent and the engines (which derive every agent's key) can read it.
 """
 
 from __future__ import annotations
 
+import base64
+import functools
 import hashlib
 import hmac
 import math
@@ -42,6 +49,38 @@ def agent_key(secret: str, queue: str) -> str:
     """
     return hmac.new(secret.encode(), b"murano-flow agent key\0" + queue.encode(),
                     hashlib.sha256).hexdigest()
+
+
+#: Header naming the agent a notice comes from (its key opens the body).
+AGENT = "mf-agent"
+_CIPHER_INFO = b"murano-flow message encryption v1"
+
+
+@functools.lru_cache(maxsize=4096)
+def _fernet(key: str) -> Any:
+    from cryptography.fernet import Fernet
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                   info=_CIPHER_INFO).derive(bytes.fromhex(key))
+    return Fernet(base64.urlsafe_b64encode(derived))
+
+
+def encrypt(key: str, body: bytes) -> bytes:
+    """``body`` encrypted (and authenticated) for the holder of the agent key ``key``."""
+    return bytes(_fernet(key).encrypt(body))
+
+
+def decrypt(key: str, token: bytes) -> bytes:
+    """The body :func:`encrypt` sealed under ``key``; SignatureError if it cannot be."""
+    from cryptography.fernet import InvalidToken
+
+    try:
+        return bytes(_fernet(key).decrypt(token))
+    except (InvalidToken, ValueError, TypeError):
+        raise SignatureError("undecryptable", "the body is not encrypted with this "
+                                              "agent's key") from None
 
 
 def _mac(key: str, queue: str, stamp: str, nonce: str, body: bytes) -> str:

@@ -42,7 +42,7 @@ from pika.adapters.blocking_connection import BlockingChannel
 from murano_flow.errors import DecodeError, SignatureError
 from murano_flow.masking import Masker, masked_url
 from murano_flow.protocol import NEVER_STARTED, OUTPUTS_NOT_KEPT, Notice, Plan, Result
-from murano_flow.signing import NONCE, STAMP, ReplayGuard, sign, verify
+from murano_flow.signing import AGENT, NONCE, STAMP, ReplayGuard, decrypt, encrypt, sign, verify
 from murano_flow.transports.amqp import broker_error, close_quietly, connection_parameters
 from murano_flow.transports.local import LocalTransport
 
@@ -202,7 +202,7 @@ class Agent:
               redelivered: bool) -> None:
         try:
             verify(self.cfg.key, self.cfg.queue, body, headers, max_age=self.cfg.max_age)
-            plan = Plan.decode(body)
+            plan = Plan.decode(decrypt(self.cfg.key, body))
         except SignatureError as exc:
             log.error("REJECTED a message on queue %s: %s - %s; it is dropped",
                       self.cfg.queue, exc.reason, exc.cause)
@@ -287,7 +287,7 @@ class Agent:
         body = self.spool.plan(plan_id)[0]
         if not body:
             return
-        secrets = Plan.decode(body).secrets
+        secrets = self._plan(plan_id).secrets
         if Masker(secrets).data(result.outputs) != result.outputs:
             self.spool.finish(plan_id, replace(result, status="error", outputs={},
                                                message=OUTPUTS_NOT_KEPT).encode())
@@ -297,9 +297,10 @@ class Agent:
         channel = self._channel
         if channel is None:
             return False
-        body = notice.encode()
-        props = pika.BasicProperties(delivery_mode=2, content_type="application/json",
-                                     type=notice.kind, headers=sign(self.cfg.key, reply_to, body))
+        body = encrypt(self.cfg.key, notice.encode())
+        headers = {**sign(self.cfg.key, reply_to, body), AGENT: self.cfg.queue}
+        props = pika.BasicProperties(delivery_mode=2, content_type="application/octet-stream",
+                                     type=notice.kind, headers=headers)
         try:
             channel.basic_publish("", reply_to, body, props, mandatory=True)
         except pika.exceptions.UnroutableError:
@@ -344,7 +345,7 @@ class Agent:
                     self.queued.pop(plan_id, None)
 
     def _execute(self, plan_id: str, reattach: bool) -> None:
-        plan = Plan.decode(self.spool.plan(plan_id)[0])
+        plan = self._plan(plan_id)
         host = self._host(plan)
         self.current = plan_id
         with self._lock:
@@ -374,6 +375,10 @@ class Agent:
         else:
             self.outbox.append(("result", plan_id))
         self._wake()
+
+    def _plan(self, plan_id: str) -> Plan:
+        """The spooled plan (kept encrypted as received), opened."""
+        return Plan.decode(decrypt(self.cfg.key, self.spool.plan(plan_id)[0]))
 
     def _host(self, plan: Plan) -> LocalTransport:
         """One working directory per entity, as the local transport keeps per host."""

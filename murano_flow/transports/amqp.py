@@ -48,7 +48,7 @@ from ..errors import (
 )
 from ..masking import masked_url
 from ..protocol import Notice, Plan, Result
-from ..signing import ReplayGuard, agent_key, new_key, sign, verify
+from ..signing import AGENT, ReplayGuard, agent_key, decrypt, encrypt, new_key, sign, verify
 from .base import Transport
 
 log = logging.getLogger(__name__)
@@ -294,9 +294,9 @@ class Broker:
         lim, plan = call.limits, call.plan
         # Not taken in time: the broker drops it and the agent refuses it (the time is
         # signed), so a late agent cannot run what the engine stopped waiting for.
-        body = replace(plan, expires=time.time() + lim.ready_timeout,
-                       reply_to=self.results_queue).encode()
-        props = pika.BasicProperties(delivery_mode=2, content_type="application/json",
+        body = encrypt(call.key, replace(plan, expires=time.time() + lim.ready_timeout,
+                                         reply_to=self.results_queue).encode())
+        props = pika.BasicProperties(delivery_mode=2, content_type="application/octet-stream",
                                      type="plan", reply_to=self.results_queue,
                                      headers=sign(call.key, call.queue, body),
                                      expiration=str(int(lim.ready_timeout * 1000)))
@@ -312,10 +312,20 @@ class Broker:
         channel.basic_ack(method.delivery_tag)  # after handling: a cut before it redelivers
 
     def _handle(self, body: bytes, headers: Any) -> None:
-        try:
-            notice = Notice.decode(body)
+        agent = (headers or {}).get(AGENT)
+        if not isinstance(agent, str) or not agent:
+            log.warning("IGNORED a message on %s that names no agent", self.results_queue)
+            return
+        try:  # the agent's key authenticates the message, then opens it
+            verify(agent_key(self.secret, agent), self.results_queue, body, headers,
+                   guard=self._guard)
+            notice = Notice.decode(decrypt(agent_key(self.secret, agent), body))
+        except SignatureError as exc:
+            log.warning("IGNORED a message claiming to come from agent '%s': %s (%s)",
+                        agent, exc.reason, exc.cause)
+            return
         except DecodeError as exc:
-            log.warning("ignored a malformed message on %s: %s", self.results_queue, exc)
+            log.warning("ignored a malformed message from agent '%s': %s", agent, exc)
             return
         with self._lock:
             call = self._calls.get(notice.plan_id)
@@ -323,15 +333,9 @@ class Broker:
             log.debug("dropped a %s for plan %s: nobody waits for it (a duplicate)",
                       notice.kind, notice.plan_id)
             return
-        if notice.agent != call.queue:
+        if agent != call.queue or notice.agent != agent:
             log.warning("IGNORED a %s for plan %s from agent '%s': the plan went to '%s'",
-                        notice.kind, notice.plan_id, notice.agent, call.queue)
-            return
-        try:
-            verify(call.key, self.results_queue, body, headers, guard=self._guard)
-        except SignatureError as exc:
-            log.warning("IGNORED a %s for plan %s claiming to come from agent '%s': %s (%s)",
-                        notice.kind, notice.plan_id, notice.agent, exc.reason, exc.cause)
+                        notice.kind, notice.plan_id, agent, call.queue)
             return
         self._heard.add(call.queue)
         if notice.kind == "result":

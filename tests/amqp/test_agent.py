@@ -17,9 +17,9 @@ import pika
 import pytest
 from helpers import AGENT_SECRET as SECRET
 
-from murano_flow.errors import ConnectError, InDoubt
+from murano_flow.errors import ConnectError, DecodeError, InDoubt, SignatureError
 from murano_flow.protocol import Notice, Plan, Result
-from murano_flow.signing import agent_key, new_key, sign, verify
+from murano_flow.signing import AGENT, agent_key, decrypt, encrypt, new_key, sign, verify
 from murano_flow.transports.amqp import Broker, Limits
 
 pytestmark = pytest.mark.integration
@@ -145,8 +145,8 @@ def test_forged_stale_wrong_queue_and_replayed_plans_are_rejected(tmp_path, agen
     agent.wait_log("waiting for plans")
     counter = tmp_path / "ran.txt"
     replies = f"mf-test.replies.{uuid.uuid4().hex[:8]}"
-    body = _plan(tmp_path, f'echo ran >> "{counter}"', reply_to=replies).encode()
     key = agent_key(SECRET, agent.queue)
+    body = encrypt(key, _plan(tmp_path, f'echo ran >> "{counter}"', reply_to=replies).encode())
     conn = pika.BlockingConnection(pika.URLParameters(broker_url))
     channel = conn.channel()
     channel.queue_declare(replies, exclusive=True)  # gone with the connection
@@ -179,7 +179,7 @@ def test_forged_stale_wrong_queue_and_replayed_plans_are_rejected(tmp_path, agen
             time.sleep(0.1)
             continue
         verify(key, replies, data, props.headers)  # the agent signs what it sends
-        notices.append(Notice.decode(data))
+        notices.append(Notice.decode(decrypt(key, data)))  # and encrypts it
     assert [n.kind for n in notices if n.kind != "heartbeat"] == ["accepted", "result"]
     assert notices[-1].result is not None and notices[-1].result.ok
     conn.close()
@@ -202,17 +202,24 @@ def test_the_engine_ignores_forged_and_misdirected_results(broker_url):
         if method:
             break
         time.sleep(0.1)
-    assert Plan.decode(data).id == plan.id
+    with pytest.raises(DecodeError):
+        Plan.decode(data)  # a plan off the queue is not readable as such...
+    assert Plan.decode(decrypt(agent_key(SECRET, queue), data)).id == plan.id  # ...but by it
+    with pytest.raises(SignatureError, match="undecryptable"):
+        decrypt(agent_key(SECRET, "another-agent"), data)  # and by no other agent
     reply_to = props.reply_to
 
-    def send(notice: Notice, key: str) -> None:
-        body = notice.encode()
-        channel.basic_publish("", reply_to, body,
-                              pika.BasicProperties(headers=sign(key, reply_to, body)))
+    def send(notice: Notice, key: str, agent: str = queue) -> None:
+        body = encrypt(key, notice.encode())
+        channel.basic_publish("", reply_to, body, pika.BasicProperties(
+            headers={**sign(key, reply_to, body), AGENT: agent}))
 
     forged = Result(plan.id, "ok", 0, outputs={"forged": True})
     send(Notice("result", queue, plan.id, forged), new_key())            # wrong key
-    send(Notice("result", "other", plan.id, forged), agent_key(SECRET, "other"))  # wrong agent
+    send(Notice("result", "other", plan.id, forged), agent_key(SECRET, "other"),
+         "other")  # a genuine agent, but not the one the plan went to
+    send(Notice("result", queue, plan.id, forged), agent_key(SECRET, "other"),
+         "other")  # the same, claiming inside to be the right one
     # the genuine one comes after the forged ones on the same queue: an answer that is
     # not it means a forged one was taken
     genuine = Result(plan.id, "failed", 7, message="the real one")

@@ -22,7 +22,7 @@ from helpers import AGENT_SECRET, wait_until
 
 from murano_flow.errors import ConnectError
 from murano_flow.protocol import NEVER_STARTED, Notice, Plan
-from murano_flow.signing import agent_key, sign, verify
+from murano_flow.signing import agent_key, decrypt, encrypt, sign, verify
 from murano_flow.store import SqliteStore
 from murano_flow.transports.amqp import AgentTransport, Broker, Limits
 
@@ -199,7 +199,7 @@ def _notices(conn: pika.BlockingConnection, queue: str, key: str, until: str) ->
         method, props, data = channel.basic_get(queue, auto_ack=True)
         if method is not None:
             verify(key, queue, data, props.headers)
-            got.append(Notice.decode(data))
+            got.append(Notice.decode(decrypt(key, data)))
         return any(n.kind == until for n in got)
 
     wait_until(arrived, f"a {until} notice on {queue}")
@@ -216,7 +216,7 @@ def test_an_agent_refuses_a_plan_past_its_signed_expiry_and_a_changed_reply_queu
     channel = conn.channel()
 
     def publish(plan: Plan, reply_to: str) -> None:
-        body = plan.encode()  # re-published without any AMQP expiration
+        body = encrypt(key, plan.encode())  # re-published without any AMQP expiration
         channel.basic_publish("", agent.queue, body, pika.BasicProperties(
             headers=sign(key, agent.queue, body), reply_to=reply_to))
 
@@ -251,7 +251,7 @@ def test_an_agent_killed_before_the_script_started_runs_it_once_on_restart(
     plan = Plan(id="t/job.Done/action/1", deployment="t", node="job.Done", kind="action",
                 attempt=1, script_type="sh", body=f'echo ran >> "{counter}"',
                 params={"entity": "job"}, reply_to=replies)
-    body = plan.encode()
+    body = encrypt(key, plan.encode())
     spool = Spool(Path(agent.root) / agent.queue)
     # as an agent SIGKILLed right after marking the plan started, before the spawn
     spool.accept(plan.id, body, sign(key, agent.queue, body), replies)
