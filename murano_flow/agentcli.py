@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import os
+import re
+import secrets
+import shlex
 import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import click
 
 from . import plans
 from .cliutil import journaled_blueprint
 from .errors import MuranoFlowError, UsageError
+from .protocol import RESULTS_EXCHANGE
 from .signing import agent_key
 from .transports.amqp import agent_queue, agent_secret
 from .userdata import LINUX_HOME, WINDOWS_HOME, cloud_init, powershell
@@ -53,23 +58,34 @@ def run(config: str, debug: bool) -> None:
               help="pip requirement the user-data installs the agent from.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Write to this file (mode 0600) instead of stdout.")
+@click.option("--broker-user", "user_script", type=click.Path(dir_okay=False),
+              help="Give the agent a broker login of its own (it may read only its queue and "
+                   "publish only its results) and write the rabbitmqctl commands that create "
+                   "it to this file (mode 0600): run it where rabbitmqctl reaches the "
+                   "broker, then delete it.")
 @click.pass_obj
 def config(settings: Any, entity: str | None, deployment: str | None, queue: str | None,
            agent_broker: str | None, spool: str | None, log_file: str | None, heartbeat: float,
-           reboot_command: str | None, user_data: str, package: str, output: str | None) -> None:
+           reboot_command: str | None, user_data: str, package: str, output: str | None,
+           user_script: str | None) -> None:
     """Print an agent's config (broker URL, queue, key), or user-data embedding it.
 
     The key is derived from this engine's agent secret and the queue, so only the
-    agent on that queue can read its plans' signatures and sign its results.
+    agent on that queue can read its plans and sign its results. Without
+    --broker-user the agent logs in to the broker as the engine does, and can then
+    read any queue: give each VM its own login.
     """
     try:
         queue = queue or _queue_of(settings, entity, deployment)
+        broker = agent_broker or settings.broker_url
+        if user_script:
+            broker = _own_login(broker, queue, Path(user_script))
         home = WINDOWS_HOME if user_data == "powershell" else LINUX_HOME
         spool = spool or (home if user_data != "none" else str(Path("agent-spool").resolve()))
         from murano_flow_agent.config import AgentConfig
 
         cfg = AgentConfig(
-            broker=agent_broker or settings.broker_url, queue=queue,
+            broker=broker, queue=queue,
             key=agent_key(agent_secret(settings.home), queue), spool=Path(spool),
             heartbeat=heartbeat,
             log_file=Path(log_file) if log_file else Path(spool) / "agent.log")
@@ -90,6 +106,38 @@ def config(settings: Any, entity: str | None, deployment: str | None, queue: str
         click.echo(f"wrote {output} (agent queue {queue}); it holds the agent's key", err=True)
     else:
         click.echo(text, nl=False)
+    if not user_script:
+        click.echo("note: this agent logs in with the engine's broker login, which can read "
+                   "every agent's queue; --broker-user gives it one of its own", err=True)
+
+
+def _own_login(broker: str, queue: str, script: Path) -> str:
+    """The agent's broker URL with a login of its own; writes the commands creating it."""
+    parts = urlsplit(broker)
+    user, password = f"mf-agent.{queue}", secrets.token_urlsafe(24)
+    vhost = unquote(parts.path[1:]) if len(parts.path) > 1 else "/"
+    host = parts.hostname or "127.0.0.1"
+    netloc = f"{quote(user, safe='')}:{password}@{host}" + (f":{parts.port}" if parts.port else "")
+    text = "\n".join([
+        "#!/bin/sh",
+        f"# murano-flow: a broker login for the agent on queue {queue}: it may configure and",
+        f"# read only that queue, and publish only to the {RESULTS_EXCHANGE} exchange.",
+        "set -e",
+        f"printf '%s\\n' {shlex.quote(password)} | rabbitmqctl add_user {shlex.quote(user)}",
+        f"rabbitmqctl set_permissions -p {shlex.quote(vhost)} {shlex.quote(user)} "
+        f"{shlex.quote(_only(queue))} {shlex.quote(_only(RESULTS_EXCHANGE))} "
+        f"{shlex.quote(_only(queue))}", ""])
+    fd = os.open(script, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    click.echo(f"wrote {script}: run it where rabbitmqctl reaches the broker (it creates the "
+               f"login {user}), then delete it", err=True)
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _only(name: str) -> str:
+    """A RabbitMQ permission pattern matching ``name`` and nothing else."""
+    return f"^{re.escape(name)}$"
 
 
 def _queue_of(settings: Any, entity: str | None, deployment: str | None) -> str:

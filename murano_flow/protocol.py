@@ -119,6 +119,10 @@ class Result:
         return cls(**_checked(raw, "result", _RESULT_FIELDS, cls))
 
 
+#: The exchange agents publish their notices to, routed by the engine's results queue: a
+#: named exchange, unlike the default one, can be granted to an agent's broker login alone.
+RESULTS_EXCHANGE = "murano-flow.results"
+
 #: What an agent tells the engine: it took a plan, it is still running it (or holds it
 #: queued behind another one), or how it ended.
 NOTICE_KINDS = ("accepted", "heartbeat", "result")

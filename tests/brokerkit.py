@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pika
@@ -226,3 +227,14 @@ def queue_exists(url: str, name: str) -> bool:
     finally:
         if conn.is_open:
             conn.close()
+
+
+def reply_queue(channel: Any, name: str) -> str:
+    """Declare ``name`` as an engine declares its results queue (exclusive here), bound to
+    the results exchange agents publish to; return it."""
+    from murano_flow.protocol import RESULTS_EXCHANGE
+
+    channel.queue_declare(name, exclusive=True)  # gone with the connection
+    channel.exchange_declare(RESULTS_EXCHANGE, "direct", durable=True)
+    channel.queue_bind(name, RESULTS_EXCHANGE, routing_key=name)
+    return name

@@ -41,7 +41,14 @@ from pika.adapters.blocking_connection import BlockingChannel
 
 from murano_flow.errors import DecodeError, SignatureError
 from murano_flow.masking import Masker, masked_url
-from murano_flow.protocol import NEVER_STARTED, OUTPUTS_NOT_KEPT, Notice, Plan, Result
+from murano_flow.protocol import (
+    NEVER_STARTED,
+    OUTPUTS_NOT_KEPT,
+    RESULTS_EXCHANGE,
+    Notice,
+    Plan,
+    Result,
+)
 from murano_flow.signing import AGENT, NONCE, STAMP, ReplayGuard, decrypt, encrypt, sign, verify
 from murano_flow.transports.amqp import broker_error, close_quietly, connection_parameters
 from murano_flow.transports.local import LocalTransport
@@ -302,7 +309,7 @@ class Agent:
         props = pika.BasicProperties(delivery_mode=2, content_type="application/octet-stream",
                                      type=notice.kind, headers=headers)
         try:
-            channel.basic_publish("", reply_to, body, props, mandatory=True)
+            channel.basic_publish(RESULTS_EXCHANGE, reply_to, body, props, mandatory=True)
         except pika.exceptions.UnroutableError:
             # a heartbeat for an engine that has gone is of no use to anyone
             log.log(logging.DEBUG if notice.kind == "heartbeat" else logging.WARNING,

@@ -47,7 +47,7 @@ from ..errors import (
     UsageError,
 )
 from ..masking import masked_url
-from ..protocol import Notice, Plan, Result
+from ..protocol import RESULTS_EXCHANGE, Notice, Plan, Result
 from ..signing import AGENT, ReplayGuard, agent_key, decrypt, encrypt, new_key, sign, verify
 from .base import Transport
 
@@ -242,6 +242,8 @@ class Broker:
         channel.confirm_delivery()
         channel.queue_declare(self.results_queue, durable=True,
                               arguments={"x-expires": RESULTS_EXPIRE_MS})
+        channel.exchange_declare(RESULTS_EXCHANGE, "direct", durable=True)
+        channel.queue_bind(self.results_queue, RESULTS_EXCHANGE, routing_key=self.results_queue)
         # Manual acks: with auto_ack, notices in flight when a connection drops are lost.
         channel.basic_consume(self.results_queue, self._on_notice)
         self._declared = set()

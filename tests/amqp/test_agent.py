@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pika
 import pytest
+from brokerkit import reply_queue
 from helpers import AGENT_SECRET as SECRET
 
 from murano_flow.errors import ConnectError, DecodeError, InDoubt, SignatureError
@@ -149,7 +150,7 @@ def test_forged_stale_wrong_queue_and_replayed_plans_are_rejected(tmp_path, agen
     body = encrypt(key, _plan(tmp_path, f'echo ran >> "{counter}"', reply_to=replies).encode())
     conn = pika.BlockingConnection(pika.URLParameters(broker_url))
     channel = conn.channel()
-    channel.queue_declare(replies, exclusive=True)  # gone with the connection
+    reply_queue(channel, replies)
 
     def publish(headers: dict | None) -> None:
         channel.basic_publish("", agent.queue, body,

@@ -17,6 +17,7 @@ from pathlib import Path
 import chain
 import pika
 import pytest
+from brokerkit import reply_queue
 from harness import Crasher, side_effects
 from helpers import AGENT_SECRET, wait_until
 
@@ -188,7 +189,7 @@ def test_a_plan_that_never_reached_the_broker_fails_as_unreachable(tmp_path, for
 def _replies(broker_url: str) -> tuple[pika.BlockingConnection, str]:
     conn = pika.BlockingConnection(pika.URLParameters(broker_url))
     name = f"mf-test.replies.{uuid.uuid4().hex[:8]}"
-    conn.channel().queue_declare(name, exclusive=True)
+    reply_queue(conn.channel(), name)
     return conn, name
 
 
