@@ -245,7 +245,7 @@ class Broker:
         channel.exchange_declare(RESULTS_EXCHANGE, "direct", durable=True)
         channel.queue_bind(self.results_queue, RESULTS_EXCHANGE, routing_key=self.results_queue)
         # Manual acks: with auto_ack, notices in flight when a connection drops are lost.
-        channel.basic_consume(self.results_queue, self._on_notice)
+        consumer = channel.basic_consume(self.results_queue, self._on_notice)
         self._declared = set()
         now = time.monotonic()
         with self._lock:
@@ -263,7 +263,7 @@ class Broker:
         # Our consumer goes first: a queue deleted under it makes the broker cancel it,
         # which pika reports as "consumer not found".
         with contextlib.suppress(self._pika.exceptions.AMQPError):
-            channel.cancel()
+            channel.basic_cancel(consumer)
             channel.queue_delete(self.results_queue)
 
     def _flush(self) -> None:
