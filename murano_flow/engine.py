@@ -693,10 +693,12 @@ class Engine(Steering, Waiting):
         if run.queues.get(key):
             run.runnable.append(key)
         rec, node = run.records[i], run.graph.nodes[i]
-        if out.kind == "in_doubt":  # nobody knows how it ended: a later run asks again
-            self._doubt(run, i, out.error)
-            return False
         res = out.result
+        if out.kind == "in_doubt" or (res is not None and res.lost):
+            # Nobody knows how it ended (a host that lost the run knows it started): kept
+            # in doubt for a later run to ask again; only the operator runs it afresh.
+            self._doubt(run, i, out.error if res is None else res.message)
+            return False
         if res is not None:
             rec.exit_code, rec.log_dir = res.exit_code, res.log_dir
             rec.stdout_tail = run.masker.text(res.stdout_tail)

@@ -25,7 +25,7 @@ class Outcome:
     result: Result | None = None
     satisfied: bool = False
     error: str = ""
-    #: failed | timeout | error | lost | unreachable | in_doubt (nobody knows how it ended)
+    #: failed | timeout | error | unreachable | in_doubt (nobody knows how it ended)
     kind: str = ""
 
     @classmethod
@@ -39,8 +39,6 @@ class Outcome:
     def failure_kind(self) -> str:
         """The kind of this failure, for retry policies and exit codes."""
         if self.result is not None:
-            if self.result.lost:
-                return "lost"
             if self.result.status == "error" and self.result.message.startswith(NEVER_STARTED):
                 return "unreachable"  # e.g. the agent took it after its signed expiry
             return _KIND_OF_STATUS.get(self.result.status, "error")

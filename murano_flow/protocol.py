@@ -101,7 +101,7 @@ class Result:
     @property
     def lost(self) -> bool:
         """Whether the host lost the run mid-action, so that it may have partly run: a
-        retry policy must not run it again; only the operator may (``resume``)."""
+        retry policy must not run it again; only the operator may (``resume --rerun``)."""
         return self.status == "error" and self.message.startswith(LOST_PREFIXES)
 
     def encode(self) -> bytes:

@@ -334,3 +334,28 @@ def test_a_home_that_cannot_hold_run_directories_is_a_clear_failure(home, tmp_pa
     assert result.exit_code == 3, result.output  # the host could not be used: not a bug
     assert "cannot prepare its run directory" in result.output
     assert "internal error" not in result.output and "Traceback" not in result.output
+
+
+_LONE = """\
+format: 1
+name: lone
+entities:
+  a:
+    states:
+      Deployed: {action: {script: lone.sh}}
+"""
+
+
+def test_a_run_that_ends_without_a_record_is_in_doubt_and_runs_again_only_when_asked(
+        home, tmp_path, write_blueprint):
+    counter = tmp_path / "runs.txt"
+    # The script outlives its supervisor, which records nothing (as on a full disk).
+    script = f'echo run >> "{counter}"\nkill -9 $PPID\n'
+    bp = str(write_blueprint(_LONE, files={"lone.sh": script}))
+    first = mf("deploy", bp, "--id", "lone")
+    assert first.exit_code == 3, first.output
+    assert "is in doubt" in first.output and "--rerun a.Deployed" in first.output
+    again = mf("resume", "lone")  # asks again: still no record, so still in doubt
+    assert again.exit_code == 3 and counter.read_text() == "run\n", again.output
+    rerun = mf("resume", "lone", "--rerun", "a.Deployed")
+    assert counter.read_text() == "run\nrun\n", rerun.output  # only on the operator's word

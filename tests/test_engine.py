@@ -148,14 +148,14 @@ def test_retries_only_for_the_listed_exit_codes():
         "exit code 2: no (not retried: exit code 2 is not in retries.on_failures)")
 
 
-def test_a_lost_run_is_never_retried_by_the_policy():
+def test_a_lost_run_is_in_doubt_never_retried_by_the_policy():
     rec = Recorder()
     rec.behaviour["a.Deployed/action"] = lambda p: Result(
         p.id, "error", message="lost: the run left no record of how it ended")
     _, store, _, dep = run(RETRY, rec)
     assert dep.state == "failed" and len(rec.calls) == 1
-    assert store.nodes(dep.id)[0].reason.endswith(
-        "(not retried: the run was lost mid-action)")
+    node = store.nodes(dep.id)[0]
+    assert node.status == "in_doubt" and node.reason.startswith("lost: the run left no record")
 
 
 @pytest.mark.parametrize("on,status,runs", [

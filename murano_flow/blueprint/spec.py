@@ -64,8 +64,6 @@ class RetryPolicy:
             return "no retries"
         if attempt > self.count:
             return f"after {attempt} attempts"
-        if kind == "lost":  # it may have partly run: only the operator may run it again
-            return "not retried: the run was lost mid-action"
         if not self.on or kind in self.on or (kind == "failed" and exit_code in self.on):
             return ""
         what = f"exit code {exit_code}" if kind == "failed" else kind

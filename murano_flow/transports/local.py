@@ -72,7 +72,8 @@ def lost_message(idempotent: bool) -> str:
     """Why a run whose supervisor died without recording its end is an error."""
     return ("lost: the run left no record of how it ended (was the host restarted?)"
             + ("" if idempotent else "; not run again because the state is not marked "
-                                     "idempotent - check the host, then resume to run it again"))
+                                     "idempotent - check the host, then resume with --rerun "
+                                     "to run it again"))
 
 
 def parse_outputs(text: str) -> tuple[dict[str, Any], str]:
@@ -236,7 +237,8 @@ class LocalTransport(Transport):
     def _collect(self, plan: Plan, rundir: Path, started: float) -> Result:
         end = supervise.read_exit(rundir) or {
             "status": "error", "code": None,
-            "message": "the run ended without a record (its supervisor was killed)"}
+            "message": "lost: the run ended without a record of how (its supervisor was "
+                       "killed, or could not write it: a full disk?)"}
         status, code, message = str(end["status"]), end.get("code"), str(end.get("message", ""))
         if self._closed and status != "ok":
             status, message = "error", "stopped: the engine is shutting down"
