@@ -203,6 +203,8 @@ class _Builder:
         host_path = (*base, "host") if "host" in raw else (*base[:2], "host")
         host = host_spec(raw.get("host", entity.get("host")))
         templates = host_templates(host, host_path)
+        if host.transport == "winrm":
+            self._winrm_login(dict(host.fields), host_path)
         for k, spec in actions.items():
             templates += action_templates(spec, (*base, k))
             self._no_secret_in_args(spec, (*base, k, "args"))
@@ -217,6 +219,24 @@ class _Builder:
             if raw.get(k) is not None and raw.get("action") is None:
                 self.diag((*base, k), f"'{k}' needs an 'action' in the same state")
         return {"actions": actions, "host": host, "templates": templates, "wait": wait}
+
+    def _winrm_login(self, fields: dict[str, Any], path: YPath) -> None:
+        """A WinRM host logs in with user and password, or a client certificate: one of
+        them must be there (their values may be expressions)."""
+        raw = fields.get("options")
+        options: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        auth = options.get("auth", "ntlm")
+        if is_template(auth):
+            return
+        if auth == "certificate":
+            missing = [f"options.{k}" for k in ("cert_pem", "cert_key_pem") if k not in options]
+            how = ""
+        else:
+            missing = [k for k in ("user", "password") if k not in fields]
+            how = " (the password from a secret parameter)"
+        if missing:
+            self.diag(path, f"a winrm host with {auth} auth needs {' and '.join(missing)}{how}",
+                      key=True)
 
     def _no_secret_in_args(self, spec: ActionSpec | None, path: YPath) -> None:
         """Arguments are on every local user's process list: secrets go by env or params."""

@@ -14,6 +14,7 @@ dispatch, instead of freezing the engine or exhausting memory.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 import sys
@@ -234,7 +235,18 @@ def analyze(src: str) -> Analysis:
     _collect_names(tree, out)
     _collect_outputs(tree, out)
     _collect_params(tree, out)
+    _check_filters(tree, out)
     return out
+
+
+def _check_filters(tree: nodes.Template, out: Analysis) -> None:
+    """Filters and tests the sandbox does not know fail at deploy time: say so now."""
+    for kind, node_type, known in (("filter", nodes.Filter, _ENV.filters),
+                                   ("test", nodes.Test, _ENV.tests)):
+        for name in sorted({n.name for n in tree.find_all(node_type)} - set(known)):
+            close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+            out.problems.append(f"unknown {kind} '{name}'"
+                                + (f" (did you mean '{close[0]}'?)" if close else ""))
 
 
 def _collect_names(tree: nodes.Template, out: Analysis) -> None:
