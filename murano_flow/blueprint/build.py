@@ -27,6 +27,9 @@ from .waits import wait_spec, wait_templates
 
 #: Largest member count of one entity.
 MAX_COUNT = 100_000
+#: Most requirements a blueprint may expand to in all: 'x[*]' required by every member of
+#: a large count grows as the square of the count.
+MAX_EDGES = 2_000_000
 
 #: Names usable in expressions evaluated while expanding (count, requires, when).
 _STATIC = CONTEXT_NAMES - {"outputs"}
@@ -98,6 +101,8 @@ class _Builder:
         #: Declared parameter names: one without a value is reported once, as missing.
         self.declared: frozenset[str] = frozenset()
         self.parameters: dict[str, Parameter] = {}
+        #: Requirements expanded so far (bounded by MAX_EDGES).
+        self.edges = 0
 
     def diag(self, path: YPath, message: str, *, key: bool = False) -> None:
         self.problems.append(self.smap.diag(path, message, key=key))
@@ -257,8 +262,13 @@ class _Builder:
         for i, item in enumerate([req_raw] if isinstance(req_raw, str) else req_raw):
             path = (*base, "requires") if isinstance(req_raw, str) else (*base, "requires", i)
             text = self._static(item, path, ctx)
-            if text is not None and str(text).strip():
+            if text is not None and str(text).strip() and self.edges <= MAX_EDGES:
                 requires += self._resolve(str(text), group, index, path) or []
+        self.edges += len(requires)
+        if self.edges > MAX_EDGES >= self.edges - len(requires):  # said once, where it tips
+            self.diag((*base, "requires"), f"the blueprint expands to more than {MAX_EDGES:,} "
+                      "requirements: when every member of a large count requires all members "
+                      "of another ('x[*]'), add one state that requires 'x[*]' and require it")
         actions: dict[str, ActionSpec | None] = shared["actions"]
         when = (raw.get("action") or {}).get("when", True) if isinstance(raw.get("action"), dict) \
             else True
