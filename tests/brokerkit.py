@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -238,3 +239,94 @@ def reply_queue(channel: Any, name: str) -> str:
     channel.exchange_declare(RESULTS_EXCHANGE, "direct", durable=True)
     channel.queue_bind(name, RESULTS_EXCHANGE, routing_key=name)
     return name
+
+
+@dataclass
+class TlsBroker:
+    """A second, real RabbitMQ node with only a TLS listener, its certificate made by a CA
+    the test made: ``url`` trusts that CA (``?cafile=``), ``untrusted`` does not."""
+
+    url: str
+    untrusted: str
+    ca: Path
+
+
+def _test_ca(directory: Path) -> None:
+    """A CA and a certificate for localhost/127.0.0.1 signed by it, as PEM files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "murano-flow test CA")])
+
+    def cert(subject: x509.Name, public: Any, *extensions: tuple[Any, bool]) -> Any:
+        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(ca_name)
+                   .public_key(public).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(hours=1))
+                   .not_valid_after(now + datetime.timedelta(days=1)))
+        for extension, critical in extensions:
+            builder = builder.add_extension(extension, critical=critical)
+        return builder.sign(ca_key, hashes.SHA256())
+
+    ca = cert(ca_name, ca_key.public_key(), (x509.BasicConstraints(ca=True, path_length=0), True))
+    names = x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                         x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+    server = cert(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]),
+                  key.public_key(), (names, False))
+    pem = serialization.Encoding.PEM
+    (directory / "ca.pem").write_bytes(ca.public_bytes(pem))
+    (directory / "server.pem").write_bytes(server.public_bytes(pem))
+    (directory / "server.key").write_bytes(key.private_bytes(
+        pem, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()))
+
+
+@pytest.fixture(scope="session")
+def tls_broker() -> Iterator[TlsBroker]:
+    """Start the TLS node for the session (as the rabbitmq user, like the system's own
+    node); the suite fails, not skips, when it cannot."""
+    import tempfile
+
+    from helpers import free_ports, wait_until
+
+    home = Path(tempfile.mkdtemp(prefix="mf-tls-"))
+    port, dist = free_ports(2)
+    _test_ca(home)
+    (home / "rabbitmq.conf").write_text("\n".join([
+        "listeners.tcp = none", f"listeners.ssl.default = 127.0.0.1:{port}",
+        *(f"ssl_options.{k} = {home / v}" for k, v in (
+            ("cacertfile", "ca.pem"), ("certfile", "server.pem"), ("keyfile", "server.key"))),
+        "ssl_options.verify = verify_none", "ssl_options.fail_if_no_peer_cert = false", ""]))
+    (home / "enabled_plugins").write_text("[].\n")
+    subprocess.run(["chown", "-R", "rabbitmq:rabbitmq", str(home)], check=True)
+    node = f"mf-tls-{port}@localhost"
+    env = {"HOME": "/var/lib/rabbitmq", "PATH": os.environ.get("PATH", ""),
+           "RABBITMQ_NODENAME": node, "RABBITMQ_DIST_PORT": str(dist),
+           "RABBITMQ_CONFIG_FILE": str(home / "rabbitmq"),
+           "RABBITMQ_MNESIA_BASE": str(home / "mnesia"), "RABBITMQ_LOG_BASE": str(home / "log"),
+           "RABBITMQ_ENABLED_PLUGINS_FILE": str(home / "enabled_plugins"),
+           "RABBITMQ_PID_FILE": str(home / "pid")}
+    started = subprocess.run(
+        ["runuser", "-u", "rabbitmq", "--", "env", *(f"{k}={v}" for k, v in env.items()),
+         "/usr/lib/rabbitmq/bin/rabbitmq-server", "-detached"], capture_output=True, text=True,
+        timeout=120)
+    if started.returncode != 0:
+        pytest.fail(f"cannot start a RabbitMQ node with a TLS listener: {started.stderr}")
+
+    def listening() -> bool:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+            return True
+        return False
+
+    wait_until(listening, f"the TLS node {node} to listen on {port}", timeout=180)
+    base = f"amqps://guest:guest@localhost:{port}/%2F"
+    yield TlsBroker(f"{base}?cafile={home / 'ca.pem'}", base, home / "ca.pem")
+    with contextlib.suppress(OSError, ValueError):
+        os.kill(int((home / "pid").read_text()), signal.SIGTERM)
+    wait_until(lambda: not listening(), f"the TLS node {node} to stop", timeout=120)
+    subprocess.run(["rm", "-rf", str(home)], check=False)

@@ -29,13 +29,14 @@ import contextlib
 import logging
 import os
 import secrets
+import ssl
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from ..durations import seconds
 from ..errors import (
@@ -210,7 +211,8 @@ class Broker:
                     self._down_noted = True
                     log.warning("cannot reach the broker at %s (%s); retrying",
                                 masked_url(self.url), problem)
-                if time.monotonic() - down_since > self.connect_timeout:
+                # Refused credentials or an untrusted certificate will not heal by waiting.
+                if _refusal(exc) or time.monotonic() - down_since > self.connect_timeout:
                     self._fail_unsent(ConnectError(
                         f"cannot reach the broker at {masked_url(self.url)}: {problem}",
                         hint="start RabbitMQ (rabbitmq-server -detached) or fix --broker / "
@@ -469,12 +471,33 @@ class AgentTransport(Transport):
     detach = close
 
 
+#: Query parameters of an amqps:// URL that murano-flow reads itself (pika's own way is a
+#: Python dict literal in ``ssl_options=``): the CA bundle, and a client certificate.
+TLS_QUERY = ("cafile", "certfile", "keyfile")
+
+
 def connection_parameters(url: str) -> Any:
-    """pika parameters for ``url``, with our defaults where the URL sets none."""
+    """pika parameters for ``url``, with our defaults where the URL sets none.
+
+    ``amqps://`` verifies the broker's certificate and host name, against the system's CAs
+    or ``?cafile=PATH``; ``certfile=`` and ``keyfile=`` present a client certificate.
+    Raises ValueError for a URL pika or these rules refuse.
+    """
+    import ssl
+
     import pika
 
-    params = pika.URLParameters(url)
-    query = urlsplit(url).query
+    parts = urlsplit(url)
+    query = parse_qs(parts.query, keep_blank_values=True)
+    tls = {k: query.pop(k)[-1] for k in TLS_QUERY if k in query}
+    params = pika.URLParameters(urlunsplit(parts._replace(query=urlencode(query, doseq=True))))
+    if params.ssl_options is None and tls:
+        raise ValueError(f"{', '.join(tls)} in the broker URL need an amqps:// URL")
+    if params.ssl_options is not None:
+        context = ssl.create_default_context(cafile=tls.get("cafile"))
+        if "certfile" in tls:
+            context.load_cert_chain(tls["certfile"], tls.get("keyfile"))
+        params.ssl_options = pika.SSLOptions(context, server_hostname=parts.hostname)
     defaults = {"heartbeat": 30, "blocked_connection_timeout": 60, "connection_attempts": 1,
                 "socket_timeout": 5}
     for name, value in defaults.items():
@@ -492,6 +515,19 @@ def close_quietly(conn: Any) -> None:
             conn.close()
 
 
+def _refusal(exc: BaseException) -> bool:
+    """Whether the broker refused us for good (login, vhost, TLS certificate)."""
+    import pika.exceptions as pe
+
+    return isinstance(exc, pe.ProbableAuthenticationError | pe.ProbableAccessDeniedError) \
+        or _untrusted(exc)
+
+
+def _untrusted(exc: BaseException) -> bool:
+    """Whether TLS refused the broker's certificate (pika may wrap the SSL error)."""
+    return isinstance(exc, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(exc)
+
+
 def broker_error(exc: BaseException) -> str:
     """A one-line reason for a broker error (pika's own texts are often empty)."""
     import pika.exceptions as pe
@@ -500,5 +536,8 @@ def broker_error(exc: BaseException) -> str:
         return "the broker refused the user name or password in the broker URL"
     if isinstance(exc, pe.ProbableAccessDeniedError):
         return "the broker denied access to the virtual host in the broker URL"
+    if _untrusted(exc):
+        return ("the broker's TLS certificate is not trusted (" + str(exc).strip("()' ,")[:200]
+                + "): give its CA with ?cafile=PATH in the broker URL")
     text = str(exc).strip("()' ,")
     return f"{type(exc).__name__}: {text}" if text else f"{type(exc).__name__} (cannot connect)"
