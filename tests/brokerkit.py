@@ -57,6 +57,8 @@ class Forwarder:
         self.cuts = 0
         #: While set, the broker is out of reach: connections are closed as they come.
         self.down = threading.Event()
+        #: Every byte that crossed the forwarder, both ways (what a capture would see).
+        self.wire = bytearray()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -77,6 +79,8 @@ class Forwarder:
     def _pump(self, src: socket.socket, dst: socket.socket) -> None:
         try:
             while data := src.recv(65536):
+                with self._lock:
+                    self.wire += data
                 dst.sendall(data)
         except OSError:
             pass

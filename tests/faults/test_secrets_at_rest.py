@@ -1,8 +1,8 @@
-"""No secret in clear on disk: a deployment through local hosts and a guest agent whose
-actions and undos print a distinctive secret, read it from their environment and
-parameters, and publish it inside an output; then a rollback. Every file the engine, the
-supervisor and the agent leave behind (journal, run directories, spool, logs, the CLI's own
-output) is searched for the secret, byte for byte."""
+"""No secret in clear on disk or on the wire: a deployment through local hosts and a guest
+agent whose actions and undos print a distinctive secret, read it from their environment
+and parameters, and publish it inside an output; then a rollback. Every file the engine,
+the supervisor and the agent leave behind (journal, run directories, spool, logs, the CLI's
+own output) and every byte that crossed the broker connections are searched for it."""
 
 from __future__ import annotations
 
@@ -49,13 +49,13 @@ printf '{"token": "t-%s"}' "$PW" > "$MURANO_FLOW_OUTPUT"
 USE = 'echo "using $TOKEN"\n'
 
 
-def test_no_file_left_behind_holds_a_secret(tmp_path: Path, agents, broker_url):
-    agent = agents("rest")
+def test_no_file_left_behind_holds_a_secret(tmp_path: Path, agents, forwarder):
+    agent = agents("rest", broker=forwarder.url)  # every byte to and from the broker is kept
     (tmp_path / "show.sh").write_text(SHOW)
     (tmp_path / "use.sh").write_text(USE)
     (tmp_path / "bp.yaml").write_text(BLUEPRINT)
     crasher = Crasher(tmp_path / "home", "s", seed=0,
-                      env={"MURANO_FLOW_BROKER": broker_url,
+                      env={"MURANO_FLOW_BROKER": forwarder.url,
                            "MURANO_FLOW_AGENT_SECRET": AGENT_SECRET})
     params = ["-p", f"pw={SECRET}", "-p", f"queue={agent.queue}"]
     assert crasher.command("deploy", str(tmp_path / "bp.yaml"), "--id", "s",
@@ -68,6 +68,7 @@ def test_no_file_left_behind_holds_a_secret(tmp_path: Path, agents, broker_url):
              if p.is_file() and SECRET.encode() in p.read_bytes()
              and p.suffix not in (".sh", ".yaml")]
     assert not found, f"the secret is in clear in: {found}"
+    assert len(forwarder.wire) > 10_000 and SECRET.encode() not in forwarder.wire  # nor on it
 
 
 def _last_log(crasher: Crasher) -> str:
