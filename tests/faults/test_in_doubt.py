@@ -82,14 +82,21 @@ def assert_ran_once(counter: Path) -> None:
     assert all(line.endswith(" 1") for line in counter.read_text().splitlines())  # attempt 1
 
 
+def started(tmp_path: Path, agent, broker_url: str, pause: str):
+    """A deployment of the one-action blueprint through ``agent``, once the action runs:
+    (counter, crasher, params, the deploy process)."""
+    counter = tmp_path / "counter.txt"
+    crasher = engine(tmp_path, broker_url)
+    params = ["-p", f"counter={counter}", "-p", f"queue={agent.queue}", "-p", f"pause={pause}"]
+    deploy = crasher.command("deploy", str(write(tmp_path)), "--id", "doubt", *params)
+    wait_until(lambda: counted(counter, "start") == 1, "the agent started the action")
+    return counter, crasher, params, deploy
+
+
 def test_an_agent_that_goes_silent_leaves_the_state_in_doubt_and_resume_asks_again(
         tmp_path, agents, broker_url):
     agent = agents("stopped")
-    counter = tmp_path / "counter.txt"
-    crasher = engine(tmp_path, broker_url)
-    params = ["-p", f"counter={counter}", "-p", f"queue={agent.queue}", "-p", "pause=5"]
-    deploy = crasher.command("deploy", str(write(tmp_path)), "--id", "doubt", *params)
-    wait_until(lambda: counted(counter, "start") == 1, "the agent started the action")
+    counter, crasher, params, deploy = started(tmp_path, agent, broker_url, "5")
     assert agent.proc is not None
     agent.proc.send_signal(signal.SIGSTOP)  # alive, but silent: no heartbeat, no result
     try:
@@ -110,11 +117,7 @@ def test_an_agent_that_goes_silent_leaves_the_state_in_doubt_and_resume_asks_aga
 def test_an_agent_killed_and_back_after_the_heartbeat_timeout_runs_nothing_twice(
         tmp_path, agents, broker_url):
     agent = agents("killed")
-    counter = tmp_path / "counter.txt"
-    crasher = engine(tmp_path, broker_url)
-    params = ["-p", f"counter={counter}", "-p", f"queue={agent.queue}", "-p", "pause=4"]
-    deploy = crasher.command("deploy", str(write(tmp_path)), "--id", "doubt", *params)
-    wait_until(lambda: counted(counter, "start") == 1, "the agent started the action")
+    counter, crasher, params, deploy = started(tmp_path, agent, broker_url, "4")
     agent.kill()  # its supervisor goes on running the script
     assert deploy.wait(timeout=300) == 3, run_log(crasher)
     assert statuses(crasher)["job.Done"] == "in_doubt"
@@ -267,11 +270,7 @@ def test_an_agent_killed_before_the_script_started_runs_it_once_on_restart(
 def test_resume_rerun_runs_a_state_in_doubt_afresh_only_when_asked(tmp_path, agents,
                                                                     broker_url):
     agent = agents("rerun")
-    counter = tmp_path / "counter.txt"
-    crasher = engine(tmp_path, broker_url)
-    params = ["-p", f"counter={counter}", "-p", f"queue={agent.queue}", "-p", "pause=4"]
-    deploy = crasher.command("deploy", str(write(tmp_path)), "--id", "doubt", *params)
-    wait_until(lambda: counted(counter, "start") == 1, "the agent started the action")
+    counter, crasher, params, deploy = started(tmp_path, agent, broker_url, "4")
     agent.kill()
     assert deploy.wait(timeout=300) == 3
     bad = crasher.command("resume", "doubt", "--rerun", "job.Deployed", *params)
