@@ -360,7 +360,8 @@ def _continue(settings: Settings, deployment: str, given: dict[str, Any], worker
         if dep.state == "rolling_back":  # its engine died while undoing: finish that
             what = "rollback"
         elif dep.state == "failed" and what == "deploy" and any(
-                n.status == "undo_failed" for n in store.nodes(dep.id)):
+                n.status == "undo_failed" or (n.status == "in_doubt" and n.intention == "revert")
+                for n in store.nodes(dep.id)):
             click.echo(f"{dep.id}: its rollback failed; resume retries the rollback "
                        f"(to go forward instead: murano-flow deploy BLUEPRINT --id {dep.id})",
                        err=True)

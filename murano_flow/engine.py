@@ -189,7 +189,7 @@ class Engine(Steering, Waiting):
                        for r in self.store.nodes(deployment_id)):
                 return self._backward(bp, deployment_id, rerun=rerun, seen=seen)
             # Journaled as rolling back from here on: a crash while collecting still rolls back.
-            collected = self._forward(bp, deployment_id, settle=True, rerun=rerun, seen=seen)
+            collected = self._forward(bp, deployment_id, settle=True, seen=seen)
             if self.interrupted or collected.state != "rolling_back":
                 return collected
             return self._backward(bp, deployment_id, chained=True, rerun=rerun)
@@ -270,8 +270,8 @@ class Engine(Steering, Waiting):
 
     def _backward(self, bp: Blueprint, deployment_id: str, chained: bool = False,
                   rerun: tuple[str, ...] = (), seen: str | None = None) -> DeploymentRecord:
-        run = self._load(bp, deployment_id, reverse=True, chained=chained,
-                         rerun=() if chained else rerun, seen=None if chained else seen)
+        run = self._load(bp, deployment_id, reverse=True, chained=chained, rerun=rerun,
+                         seen=None if chained else seen)
         # What the rollback answers, kept through it (and through a crash in it).
         run.cause = run.dep.reason if run.dep.state == "rolling_back" else ""
         self._abandon_waits(run, "rolling back")
@@ -321,9 +321,13 @@ class Engine(Steering, Waiting):
         for name in names:
             i = run.graph.ids.get(name)
             rec = run.records[i] if i is not None else None
-            if rec is None or rec.status != NodeState.IN_DOUBT:
+            if rec is None or rec.status != NodeState.IN_DOUBT or (
+                    run.reverse and rec.intention != "revert"):  # a rollback reruns undos
                 self._release_claim(run)
-                why = "no such state" if rec is None else f"it is {rec.status}, not in doubt"
+                why = ("no such state" if rec is None else
+                       f"it is {rec.status}, not in doubt" if rec.status != NodeState.IN_DOUBT
+                       else "its action is in doubt, and a rollback runs only undos afresh "
+                            f"('resume {run.dep.id} --rerun {name}' runs the action)")
                 raise UsageError(f"--rerun {name}: {why}", hint=f"only a state in doubt runs "
                                  f"again this way; 'murano-flow status {run.dep.id} --nodes' "
                                  "shows each state's status")

@@ -579,3 +579,28 @@ def test_a_rollback_collects_what_a_dead_engine_left_running_and_stops_on_ctrl_c
     final = engine.rollback(bp, dep.id)  # again, uninterrupted: collect, then undo
     assert final.state == "rolled_back"
     assert sorted(slow.sent) == ["base.Deployed", "mid[0].Deployed"]
+
+
+def test_an_undo_in_doubt_stops_the_rollback_until_the_operator_reruns_it():
+    from murano_flow.errors import InDoubt, UsageError
+
+    rec = Recorder()
+    engine, store, bp, dep = run(UNDO, rec)
+
+    def silent(plan):
+        raise InDoubt("the host went quiet")
+
+    rec.behaviour["top.Deployed/undo"] = silent
+    final = engine.rollback(bp, dep.id)
+    status = {n.name: n.status for n in store.nodes(dep.id)}
+    assert final.state == "failed" and "top.Deployed is in doubt" in final.reason
+    assert status["top.Deployed"] == "in_doubt"
+    assert {status[f"mid[{i}].Deployed"] for i in range(3)} == {"reached"}  # nothing below
+    with pytest.raises(UsageError, match="it is reached, not in doubt"):
+        engine.rollback(bp, dep.id, rerun=("mid[0].Deployed",))
+    rec.behaviour.pop("top.Deployed/undo")
+    final = engine.rollback(bp, dep.id, rerun=("top.Deployed",))
+    assert final.state == "rolled_back"
+    undos = [p.id for p in rec.calls if p.kind == "undo" and p.node == "top.Deployed"]
+    assert len(undos) == 2 and undos[0] != undos[1]  # run afresh: a new attempt, a new id
+    assert rec.nodes("undo")[-1] == "base.Deployed"
