@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -359,3 +360,24 @@ def test_a_run_that_ends_without_a_record_is_in_doubt_and_runs_again_only_when_a
     assert again.exit_code == 3 and counter.read_text() == "run\n", again.output
     rerun = mf("resume", "lone", "--rerun", "a.Deployed")
     assert counter.read_text() == "run\nrun\n", rerun.output  # only on the operator's word
+
+
+def test_a_read_only_journal_can_be_read_and_says_so_when_written(home, write_blueprint):
+    """Mounted read-only (in a mount namespace of the test's own): read commands work, a
+    command that must write says why it cannot."""
+    if shutil.which("unshare") is None:
+        pytest.fail("the read-only journal test needs util-linux's unshare")
+    bp = str(write_blueprint(FAILING))
+    assert mf("deploy", bp, "--id", "r1").exit_code == 1
+    view = home.parent / "read-only"
+    view.mkdir()
+    murano = [sys.executable, "-m", "murano_flow", "--store", f"sqlite:///{view}/journal.db"]
+    script = (f"mount --bind {home} {view} && mount -o remount,bind,ro {view} && "
+              f"{shlex.join([*murano, 'list'])} && {shlex.join([*murano, 'status', 'r1'])} && "
+              f"{{ {shlex.join([*murano, 'deploy', bp, '--id', 'r2'])}; echo \"deploy $?\"; }}")
+    done = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr  # list and status worked
+    assert "r1" in done.stdout and "deploy 3" in done.stdout
+    assert "is read-only here, and this command needs to write it" in done.stderr
+    assert "Traceback" not in done.stdout + done.stderr

@@ -10,6 +10,7 @@ batch of completions, not one per transition.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -90,12 +91,19 @@ class SqliteStore(Store):
             raise StoreError(f"unknown sync setting {sync!r}", hint="use sync=normal or sync=full")
         self.path = Path(path)
         self._lock = threading.RLock()
+        #: Opened read-only: the file or its folder cannot be written here.
+        self.read_only = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
-                                       check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={sync.upper()}")
+            try:
+                self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                                           check_same_thread=False)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute(f"PRAGMA synchronous={sync.upper()}")
+            except sqlite3.OperationalError:
+                if not self._unwritable():
+                    raise
+                self._db = self._open_read_only()
             self._migrate()
         except sqlite3.Error as exc:
             if _damaged(exc):
@@ -107,6 +115,28 @@ class SqliteStore(Store):
         except OSError as exc:
             raise _unopenable(self.path, exc) from exc
 
+    def _unwritable(self) -> bool:
+        """Whether the journal exists but this process may not write it or its folder (a
+        read-only mount, or another user's journal): reading it is still possible."""
+        return self.path.is_file() and os.access(self.path, os.R_OK) and not (
+            os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK))
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """A read-only connection; 'immutable' when SQLite cannot even share the WAL index
+        (it then reads the file as it is, which nothing can change from here)."""
+        uri = self.path.resolve().as_uri()
+        for mode in ("mode=ro", "mode=ro&immutable=1"):
+            db = sqlite3.connect(f"{uri}?{mode}", uri=True, timeout=30, isolation_level=None,
+                                 check_same_thread=False)
+            try:
+                db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlite3.OperationalError:
+                db.close()
+                continue
+            self.read_only = True
+            return db
+        raise sqlite3.OperationalError("unable to open database file, even read-only")
+
     def _migrate(self) -> None:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
@@ -115,6 +145,10 @@ class SqliteStore(Store):
         self._migrated = (version, SCHEMA_VERSION)
         if version == SCHEMA_VERSION:
             return
+        if self.read_only:
+            raise StoreError(f"the journal {self.path} needs an upgrade to schema "
+                             f"{SCHEMA_VERSION} but is read-only here",
+                             hint="run any command once where it can be written")
         with self._tx() as db:  # executescript() would commit halfway; run statements one by one
             # Read again under the write lock: another process may have just migrated it.
             version = db.execute("PRAGMA user_version").fetchone()[0]
@@ -139,6 +173,10 @@ class SqliteStore(Store):
                     raise
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
+                if self.read_only:
+                    raise StoreError(f"the journal {self.path} is read-only here, and this "
+                                     "command needs to write it",
+                                     hint="run it where the journal can be written") from exc
                 raise _damage(self.path, exc) if _damaged(exc) else StoreError(
                     f"journal {self.path}: {exc}") from exc
 
