@@ -292,9 +292,9 @@ class Agent:
         """Once the engine has the result, the spool keeps no secret: outputs that carry one
         are replaced by a 'lost' answer for a later asking (the plan body goes next)."""
         body = self.spool.plan(plan_id)[0]
-        if not body:
+        if not body:  # already dropped (a result published again)
             return
-        secrets = self._plan(plan_id).secrets
+        secrets = Plan.decode(decrypt(self.cfg.key, body)).secrets
         if Masker(secrets).data(result.outputs) != result.outputs:
             self.spool.finish(plan_id, replace(result, status="error", outputs={},
                                                message=OUTPUTS_NOT_KEPT).encode())
