@@ -94,13 +94,20 @@ def config(settings: Any, entity: str | None, deployment: str | None, queue: str
     except MuranoFlowError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
+    except OSError as exc:  # the --broker-user file cannot be written
+        click.echo(f"error: cannot write {exc.filename}: {exc.strerror}", err=True)
+        sys.exit(2)
     text = cfg.to_json()
     if user_data == "cloud-init":
         text = cloud_init(text, package)
     elif user_data == "powershell":
         text = powershell(text, package)
     if output:
-        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        except OSError as exc:
+            click.echo(f"error: cannot write {output}: {exc.strerror}", err=True)
+            sys.exit(2)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         click.echo(f"wrote {output} (agent queue {queue}); it holds the agent's key", err=True)

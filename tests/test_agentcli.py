@@ -113,3 +113,11 @@ def test_a_bad_agent_host_fails_its_node_clearly_without_a_broker(home, tmp_path
     assert done.returncode == 1, done.stderr
     assert message in done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_files_that_cannot_be_written_are_a_clear_error(home, tmp_path):
+    nowhere = str(tmp_path / "no" / "such" / "dir" / "x")
+    for args in (("-o", nowhere), ("--broker-user", nowhere)):
+        done = mf("agent", "config", "--queue", "web-1", *args)
+        assert done.returncode == 2, done.stderr
+        assert f"cannot write {nowhere}" in done.stderr and "Traceback" not in done.stderr
