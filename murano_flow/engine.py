@@ -46,7 +46,7 @@ from .outcomes import Outcome, execute
 from .protocol import Plan
 from .resolver import Forward, Reverse
 from .runstate import IN_FLIGHT, Listener, Run, failures, in_doubt
-from .sealing import clear_outputs
+from .sealing import clear_outputs, unreadable
 from .share import FairShare
 from .states import ACTIVE, SATISFIED, DeploymentState, NodeState
 from .steering import CONTROL_FRESH, CONTROL_POLL, HANDOVER, LOST, STOP, Handover, Steering
@@ -802,7 +802,7 @@ class Engine(Steering, Waiting):
         def outputs_of(name: str) -> dict[str, Any]:
             values = run.outputs[run.graph.ids[name]]
             if values is None:
-                raise unreadable_outputs(name)
+                raise ExpressionError(unreadable(name))
             return values
 
         return plans.context(run.bp, node, run.dep.id, outputs_of)
@@ -844,14 +844,6 @@ class Engine(Steering, Waiting):
             run.deployment("fail", run.stopping or failures(run.records))
         self._release_claim(run)
         return self.store.deployment(run.dep.id)
-
-
-def unreadable_outputs(name: str) -> ExpressionError:
-    """Why a state cannot read the outputs of ``name``: journaled masked, not sealed."""
-    return ExpressionError(
-        f"the outputs of {name} carried a secret and are journaled masked; they cannot be "
-        "read without the engine secret that sealed them (MURANO_FLOW_AGENT_SECRET or "
-        f"HOME/agent.secret), or run {name} again (deploy --id converges it)")
 
 
 def _doubted(rec: NodeRecord, intention: str) -> bool:

@@ -25,7 +25,7 @@ from .errors import MuranoFlowError, UsageError
 from .masking import Masker
 from .outcomes import last_line
 from .protocol import Plan
-from .sealing import clear_outputs
+from .sealing import clear_outputs, unreadable
 from .states import SATISFIED
 from .store.base import Event, NodeRecord, Store
 from .transports.base import Transport
@@ -37,8 +37,7 @@ HOLDS, DRIFTED, UNKNOWN = "holds", "drifted", "unknown"
 def _readable(rec: NodeRecord, secret: str | None) -> dict[str, Any]:
     values = clear_outputs(rec.outputs, secret)
     if values is None:
-        raise UsageError(f"the outputs of {rec.name} carried a secret and are journaled "
-                         "masked: this needs the engine secret that sealed them")
+        raise UsageError(unreadable(rec.name))
     return values
 
 

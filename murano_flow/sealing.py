@@ -79,6 +79,13 @@ def clear_outputs(journaled: dict[str, Any], secret: str | None) -> dict[str, An
         return None
 
 
+def unreadable(name: str) -> str:
+    """Why the outputs of ``name`` cannot be read (:func:`clear_outputs` gave None)."""
+    return (f"the outputs of {name} carried a secret and are journaled masked; they cannot be "
+            "read without the engine secret that sealed them (MURANO_FLOW_AGENT_SECRET or "
+            f"HOME/agent.secret), or run {name} again (deploy --id converges it)")
+
+
 def shown_outputs(journaled: dict[str, Any]) -> dict[str, Any]:
     """Journaled outputs as people see them (masked, without the sealed copy)."""
     return {k: v for k, v in journaled.items() if k != SEALED}

@@ -168,7 +168,7 @@ def render(value: Any, context: dict[str, Any]) -> Any:
         try:
             if hasattr(compiled, "render"):
                 result = compiled.render(context)
-                _check_size(value, result)
+                _check_size(result)
                 return result
             result = compiled(**context)
         finally:
@@ -191,7 +191,7 @@ def render(value: Any, context: dict[str, Any]) -> Any:
     return result
 
 
-def _check_size(src: str, result: Any) -> None:
+def _check_size(result: Any) -> None:
     if _sized(result) > MAX_SIZE:
         raise _TooCostly(f"its result has {_sized(result):,} characters (at most {MAX_SIZE:,})")
 
