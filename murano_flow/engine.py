@@ -185,8 +185,11 @@ class Engine(Steering, Waiting):
         ``seen`` is as for :meth:`deploy`.
         """
         with paused_gc():
-            if not any(r.status == NodeState.RUNNING or _doubted(r, "execute")
-                       for r in self.store.nodes(deployment_id)):
+            nodes = self.store.nodes(deployment_id)
+            by_name = {r.name: r for r in nodes}
+            for name in rerun:  # refused now, not after collecting (which may stop short)
+                _check_rerun(deployment_id, name, by_name.get(name), reverse=True)
+            if not any(r.status == NodeState.RUNNING or _doubted(r, "execute") for r in nodes):
                 return self._backward(bp, deployment_id, rerun=rerun, seen=seen)
             # Journaled as rolling back from here on: a crash while collecting still rolls back.
             collected = self._forward(bp, deployment_id, settle=True, seen=seen)
@@ -321,17 +324,12 @@ class Engine(Steering, Waiting):
         for name in names:
             i = run.graph.ids.get(name)
             rec = run.records[i] if i is not None else None
-            if rec is None or rec.status != NodeState.IN_DOUBT or (
-                    run.reverse and rec.intention != "revert"):  # a rollback reruns undos
+            try:
+                _check_rerun(run.dep.id, name, rec, reverse=run.reverse)
+            except UsageError:
                 self._release_claim(run)
-                why = ("no such state" if rec is None else
-                       f"it is {rec.status}, not in doubt" if rec.status != NodeState.IN_DOUBT
-                       else "its action is in doubt, and a rollback runs only undos afresh "
-                            f"('resume {run.dep.id} --rerun {name}' runs the action)")
-                raise UsageError(f"--rerun {name}: {why}", hint=f"only a state in doubt runs "
-                                 f"again this way; 'murano-flow status {run.dep.id} --nodes' "
-                                 "shows each state's status")
-            assert i is not None
+                raise
+            assert i is not None and rec is not None
             run.inflight.discard(i)
             event = "rerun_undo" if rec.intention == "revert" else "rerun"
             run.node(rec, event, "rerun", f"the operator chose to run it afresh: the outcome "
@@ -844,6 +842,20 @@ class Engine(Steering, Waiting):
             run.deployment("fail", run.stopping or failures(run.records))
         self._release_claim(run)
         return self.store.deployment(run.dep.id)
+
+
+def _check_rerun(dep_id: str, name: str, rec: NodeRecord | None, *, reverse: bool) -> None:
+    """UsageError unless ``rec`` may be run afresh on the operator's word: a state in doubt,
+    and in a rollback only an undo in doubt."""
+    if rec is not None and rec.status == NodeState.IN_DOUBT and (
+            not reverse or rec.intention == "revert"):
+        return
+    why = ("no such state" if rec is None else
+           f"it is {rec.status}, not in doubt" if rec.status != NodeState.IN_DOUBT
+           else "its action is in doubt, and a rollback runs only undos afresh "
+                f"('resume {dep_id} --rerun {name}' runs the action)")
+    raise UsageError(f"--rerun {name}: {why}", hint=f"only a state in doubt runs again this "
+                     f"way; 'murano-flow status {dep_id} --nodes' shows each state's status")
 
 
 def _doubted(rec: NodeRecord, intention: str) -> bool:

@@ -604,3 +604,19 @@ def test_an_undo_in_doubt_stops_the_rollback_until_the_operator_reruns_it():
     undos = [p.id for p in rec.calls if p.kind == "undo" and p.node == "top.Deployed"]
     assert len(undos) == 2 and undos[0] != undos[1]  # run afresh: a new attempt, a new id
     assert rec.nodes("undo")[-1] == "base.Deployed"
+
+
+def test_a_rollback_reruns_only_undos_in_doubt():
+    from murano_flow.errors import InDoubt, UsageError
+
+    rec = Recorder()
+
+    def silent(plan):
+        raise InDoubt("the host went quiet")
+
+    rec.behaviour["top.Deployed/action"] = silent
+    engine, store, bp, dep = run(UNDO, rec)
+    assert {n.name: n.status for n in store.nodes(dep.id)}["top.Deployed"] == "in_doubt"
+    with pytest.raises(UsageError, match="its action is in doubt, and a rollback runs only "
+                                         "undos afresh"):
+        engine.rollback(bp, dep.id, rerun=("top.Deployed",))
