@@ -31,9 +31,10 @@ from typing import Any
 
 import pika
 
-from murano_flow.protocol import Plan
-from murano_flow.signing import agent_key
-from murano_flow.transports.amqp import DEFAULT_BROKER, Broker, Limits
+from murano_flow.transports.amqp import Broker, Limits
+from murano_flow.wire.broker import DEFAULT_BROKER
+from murano_flow.wire.protocol import Plan
+from murano_flow.wire.signing import agent_key
 
 SECRET = "bench-secret"
 RESULTS = Path(__file__).parent / "results"
@@ -103,8 +104,8 @@ def agent_main(config: str, noop: bool) -> None:
     from murano_flow_agent.agent import Agent
     from murano_flow_agent.config import load
 
-    from murano_flow.protocol import Result
     from murano_flow.transports.stub import StubTransport
+    from murano_flow.wire.protocol import Result
 
     agent = Agent(load(config))
     if noop:

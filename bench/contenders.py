@@ -69,8 +69,8 @@ def blueprint_text(shape: Shape) -> str:
 def murano(shape: Shape, workers: int, store_kind: str) -> dict[str, Any]:
     """murano-flow's engine on the shape; blueprint parsing is timed separately."""
     from murano_flow import Engine, MemoryStore, SqliteStore, parse_blueprint
-    from murano_flow.protocol import Plan, Result
     from murano_flow.transports.base import Transport
+    from murano_flow.wire.protocol import Plan, Result
 
     sleeps = {f"n{i}.Deployed": s for i, s in enumerate(shape.sleeps)}
 

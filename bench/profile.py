@@ -7,8 +7,8 @@ import pstats
 import sys
 
 from murano_flow import Engine, MemoryStore, parse_blueprint
-from murano_flow.protocol import Plan, Result
 from murano_flow.transports.base import Transport
+from murano_flow.wire.protocol import Plan, Result
 
 from .contenders import blueprint_text
 from .shapes import by_name

@@ -98,7 +98,7 @@ entities:
 def validate_and_plan() -> list[dict[str, Any]]:
     """Seconds for `validate` + `plan` of two 10,000-node blueprints (CLI code path)."""
     from murano_flow.blueprint import parse_blueprint
-    from murano_flow.graph import StateGraph
+    from murano_flow.graph.stategraph import StateGraph
 
     out = []
     for name, text in (("explicit (one entity per node)", blueprint_text(S.layered(10_000))),

@@ -4,7 +4,7 @@ Blueprint YAML -> validated, expanded :class:`Blueprint` -> :class:`StateGraph`
 -> :class:`Engine` (thread pool, event-driven resolver) -> transports, with every
 step journaled in a :class:`Store`.
 
-Names are imported on first use, so that ``import murano_flow.protocol`` (what a guest
+Names are imported on first use, so that ``import murano_flow.wire.protocol`` (what a guest
 agent needs) does not pull in the engine, click, rich or Jinja2.
 """
 
@@ -19,14 +19,15 @@ __version__ = "0.1.0"
 #: Public name -> module that defines it.
 _EXPORTS = {
     "Blueprint": "blueprint", "load_blueprint": "blueprint", "parse_blueprint": "blueprint",
-    "Engine": "engine", "StateGraph": "graph", "Plan": "protocol", "Result": "protocol",
+    "Engine": "engine", "StateGraph": "graph", "Plan": "wire.protocol", "Result": "wire.protocol",
     "MemoryStore": "store", "SqliteStore": "store", "Store": "store", "open_store": "store",
     "LocalTransport": "transports", "StubTransport": "transports", "Transport": "transports",
     "open_transport": "transports",
     **{name: "errors" for name in (
-        "InDoubt", "BlueprintError", "CommandTimeout", "ConnectError", "CorruptState",
-        "DecodeError", "Diagnostic", "LeaseLost", "MuranoFlowError", "NotFound", "SignatureError",
-        "StoreError", "TransitionError", "TransportError", "UsageError")},
+        "BlueprintError", "BrokerUnreachable", "ConnectError", "CorruptState", "DecodeError",
+        "Diagnostic", "ExpressionError", "HostKeyRefused", "InDoubt", "LeaseLost",
+        "MuranoFlowError", "NotFound", "SignatureError", "StoreError", "TransitionError",
+        "TransportError", "UsageError")},
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])

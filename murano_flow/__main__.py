@@ -1,5 +1,5 @@
 """``python -m murano_flow``."""
 
-from murano_flow.cli import main
+from murano_flow.cli.commands import main
 
 main()

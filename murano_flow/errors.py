@@ -5,10 +5,12 @@
     MuranoFlowError                      exit code 1 unless a subclass says otherwise
      +-- UsageError                      bad CLI arguments or parameters           (2)
      +-- BlueprintError                  a blueprint with one or more diagnostics   (2)
+     +-- ExpressionError                 an expression fails to compile or evaluate (2)
      +-- TransitionError                 an illegal node/deployment state change
      +-- TransportError                  running an action failed at the transport  (3)
      |    +-- ConnectError               host, agent or broker unreachable          (3)
-     |    +-- CommandTimeout             an action outlived its timeout
+     |    |    +-- BrokerUnreachable     RabbitMQ down, or refusing us for good
+     |    |    +-- HostKeyRefused        an SSH host key unknown, or not the expected one
      |    +-- InDoubt                    the action's outcome is unknown: it may have run
      +-- StoreError                      the journal cannot be used                 (3)
      |    +-- NotFound                   no such deployment                         (2)
@@ -73,6 +75,12 @@ class BlueprintError(MuranoFlowError):
         super().__init__("\n".join(str(d) for d in self.diagnostics))
 
 
+class ExpressionError(MuranoFlowError):
+    """An expression of a blueprint failed to compile or to evaluate."""
+
+    exit_code = 2
+
+
 class TransitionError(MuranoFlowError):
     """A node or deployment was asked to make a move its state machine forbids."""
 
@@ -95,8 +103,19 @@ class ConnectError(TransportError):
     """The host, agent or broker cannot be reached."""
 
 
-class CommandTimeout(TransportError):
-    """An action ran longer than its timeout and was stopped."""
+class HostKeyRefused(ConnectError):
+    """An SSH host's key is unknown, or not the one expected (host keys are verified)."""
+
+
+class BrokerUnreachable(ConnectError):
+    """RabbitMQ cannot be reached; ``refused`` when trying again cannot help (the login,
+    the virtual host, an untrusted certificate, a malformed URL)."""
+
+    def __init__(self, message: str, *, reason: str = "", refused: bool = False,
+                 hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.reason = reason or message
+        self.refused = refused
 
 
 class InDoubt(TransportError):

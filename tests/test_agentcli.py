@@ -12,7 +12,7 @@ import pytest
 import yaml
 from murano_flow_agent.config import load
 
-from murano_flow.signing import agent_key
+from murano_flow.wire.signing import agent_key
 
 BP = """\
 format: 1

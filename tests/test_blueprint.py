@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from murano_flow.blueprint import parse_cli_params
-from murano_flow.blueprint.expressions import ExpressionError, render
-from murano_flow.errors import BlueprintError, UsageError
+from murano_flow.blueprint.expressions import render
+from murano_flow.errors import BlueprintError, ExpressionError, UsageError
 
 FARM = """
 format: 1

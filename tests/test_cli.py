@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import BLUEPRINTS, consecutive_free_ports
+from kits.common import BLUEPRINTS, consecutive_free_ports
 
 from murano_flow.cli import cli
 from murano_flow.store import SqliteStore

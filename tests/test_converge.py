@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import BLUEPRINTS, consecutive_free_ports
+from kits.common import BLUEPRINTS, consecutive_free_ports
 from test_engine import Recorder, engine_for
 
 from murano_flow.blueprint import parse_blueprint
 from murano_flow.errors import UsageError
-from murano_flow.protocol import Result
+from murano_flow.wire.protocol import Result
 
 FARM = """
 format: 1
@@ -125,7 +125,7 @@ def test_the_web_farm_grows_from_two_to_three_members_through_the_cli(home, tmp_
     from click.testing import CliRunner
     from test_cli import get
 
-    from murano_flow.cli import cli
+    from murano_flow.cli.commands import cli
 
     def mf(*args):
         return CliRunner().invoke(cli, list(args), catch_exceptions=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from helpers import ROOT
+from kits.common import ROOT
 
 from murano_flow.blueprint import parse_blueprint
 

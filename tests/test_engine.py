@@ -9,11 +9,11 @@ import time
 import pytest
 
 from murano_flow.blueprint import parse_blueprint
-from murano_flow.engine import Engine
+from murano_flow.engine.engine import Engine
 from murano_flow.errors import ConnectError
-from murano_flow.protocol import Plan, Result
 from murano_flow.store import MemoryStore, SqliteStore
 from murano_flow.transports import StubTransport
+from murano_flow.wire.protocol import Plan, Result
 
 
 class Recorder:
@@ -366,7 +366,7 @@ def test_unreachable_transport_fails_the_node_as_infrastructure():
     bp = parse_blueprint(CHECKED, "t.yaml", {}, strict=True)
     dep = engine.create(bp)
     final = engine.deploy(bp, dep.id)
-    assert final.state == "failed" and engine.infrastructure_failure
+    assert final.state == "failed" and final.infrastructure
     assert "unreachable" in store.nodes(dep.id)[0].reason
 
 
@@ -500,13 +500,13 @@ def test_a_crashed_run_re_attaches_its_in_flight_nodes_instead_of_running_them_a
             n.status = "running"
         elif n.name == "top.Deployed":
             n.status, n.attempt = "pending", 0
-    from murano_flow import owner
+    from murano_flow.engine import identity
 
-    dead = owner.me().rsplit("/", 2)[0] + "/999999999/1"  # this host, a pid that is gone
+    dead = identity.me().rsplit("/", 2)[0] + "/999999999/1"  # this host, a pid that is gone
     store.commit(dep.id, nodes, [], state="running")
     assert store.claim(dep.id, dead, "")
     final = engine.deploy(bp, dep.id)
-    assert final.state == "succeeded" and final.owner == ""
+    assert final.state == "succeeded" and final.deployment.owner == ""
     assert sorted(rec.nodes()).count("mid[0].Deployed") == 1  # collected, not run again
     assert rec.nodes().count("top.Deployed") == 2  # the first run's, and now its first real one
     kinds = [(e.kind, e.node) for e in store.events(dep.id)]
@@ -517,24 +517,25 @@ def test_a_crashed_run_re_attaches_its_in_flight_nodes_instead_of_running_them_a
 def test_a_live_engine_keeps_its_deployment():
     import os
 
-    from murano_flow import owner
+    from murano_flow.engine import identity
     from murano_flow.errors import UsageError
 
     rec = Recorder()
     engine, store, bp, dep = run(UNDO, rec)
-    parent = owner.me().rsplit("/", 2)[0] + f"/{os.getppid()}/{owner._start_ticks(os.getppid())}"
-    assert owner.alive(parent) is True
+    ppid = os.getppid()
+    parent = identity.me().rsplit("/", 2)[0] + f"/{ppid}/{identity._start_ticks(ppid)}"
+    assert identity.alive(parent) is True
     assert store.claim(dep.id, parent, "")
     with pytest.raises(UsageError, match="is being driven by the engine pid"):
         engine.rollback(bp, dep.id)
-    assert owner.alive("ghost/1/1") is None  # another host: cannot tell
-    assert owner.alive(owner.me().rsplit("/", 2)[0] + "/999999999/1") is False
+    assert identity.alive("ghost/1/1") is None  # another host: cannot tell
+    assert identity.alive(identity.me().rsplit("/", 2)[0] + "/999999999/1") is False
 
 
 def test_a_rollback_collects_what_a_dead_engine_left_running_and_stops_on_ctrl_c():
     import threading as th
 
-    from murano_flow import owner
+    from murano_flow.engine import identity
     from murano_flow.errors import InDoubt
     from murano_flow.transports.base import Transport
 
@@ -566,7 +567,7 @@ def test_a_rollback_collects_what_a_dead_engine_left_running_and_stops_on_ctrl_c
         n.status, n.attempt = {"base.Deployed": ("reached", 1),
                                "mid[0].Deployed": ("running", 1)}.get(n.name, ("pending", 0))
     store.commit(dep.id, nodes, [], state="running")
-    store.claim(dep.id, owner.me().rsplit("/", 2)[0] + "/999999999/1", "")
+    store.claim(dep.id, identity.me().rsplit("/", 2)[0] + "/999999999/1", "")
     th.Timer(0.3, engine.request_stop).start()  # Ctrl-C while collecting mid[0]
     final = engine.rollback(bp, dep.id)
     assert final.state == "rolling_back" and slow.sent == []  # no undo started; still back

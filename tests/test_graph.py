@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 
 from murano_flow.dag import ancestors, find_cycle, requires_transitively, successors, waves
-from murano_flow.graph import StateGraph
-from murano_flow.resolver import Forward, Reverse
+from murano_flow.engine.resolver import Forward, Reverse
+from murano_flow.graph.stategraph import StateGraph
 
 #  0 <- 1 <- 3
 #  0 <- 2 <- 3 ; 4 alone

@@ -12,10 +12,10 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from murano_flow import cli as cli_module
 from murano_flow.cli import cli
-from murano_flow.output import printable, styled, table
-from murano_flow.progress import event_line
+from murano_flow.cli import commands as cli_module
+from murano_flow.cli.progress import event_line
+from murano_flow.cli.render import printable, styled, table
 from murano_flow.store.base import Event
 
 MARKUP = r"[/etc/foo] [emerg] [amqp] [bold]b[/bold] [red]x[/] trailing\ "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from murano_flow.progress import event_line
+from murano_flow.cli.progress import event_line
 from murano_flow.store.base import Event
 
 

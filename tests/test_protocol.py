@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from murano_flow.errors import DecodeError
-from murano_flow.masking import Masker
-from murano_flow.protocol import Plan, Result
+from murano_flow.wire.masking import Masker
+from murano_flow.wire.protocol import Plan, Result
 
 
 def test_plan_round_trip():
@@ -84,6 +84,6 @@ def test_masker_masks_longest_secret_first_and_nested_data():
 
 def test_a_blueprint_cannot_ask_for_a_timeout_the_wire_refuses():
     from murano_flow.blueprint.spec import MAX_TIMEOUT as BLUEPRINT_MAX
-    from murano_flow.protocol import MAX_TIMEOUT as WIRE_MAX
+    from murano_flow.wire.protocol import MAX_TIMEOUT as WIRE_MAX
 
     assert BLUEPRINT_MAX == WIRE_MAX

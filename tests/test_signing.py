@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from murano_flow.errors import SignatureError
-from murano_flow.signing import NONCE, SIGNATURE, STAMP, ReplayGuard, new_key, sign, verify
+from murano_flow.wire.signing import NONCE, SIGNATURE, STAMP, ReplayGuard, new_key, sign, verify
 
 KEY = new_key()
 BODY = b'{"id": "d/web[0].Installed/action/1"}'

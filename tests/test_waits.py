@@ -13,15 +13,15 @@ from datetime import UTC, datetime
 
 import pytest
 from click.testing import CliRunner
-from helpers import wait_until
+from kits.common import wait_until
 from test_engine import Recorder, engine_for
 
 from murano_flow.blueprint import parse_blueprint
 from murano_flow.blueprint.spec import WaitSpec
 from murano_flow.cli import cli
+from murano_flow.engine.waits import due_at, match_problem
 from murano_flow.store import SqliteStore
 from murano_flow.store.base import Signal
-from murano_flow.waiting import due_at, match_problem
 
 APPROVAL = """
 format: 1

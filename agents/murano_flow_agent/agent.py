@@ -40,8 +40,9 @@ import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 
 from murano_flow.errors import DecodeError, SignatureError
-from murano_flow.masking import Masker, masked_url
-from murano_flow.protocol import (
+from murano_flow.wire.broker import Backoff, keep_connected
+from murano_flow.wire.masking import Masker, masked_url
+from murano_flow.wire.protocol import (
     NEVER_STARTED,
     OUTPUTS_NOT_KEPT,
     RESULTS_EXCHANGE,
@@ -49,9 +50,17 @@ from murano_flow.protocol import (
     Plan,
     Result,
 )
-from murano_flow.signing import AGENT, NONCE, STAMP, ReplayGuard, decrypt, encrypt, sign, verify
-from murano_flow.transports.amqp import broker_error, close_quietly, connection_parameters
-from murano_flow.transports.local import LocalTransport
+from murano_flow.wire.runner import ProcessRunner
+from murano_flow.wire.signing import (
+    AGENT,
+    NONCE,
+    STAMP,
+    ReplayGuard,
+    decrypt,
+    encrypt,
+    sign,
+    verify,
+)
 
 from .config import AgentConfig
 from .spool import Spool
@@ -71,7 +80,7 @@ class Agent:
         self.cfg = config
         self.spool = Spool(config.spool)
         self.guard = ReplayGuard(config.max_age)
-        self.hosts: dict[str, LocalTransport] = {}
+        self.hosts: dict[str, ProcessRunner] = {}
         self.todo: queue.SimpleQueue[tuple[str, bool] | None] = queue.SimpleQueue()
         #: (what, plan id) from the runner to the main thread: "result" or "reboot".
         self.outbox: deque[tuple[str, str]] = deque()
@@ -83,7 +92,6 @@ class Agent:
         self.stopping = threading.Event()
         self._channel: BlockingChannel | None = None
         self._conn: pika.BlockingConnection | None = None
-        self._connected = False
         self._last_beat = 0.0
 
     # -- life cycle ----------------------------------------------------------------
@@ -93,21 +101,9 @@ class Agent:
         self._recover()
         runner = threading.Thread(target=self._run_plans, name="plan-runner", daemon=True)
         runner.start()
-        delay = 1.0
-        while not self.stopping.is_set():
-            self._connected = False
-            try:
-                self._session()
-                delay = 1.0
-            except (pika.exceptions.AMQPError, OSError) as exc:
-                if self.stopping.is_set():
-                    break
-                if self._connected:  # back off only while the broker cannot be reached
-                    delay = 1.0
-                log.warning("broker connection lost (%s); reconnecting in %.0f s",
-                            broker_error(exc), delay)
-                self.stopping.wait(delay)
-                delay = min(delay * 2, MAX_BACKOFF)
+        keep_connected(self.cfg.broker, self._session, what="agent", until=self.stopping.is_set,
+                       wait=self.stopping.wait, backoff=Backoff(first=1.0, most=MAX_BACKOFF),
+                       logger=log)
         self.todo.put(None)
         log.info("agent stopped; a plan still running goes on and is re-attached at restart")
 
@@ -132,15 +128,14 @@ class Agent:
 
     # -- the broker side (main thread) -------------------------------------------------
 
-    def _session(self) -> None:
-        conn = pika.BlockingConnection(connection_parameters(self.cfg.broker))
+    def _session(self, conn: pika.BlockingConnection, outage: float) -> bool:
         try:
             channel = conn.channel()
             channel.confirm_delivery()
             channel.basic_qos(prefetch_count=1)
             channel.queue_declare(self.cfg.queue, durable=True)
             channel.basic_consume(self.cfg.queue, self._on_plan)
-            self._channel, self._conn, self._connected = channel, conn, True
+            self._channel, self._conn = channel, conn
             log.info("connected to %s; waiting for plans on queue %s",
                      masked_url(self.cfg.broker), self.cfg.queue)
             for plan_id in sorted(self.unpublished):
@@ -148,10 +143,10 @@ class Agent:
             while not self.stopping.is_set():
                 conn.process_data_events(time_limit=TICK)
                 if self._flush(conn, reboot_allowed=True):
-                    return
+                    return False  # the host reboots: reconnect once it is back
         finally:
             self._channel = self._conn = None
-            close_quietly(conn)
+        return False
 
     def _wake(self) -> None:
         """From the runner: have the main thread publish now, not at its next tick."""
@@ -387,11 +382,11 @@ class Agent:
         """The spooled plan (kept encrypted as received), opened."""
         return Plan.decode(decrypt(self.cfg.key, self.spool.plan(plan_id)[0]))
 
-    def _host(self, plan: Plan) -> LocalTransport:
+    def _host(self, plan: Plan) -> ProcessRunner:
         """One working directory per entity, as the local transport keeps per host."""
         entity = str(plan.params.get("entity") or plan.node.split(".")[0])
         if entity not in self.hosts:
-            self.hosts[entity] = LocalTransport(self.cfg.spool / "work", entity)
+            self.hosts[entity] = ProcessRunner(self.cfg.spool / "work", entity)
         return self.hosts[entity]
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from murano_flow.errors import UsageError
-from murano_flow.signing import MAX_AGE
+from murano_flow.wire.signing import MAX_AGE
 
 #: How the host is rebooted unless the config says otherwise (argv, no shell).
 DEFAULT_REBOOT = (["shutdown.exe", "/r", "/t", "5"] if os.name == "nt"

@@ -13,11 +13,11 @@ from typing import Any
 
 from ..dag import ancestors, find_cycle, requires_transitively
 from ..durations import seconds
-from ..errors import BlueprintError, Diagnostic
+from ..errors import BlueprintError, Diagnostic, ExpressionError
 from ..gcpause import paused_gc
 from . import params as P
 from .actions import ActionBuilder, action_templates, host_spec, host_templates
-from .expressions import CONTEXT_NAMES, ExpressionError, analyze, is_template, render
+from .expressions import CONTEXT_NAMES, analyze, is_template, render
 from .refs import instance_name, node_name, parse_ref
 from .schema import check_schema, suggest
 from .source import Path as YPath
@@ -274,7 +274,7 @@ class _Builder:
             else True
         if not self._static(when, (*base, "action", "when"), ctx):
             actions = {k: None for k in actions}
-        refs = self._output_refs(shared["templates"], group, index, actions["action"] is None)
+        refs = self._output_refs(shared["templates"], group, index)
         name = node_name(group, index, state)
         return Node(
             name=name, instance=instance_name(group, index), group=group, index=index,
@@ -328,8 +328,8 @@ class _Builder:
             return None
         return [node_name(target, i, ref.state) for i in indices]
 
-    def _output_refs(self, templates: list[tuple[YPath, str]], group: str, index: int | None,
-                     no_action: bool) -> tuple[tuple[str, tuple[str, ...], bool], ...]:
+    def _output_refs(self, templates: list[tuple[YPath, str]], group: str, index: int | None
+                     ) -> tuple[tuple[str, tuple[str, ...], bool], ...]:
         refs: dict[str, tuple[str, ...]] = {}
         for path, src in templates:
             info = analyze(src)

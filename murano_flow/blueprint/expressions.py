@@ -26,7 +26,7 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateError, Undefined, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from ..errors import MuranoFlowError
+from ..errors import ExpressionError
 
 #: Names a blueprint expression may use.
 CONTEXT_NAMES = frozenset({"params", "index", "entity", "group", "count", "outputs", "deployment"})
@@ -127,12 +127,6 @@ for _name, _arg in (("center", 1), ("indent", 1), ("wordwrap", 1), ("truncate", 
     _ENV.filters[_name] = _wide_filter(_name, _arg)
 del _ENV.globals["namespace"]
 _SINGLE = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\{\{|\}\}).)*)\}\}\s*$", re.DOTALL)
-
-
-class ExpressionError(MuranoFlowError):
-    """An expression failed to compile or to evaluate."""
-
-    exit_code = 2
 
 
 def is_template(value: Any) -> bool:

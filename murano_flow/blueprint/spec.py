@@ -34,12 +34,6 @@ class Parameter:
     description: str = ""
 
 
-#: Kinds of failure a retry policy may name besides exit codes.
-FAILURE_KINDS = ("failed", "timeout", "unreachable")
-#: What a failure does to the rest of the deployment.
-ON_FAILURE = ("stop", "continue", "rollback")
-
-
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """How often, and after which failures, an action is tried again."""
@@ -48,7 +42,8 @@ class RetryPolicy:
     delay: float = 1.0
     backoff: float = 2.0
     max_delay: float = 60.0
-    #: Failures worth another try: exit codes and FAILURE_KINDS; empty means any failure.
+    #: Failures worth another try: exit codes and the failure kinds failed, timeout,
+    #: unreachable; empty means any failure.
     on: tuple[int | str, ...] = ()
     #: Randomise each delay between half and all of it, so retries do not stampede.
     jitter: bool = True
@@ -150,7 +145,7 @@ class Node:
     reboot: bool = False
     #: Safe to run again if a host died mid-run without a record of how it ended.
     idempotent: bool = False
-    #: This state's own failure policy (ON_FAILURE); None follows the deployment's.
+    #: This state's own failure policy (stop, continue or rollback); None follows the deployment's.
     on_failure: str | None = None
     #: Reference text -> node names, for each ``outputs['...']`` its templates read.
     output_refs: tuple[tuple[str, tuple[str, ...], bool], ...] = ()
@@ -171,7 +166,8 @@ class Blueprint:
     targets: tuple[str, ...]
     counts: dict[str, int | None]
     digest: str
-    #: What a failure does (ON_FAILURE), unless the deployment or a state says otherwise.
+    #: What a failure does (stop, continue or rollback), unless the deployment or a
+    #: state says otherwise.
     on_failure: str = "stop"
     #: Seconds each run may take (None: no limit).
     deadline: float | None = None

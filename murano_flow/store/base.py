@@ -30,7 +30,7 @@ class DeploymentRecord:
     reason: str = ""
     #: Blueprint text and script files, so rollback/resume do not depend on the disk.
     source: dict[str, Any] = field(default_factory=dict)
-    #: The engine driving it now (see :mod:`murano_flow.owner`); '' when none is.
+    #: The engine driving it now (see :mod:`murano_flow.engine.identity`); '' when none is.
     owner: str = ""
     #: What an operator asked of the engine driving it: '', pause, cancel, or with ':now'.
     control: str = ""

@@ -22,7 +22,7 @@ from typing import Any
 
 from ..errors import LeaseLost, NotFound, StoreError
 from ..faults import crash_point
-from ..masking import masked_url
+from ..wire.masking import masked_url
 from . import columns as col
 from .base import SIGNAL_OPEN, DeploymentRecord, Event, NodeRecord, Signal, Store, lease_lost
 

@@ -29,17 +29,16 @@ import contextlib
 import logging
 import os
 import secrets
-import ssl
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from ..durations import seconds
 from ..errors import (
+    BrokerUnreachable,
     ConnectError,
     DecodeError,
     InDoubt,
@@ -47,15 +46,14 @@ from ..errors import (
     TransportError,
     UsageError,
 )
-from ..masking import masked_url
-from ..protocol import RESULTS_EXCHANGE, Notice, Plan, Result
-from ..signing import AGENT, ReplayGuard, agent_key, decrypt, encrypt, new_key, sign, verify
+from ..wire.broker import connection_lost, keep_connected
+from ..wire.masking import masked_url
+from ..wire.protocol import RESULTS_EXCHANGE, Notice, Plan, Result
+from ..wire.signing import AGENT, ReplayGuard, agent_key, decrypt, encrypt, new_key, sign, verify
 from .base import Transport
 
 log = logging.getLogger(__name__)
 
-#: Default broker when neither --broker nor MURANO_FLOW_BROKER says otherwise.
-DEFAULT_BROKER = "amqp://guest:guest@127.0.0.1:5672/%2F"
 #: A results queue nobody consumes for this long is deleted by the broker.
 RESULTS_EXPIRE_MS = 24 * 3600 * 1000
 #: How long one turn of the I/O loop waits for broker traffic.
@@ -132,7 +130,6 @@ class Broker:
         self._flushing = False
         self._users = 0
         self._closed = threading.Event()
-        self._down_noted = False
         self._thread = threading.Thread(target=self._loop, name="amqp-io", daemon=True)
         self._thread.start()
 
@@ -200,44 +197,31 @@ class Broker:
     # -- the I/O thread ----------------------------------------------------------
 
     def _loop(self) -> None:
-        pika = self._pika
-        down_since, delay = time.monotonic(), 0.2
-        while not self._closed.is_set():
-            try:
-                conn = pika.BlockingConnection(connection_parameters(self.url))
-            except (pika.exceptions.AMQPError, OSError, ValueError) as exc:
-                problem = broker_error(exc)
-                if not self._down_noted:
-                    self._down_noted = True
-                    log.warning("cannot reach the broker at %s (%s); retrying",
-                                masked_url(self.url), problem)
-                # Refused credentials or an untrusted certificate will not heal by waiting.
-                if _refusal(exc) or time.monotonic() - down_since > self.connect_timeout:
-                    self._fail_unsent(ConnectError(
-                        f"cannot reach the broker at {masked_url(self.url)}: {problem}",
-                        hint="start RabbitMQ (rabbitmq-server -detached) or fix --broker / "
-                             "MURANO_FLOW_BROKER"))
-                    down_since = time.monotonic()
-                self._give_up_overdue(problem)
-                self._closed.wait(delay)
-                delay = min(delay * 2, 5.0)
-                continue
-            delay = 0.2
-            if self._down_noted:
-                self._down_noted = False
-                log.warning("the broker at %s is reachable again", masked_url(self.url))
-            try:
-                self._serve(conn, outage=time.monotonic() - down_since)
-            except (pika.exceptions.AMQPError, OSError) as exc:
-                self._down_noted = True
-                log.warning("broker connection lost (%s); reconnecting", broker_error(exc))
-            except Exception as exc:  # a bug here must fail the waiting plans, not hang them
-                log.exception("internal error in the amqp transport")
-                self._fail_all(ConnectError(f"internal error in the amqp transport: {exc!r}"))
-            finally:
-                self._conn = self._channel = None
-                close_quietly(conn)
-            down_since = time.monotonic()
+        self._unsent_since = time.monotonic()
+        keep_connected(self.url, self._session, what="amqp transport",
+                       until=self._closed.is_set, wait=self._closed.wait, on_down=self._down)
+
+    def _down(self, error: BrokerUnreachable, down_for: float) -> None:
+        """Between attempts to reach the broker: fail what cannot have run, once waiting
+        is hopeless; plans that went out are in doubt past their own deadline."""
+        # Refused credentials or an untrusted certificate will not heal by waiting.
+        if error.refused or time.monotonic() - self._unsent_since > self.connect_timeout:
+            self._fail_unsent(error)
+            self._unsent_since = time.monotonic()
+        self._give_up_overdue(error.reason)
+
+    def _session(self, conn: Any, outage: float) -> bool:
+        try:
+            self._serve(conn, outage)
+        except connection_lost():
+            raise
+        except Exception as exc:  # a bug here must fail the waiting plans, not hang them
+            log.exception("internal error in the amqp transport")
+            self._fail_all(ConnectError(f"internal error in the amqp transport: {exc!r}"))
+        finally:
+            self._conn = self._channel = None
+            self._unsent_since = time.monotonic()
+        return False
 
     def _serve(self, conn: Any, outage: float) -> None:
         channel = conn.channel()
@@ -469,75 +453,3 @@ class AgentTransport(Transport):
             self.broker.release()
 
     detach = close
-
-
-#: Query parameters of an amqps:// URL that murano-flow reads itself (pika's own way is a
-#: Python dict literal in ``ssl_options=``): the CA bundle, and a client certificate.
-TLS_QUERY = ("cafile", "certfile", "keyfile")
-
-
-def connection_parameters(url: str) -> Any:
-    """pika parameters for ``url``, with our defaults where the URL sets none.
-
-    ``amqps://`` verifies the broker's certificate and host name, against the system's CAs
-    or ``?cafile=PATH``; ``certfile=`` and ``keyfile=`` present a client certificate.
-    Raises ValueError for a URL pika or these rules refuse.
-    """
-    import ssl
-
-    import pika
-
-    parts = urlsplit(url)
-    query = parse_qs(parts.query, keep_blank_values=True)
-    tls = {k: query.pop(k)[-1] for k in TLS_QUERY if k in query}
-    params = pika.URLParameters(urlunsplit(parts._replace(query=urlencode(query, doseq=True))))
-    if params.ssl_options is None and tls:
-        raise ValueError(f"{', '.join(tls)} in the broker URL need an amqps:// URL")
-    if params.ssl_options is not None:
-        context = ssl.create_default_context(cafile=tls.get("cafile"))
-        if "certfile" in tls:
-            context.load_cert_chain(tls["certfile"], tls.get("keyfile"))
-        params.ssl_options = pika.SSLOptions(context, server_hostname=parts.hostname)
-    defaults = {"heartbeat": 30, "blocked_connection_timeout": 60, "connection_attempts": 1,
-                "socket_timeout": 5}
-    for name, value in defaults.items():
-        if name not in query:
-            setattr(params, name, value)
-    return params
-
-
-def close_quietly(conn: Any) -> None:
-    """Close a pika connection that may already be broken."""
-    import pika.exceptions as pe
-
-    if conn.is_open:
-        with contextlib.suppress(pe.AMQPError, OSError):
-            conn.close()
-
-
-def _refusal(exc: BaseException) -> bool:
-    """Whether the broker refused us for good (login, vhost, TLS certificate)."""
-    import pika.exceptions as pe
-
-    return isinstance(exc, pe.ProbableAuthenticationError | pe.ProbableAccessDeniedError) \
-        or _untrusted(exc)
-
-
-def _untrusted(exc: BaseException) -> bool:
-    """Whether TLS refused the broker's certificate (pika may wrap the SSL error)."""
-    return isinstance(exc, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(exc)
-
-
-def broker_error(exc: BaseException) -> str:
-    """A one-line reason for a broker error (pika's own texts are often empty)."""
-    import pika.exceptions as pe
-
-    if isinstance(exc, pe.ProbableAuthenticationError):
-        return "the broker refused the user name or password in the broker URL"
-    if isinstance(exc, pe.ProbableAccessDeniedError):
-        return "the broker denied access to the virtual host in the broker URL"
-    if _untrusted(exc):
-        return ("the broker's TLS certificate is not trusted (" + str(exc).strip("()' ,")[:200]
-                + "): give its CA with ?cafile=PATH in the broker URL")
-    text = str(exc).strip("()' ,")
-    return f"{type(exc).__name__}: {text}" if text else f"{type(exc).__name__} (cannot connect)"

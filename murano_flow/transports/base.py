@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from types import TracebackType
 
-from ..protocol import Plan, Result
+from ..wire.protocol import Plan, Result
 
 
 class Transport(ABC):

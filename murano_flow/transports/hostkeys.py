@@ -21,14 +21,10 @@ from typing import Any
 
 import paramiko
 
-from ..errors import ConnectError
+from ..errors import ConnectError, HostKeyRefused
 
 #: Serialises appends to a known_hosts file among this process's threads.
 _APPEND = threading.Lock()
-
-
-class HostKeyRefused(ConnectError):
-    """The host's key is unknown, or not the one expected."""
 
 
 class Verify(paramiko.MissingHostKeyPolicy):  # type: ignore[misc]  # paramiko is untyped

@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from ..protocol import Plan, Result
+from ..wire.protocol import Plan, Result
 
 log = logging.getLogger(__name__)
 

@@ -36,11 +36,10 @@ from typing import Any, BinaryIO
 
 import paramiko
 
-from ..errors import ConnectError, InDoubt
-from ..protocol import NEVER_STARTED, Plan, Result
-from . import hostkeys, reboots, sshlogin, supervise
-from .base import Transport
-from .local import (
+from ..errors import ConnectError, HostKeyRefused, InDoubt
+from ..wire import supervise
+from ..wire.protocol import NEVER_STARTED, Plan, Result
+from ..wire.runner import (
     SUFFIX,
     TAIL_CHARS,
     lost_message,
@@ -50,6 +49,8 @@ from .local import (
     safe_name,
     tail,
 )
+from . import reboots, sshlogin
+from .base import Transport
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +202,7 @@ class SSHTransport(Transport):
         """Whether the host accepts a login now (a changed host key is never accepted)."""
         try:
             sshlogin.login(self.host).close()
-        except hostkeys.HostKeyRefused:
+        except HostKeyRefused:
             raise
         except ConnectError:
             return False
@@ -321,7 +322,7 @@ class SSHTransport(Transport):
                 self._connect()
                 return
             except ConnectError as exc:
-                if isinstance(exc, hostkeys.HostKeyRefused) or time.monotonic() > deadline:
+                if isinstance(exc, HostKeyRefused) or time.monotonic() > deadline:
                     raise InDoubt(
                         f"lost the connection to {self.host.where} while {plan.node} ran "
                         f"({cause}); it may still be running there", host=self.host.address,

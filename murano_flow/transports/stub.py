@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..protocol import Plan, Result
+from ..wire.protocol import Plan, Result
 from .base import Transport
 
 Handler = Callable[[Plan], "Result | dict[str, Any] | None"]

@@ -37,10 +37,10 @@ from winrm.exceptions import (
 )
 
 from ..errors import ConnectError
-from ..protocol import Plan, Result
+from ..wire.protocol import Plan, Result
+from ..wire.runner import TAIL_CHARS, parse_outputs, run_path, tail
 from . import clixml, hostfields, reboots, winrs
 from .base import Transport
-from .local import TAIL_CHARS, parse_outputs, run_path, tail
 
 log = logging.getLogger(__name__)
 

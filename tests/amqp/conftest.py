@@ -1,3 +1,3 @@
-"""Fixtures for the tests against the real broker (defined in tests/brokerkit.py)."""
+"""Fixtures for the tests against the real broker (defined in tests/kits/broker.py)."""
 
-from brokerkit import agents, broker_url, exchange, forwarder, tls_broker  # noqa: F401 - fixtures
+from kits.broker import agents, broker_url, exchange, forwarder, tls_broker  # noqa: F401 - fixtures

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pika
 import pytest
-from brokerkit import reply_queue
-from helpers import AGENT_SECRET as SECRET
+from kits.broker import reply_queue
+from kits.common import AGENT_SECRET as SECRET
 
 from murano_flow.errors import ConnectError, DecodeError, InDoubt, SignatureError
-from murano_flow.protocol import Notice, Plan, Result
-from murano_flow.signing import AGENT, agent_key, decrypt, encrypt, new_key, sign, verify
 from murano_flow.transports.amqp import Broker, Limits
+from murano_flow.wire.protocol import Notice, Plan, Result
+from murano_flow.wire.signing import AGENT, agent_key, decrypt, encrypt, new_key, sign, verify
 
 pytestmark = pytest.mark.integration
 

@@ -16,11 +16,11 @@ from pathlib import Path
 import pika
 import pika.exceptions
 import pytest
-from brokerkit import AgentProcess
-from helpers import AGENT_SECRET
+from kits.broker import AgentProcess
+from kits.common import AGENT_SECRET
 
-from murano_flow.protocol import Plan
 from murano_flow.transports.amqp import Broker, Limits
+from murano_flow.wire.protocol import Plan
 
 pytestmark = pytest.mark.integration
 

@@ -8,14 +8,14 @@ import threading
 import time
 
 import pytest
-from brokerkit import publish, queue_exists
-from helpers import wait_until
+from kits.broker import publish, queue_exists
+from kits.common import wait_until
 from test_engine import Recorder, engine_for
 
 from murano_flow.blueprint import parse_blueprint
-from murano_flow.messagewaits import MessageWaits
+from murano_flow.engine.messages import MessageWaits
+from murano_flow.engine.waits import queue_name
 from murano_flow.store import SqliteStore
-from murano_flow.waiting import queue_name
 
 pytestmark = pytest.mark.integration
 
@@ -49,11 +49,11 @@ def _publish(url, exchange, body, *, key="alarm.vm0.vm_down", user_id="guest"):
 
 def test_only_a_matching_authenticated_message_unblocks_the_state(tmp_path, broker_url,
                                                                   exchange, caplog):
-    caplog.set_level(logging.INFO, "murano_flow.messagewaits")
+    caplog.set_level(logging.INFO, "murano_flow.engine.messages")
     rec = Recorder()
     rec.behaviour["vm.Allocated/action"] = {"ip": "10.0.0.5"}
     engine, store = engine_for(rec, SqliteStore(tmp_path / "j.db"))
-    engine.messages = lambda st, wake: MessageWaits(broker_url, st, wake)
+    engine.waits.messages = lambda st, wake: MessageWaits(broker_url, st, wake)
     bp = parse_blueprint(ALARM.format(exchange=exchange), "t.yaml", {}, strict=True)
     dep = engine.create(bp)
     box = {}
@@ -94,13 +94,13 @@ def test_only_a_matching_authenticated_message_unblocks_the_state(tmp_path, brok
 
 
 def test_an_unreachable_broker_fails_the_state_with_why(tmp_path, monkeypatch):
-    import murano_flow.messagewaits as mw
+    import murano_flow.engine.messages as mw
 
     monkeypatch.setattr(mw, "SUBSCRIBE_LIMIT", 1.0)
     rec = Recorder()
     rec.behaviour["vm.Allocated/action"] = {"ip": "10.0.0.5"}
     engine, store = engine_for(rec, SqliteStore(tmp_path / "j.db"))
-    engine.messages = lambda st, wake: MessageWaits("amqp://guest:guest@127.0.0.1:1/%2F", st,
+    engine.waits.messages = lambda st, wake: MessageWaits("amqp://guest:guest@127.0.0.1:1/%2F", st,
                                                     wake)
     bp = parse_blueprint(ALARM.format(exchange="x"), "t.yaml", {}, strict=True)
     final = engine.deploy(bp, engine.create(bp).id)

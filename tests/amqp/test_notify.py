@@ -10,7 +10,7 @@ import jsonschema
 import pika
 import pytest
 from click.testing import CliRunner
-from helpers import ROOT
+from kits.common import ROOT
 
 from murano_flow.cli import cli
 from murano_flow.store import SqliteStore

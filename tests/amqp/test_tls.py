@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pika
 import pytest
-from brokerkit import AgentProcess
-from helpers import AGENT_SECRET, wait_until
+from kits.broker import AgentProcess
+from kits.common import AGENT_SECRET, wait_until
 
 from murano_flow.store import SqliteStore
-from murano_flow.transports.amqp import connection_parameters
+from murano_flow.wire.broker import connection_parameters
 
 pytestmark = pytest.mark.integration
 

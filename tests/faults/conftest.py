@@ -1,4 +1,4 @@
-"""Fixtures for the fault-injection suite (defined in tests/brokerkit.py and tests/sshkit.py)."""
+"""Fixtures for the fault-injection suite (defined in tests/kits/broker.py and ssh.py)."""
 
-from brokerkit import agents, broker_url, exchange, forwarder  # noqa: F401 - fixtures
-from sshkit import sshd  # noqa: F401 - fixture
+from kits.broker import agents, broker_url, exchange, forwarder  # noqa: F401 - fixtures
+from kits.ssh import sshd  # noqa: F401 - fixture

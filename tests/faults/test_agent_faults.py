@@ -12,9 +12,9 @@ from pathlib import Path
 
 import chain
 import pytest
-from brokerkit import AgentProcess, retire
 from harness import Crasher, side_effects
-from helpers import AGENT_SECRET, wait_until
+from kits.broker import AgentProcess, retire
+from kits.common import AGENT_SECRET, wait_until
 
 from murano_flow.store import SqliteStore
 

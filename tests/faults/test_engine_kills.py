@@ -12,7 +12,7 @@ from pathlib import Path
 import chain
 import pytest
 from harness import Crasher, order, side_effects
-from pgkit import pg_url  # noqa: F401 - fixture
+from kits.postgres import pg_url  # noqa: F401 - fixture
 
 #: Engine kills per deployment (MURANO_FLOW_TEST_KILLS raises it for a longer soak).
 KILLS = int(os.environ.get("MURANO_FLOW_TEST_KILLS", "30"))

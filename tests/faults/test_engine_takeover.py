@@ -17,13 +17,13 @@ from pathlib import Path
 
 import chain
 import pytest
-from brokerkit import AgentProcess, retire
 from harness import side_effects
-from helpers import AGENT_SECRET
-from pgkit import pg_url  # noqa: F401 - fixture
+from kits.broker import AgentProcess, retire
+from kits.common import AGENT_SECRET
+from kits.postgres import pg_url  # noqa: F401 - fixture
 
 from murano_flow.blueprint import load_blueprint
-from murano_flow.engine import Engine
+from murano_flow.engine.engine import Engine
 from murano_flow.store import open_store
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]

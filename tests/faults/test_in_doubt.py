@@ -17,15 +17,15 @@ from pathlib import Path
 import chain
 import pika
 import pytest
-from brokerkit import reply_queue
 from harness import Crasher, side_effects
-from helpers import AGENT_SECRET, wait_until
+from kits.broker import reply_queue
+from kits.common import AGENT_SECRET, wait_until
 
 from murano_flow.errors import ConnectError
-from murano_flow.protocol import NEVER_STARTED, Notice, Plan
-from murano_flow.signing import agent_key, decrypt, encrypt, sign, verify
 from murano_flow.store import SqliteStore
 from murano_flow.transports.amqp import AgentTransport, Broker, Limits
+from murano_flow.wire.protocol import NEVER_STARTED, Notice, Plan
+from murano_flow.wire.signing import agent_key, decrypt, encrypt, sign, verify
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
 

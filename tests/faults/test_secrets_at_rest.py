@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from harness import Crasher
-from helpers import AGENT_SECRET
+from kits.common import AGENT_SECRET
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
 

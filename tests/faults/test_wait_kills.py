@@ -10,12 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
-from brokerkit import publish, queue_exists
 from harness import Crasher
-from helpers import BLUEPRINTS
+from kits.broker import publish, queue_exists
+from kits.common import BLUEPRINTS
 
+from murano_flow.engine.waits import queue_name
 from murano_flow.store import SqliteStore
-from murano_flow.waiting import queue_name
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 

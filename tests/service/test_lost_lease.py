@@ -7,12 +7,12 @@ from __future__ import annotations
 import threading
 
 from murano_flow.blueprint import parse_blueprint
-from murano_flow.engine import Engine
+from murano_flow.engine.engine import Engine
+from murano_flow.engine.lease import Leases
 from murano_flow.errors import LeaseLost
-from murano_flow.lease import Leases
-from murano_flow.protocol import Plan, Result
 from murano_flow.store import MemoryStore
 from murano_flow.transports.base import Transport
+from murano_flow.wire.protocol import Plan, Result
 
 BLUEPRINT = """
 format: 1

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from murano_flow.blueprint import parse_blueprint
-from murano_flow.engine import Engine
+from murano_flow.engine.engine import Engine
 from murano_flow.store import MemoryStore
 from murano_flow.transports import StubTransport
 

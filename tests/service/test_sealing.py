@@ -7,11 +7,11 @@ import sys
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from pgkit import pg_url  # noqa: F401 - fixture
+from kits.postgres import pg_url  # noqa: F401 - fixture
 
 from murano_flow.errors import UsageError
-from murano_flow.masking import masked_url
-from murano_flow.sealing import seal, unseal
+from murano_flow.store.sealing import seal, unseal
+from murano_flow.wire.masking import masked_url
 
 
 def test_sealed_values_open_only_with_the_same_secret():

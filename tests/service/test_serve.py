@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import wait_until
+from kits.common import wait_until
 
+from murano_flow.app.service import EngineService
 from murano_flow.blueprint import parse_blueprint
 from murano_flow.cli import cli
-from murano_flow.engine import Engine
+from murano_flow.engine.engine import Engine
 from murano_flow.errors import StoreError
-from murano_flow.service import EngineService
 from murano_flow.states import FINISHED
 from murano_flow.store import SqliteStore
 

@@ -6,8 +6,8 @@ import threading
 import time
 
 from murano_flow.blueprint import parse_blueprint
-from murano_flow.engine import Engine
-from murano_flow.share import FairShare
+from murano_flow.engine.engine import Engine
+from murano_flow.engine.share import FairShare
 from murano_flow.store import MemoryStore
 from murano_flow.transports import StubTransport
 

@@ -1,3 +1,3 @@
-"""Fixtures for the tests against a real sshd (defined in tests/sshkit.py)."""
+"""Fixtures for the tests against a real sshd (defined in tests/kits/ssh.py)."""
 
-from sshkit import sshd  # noqa: F401 - fixture
+from kits.ssh import sshd  # noqa: F401 - fixture

@@ -1,4 +1,4 @@
-"""The ssh transport against a real OpenSSH server on loopback (tests/sshkit.py)."""
+"""The ssh transport against a real OpenSSH server on loopback (tests/kits/ssh.py)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import alive, wait_until
-from sshkit import SSHD, start_sshd
+from kits.common import alive, wait_until
+from kits.ssh import SSHD, start_sshd
 
 from murano_flow.errors import ConnectError, InDoubt
-from murano_flow.protocol import Plan
 from murano_flow.transports.ssh import SSHTransport
+from murano_flow.wire.protocol import Plan
 
 pytestmark = pytest.mark.integration
 

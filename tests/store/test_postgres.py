@@ -6,8 +6,8 @@ import threading
 import time
 
 import pytest
-from helpers import wait_until
-from pgkit import drop_database, fresh_database, pg_url  # noqa: F401
+from kits.common import wait_until
+from kits.postgres import drop_database, fresh_database, pg_url  # noqa: F401
 
 from murano_flow.errors import StoreError
 from murano_flow.store import open_store

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from murano_flow.transports.amqp import connection_parameters
+from murano_flow.wire.broker import connection_parameters
 
 
 def test_tls_options_need_an_amqps_url():

@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import alive, wait_until
+from kits.common import alive, wait_until
 
-from murano_flow.protocol import Plan
 from murano_flow.transports import LocalTransport
+from murano_flow.wire.protocol import Plan
 
 
 def plan(body: str, *, kind: str = "action", script_type: str = "sh", timeout: float = 30,
@@ -150,12 +150,12 @@ def test_a_run_whose_supervisor_died_without_a_record_is_not_run_again(transport
                                                                        monkeypatch):
     from dataclasses import replace
 
-    from murano_flow.transports import local
+    from murano_flow.wire import runner
 
-    monkeypatch.setattr(local.supervise, "STARTUP_GRACE", 0.2)
+    monkeypatch.setattr(runner.supervise, "STARTUP_GRACE", 0.2)
     rundir = transport._prepare(plan("true"))
-    (rundir / local.SPAWNED).touch()  # spawned, started, then the host was reset: no lock,
-    (rundir / local.supervise.STARTED).touch()  # no exit
+    (rundir / runner.SPAWNED).touch()  # spawned, started, then the host was reset: no lock,
+    (rundir / runner.supervise.STARTED).touch()  # no exit
     lost = transport.reattach(plan("true"))
     assert lost is not None and lost.status == "error" and "not marked idempotent" in lost.message
     assert transport.reattach(replace(plan("true"), idempotent=True)) is None  # safe to re-run
@@ -165,12 +165,12 @@ def test_a_run_marked_spawned_whose_script_never_started_is_sent(transport, monk
                                                                  tmp_path):
     """The engine was killed between marking the run spawned and starting its supervisor:
     nothing ran, so the resumed engine runs it (once), whatever the state's idempotence."""
-    from murano_flow.transports import local
+    from murano_flow.wire import runner
 
-    monkeypatch.setattr(local.supervise, "STARTUP_GRACE", 0.2)
+    monkeypatch.setattr(runner.supervise, "STARTUP_GRACE", 0.2)
     counter = tmp_path / "ran"
     p = plan(f"echo x >> {counter}")
-    (transport._prepare(p) / local.SPAWNED).touch()
+    (transport._prepare(p) / runner.SPAWNED).touch()
     assert transport.reattach(p) is None
     assert transport.send(p).ok and counter.read_text() == "x\n"
 

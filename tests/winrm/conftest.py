@@ -1,3 +1,3 @@
-"""Fixtures for the tests against the WinRM protocol peer (defined in tests/winrmkit.py)."""
+"""Fixtures for the tests against the WinRM protocol peer (defined in tests/kits/winrm.py)."""
 
-from winrmkit import winrm_http, winrm_https  # noqa: F401 - fixtures
+from kits.winrm import winrm_http, winrm_https  # noqa: F401 - fixtures

@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 from click.testing import CliRunner
-from winrmkit import PASSWORD
+from kits.winrm import PASSWORD
 
 from murano_flow.cli import cli
 

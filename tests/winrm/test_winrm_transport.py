@@ -1,5 +1,5 @@
 """The winrm transport through the real pywinrm client against the WS-Management test
-peer (tests/winrmpeer.py: no Windows here; the peer runs commands with local programs,
+peer (tests/kits/winrmpeer.py: no Windows here; the peer runs commands with local programs,
 so these plans are Python scripts; the PowerShell bootstrap is checked statically)."""
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import alive, wait_until
+from kits.common import alive, wait_until
 
 from murano_flow.errors import ConnectError
-from murano_flow.protocol import Plan
 from murano_flow.transports import winrs
 from murano_flow.transports.winrm import WinRMTransport
+from murano_flow.wire.protocol import Plan
 
 pytestmark = pytest.mark.integration
 

@@ -1,0 +1,86 @@
+"""Where a use case finds the journal, the engine's home, the broker and the engines' secret;
+and the two lookups every use case needs (does a deployment exist, what did it deploy)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..blueprint import Blueprint, parse_blueprint
+from ..errors import ConnectError, NotFound, UsageError
+from ..store import Store, open_store
+from ..store.base import DeploymentRecord
+from ..transports import open_transport
+from ..transports.amqp import Broker, agent_secret
+
+
+class Settings:
+    """The journal, home directory and broker a use case works with (``--store``,
+    ``--home``, ``--broker`` on the command line)."""
+
+    def __init__(self, store: str, home: str, broker: str) -> None:
+        self.store_url, self.home, self.broker_url = store, Path(home), broker
+        self._broker: Broker | None = None
+
+    def store(self) -> Store:
+        """Open the journal."""
+        return open_store(self.store_url)
+
+    def upgrade_journal(self) -> tuple[int, int]:
+        """Create the journal's schema, or migrate it to this release's (safe to repeat);
+        (version before, version now)."""
+        with open_store(self.store_url, check_schema=False) as store:
+            return store.upgrade()
+
+    def transports(self, kind: str, fields: dict[str, Any]) -> Any:
+        """Transport factory handed to the engine (agent hosts share one connection)."""
+        return open_transport(kind, fields, root=self.home, broker=self.broker)
+
+    def message_waits(self, store: Store, wake: Callable[[], None]) -> Any:
+        """Broker subscriptions for states that wait for a message (the engine's factory)."""
+        from ..engine.messages import MessageWaits
+
+        try:
+            return MessageWaits(self.broker_url, store, wake)
+        except ImportError as exc:
+            raise ConnectError("states that wait for a message need pika",
+                               hint="pip install 'murano-flow[amqp]'") from exc
+
+    def secret(self) -> str:
+        """The engines' shared secret (agents' keys, sealed secrets): see agent_secret."""
+        return agent_secret(self.home)
+
+    def broker(self) -> Broker:
+        """The broker connection of the current run, opened on first use."""
+        if self._broker is None or self._broker.closed:
+            try:
+                self._broker = Broker(self.broker_url, agent_secret(self.home))
+            except ImportError as exc:
+                raise ConnectError("agent hosts need pika",
+                                   hint="pip install 'murano-flow[amqp]'") from exc
+        return self._broker
+
+
+def exists(store: Store, deployment_id: str) -> bool:
+    """Whether the journal has a deployment called ``deployment_id``."""
+    try:
+        store.deployment(deployment_id)
+    except NotFound:
+        return False
+    return True
+
+
+def journaled_blueprint(dep: DeploymentRecord, given: dict[str, Any], *,
+                        strict: bool = True) -> Blueprint:
+    """The blueprint exactly as deployed; secrets must be given again (never stored).
+
+    Without ``strict``, placeholders stand in for them (to read its shape only).
+    """
+    values = {k: v for k, v in dep.params.items() if v != "******"}
+    values.update(given)
+    src = dep.source or {}
+    if "text" not in src:
+        raise UsageError(f"deployment {dep.id} has no journaled blueprint")
+    return parse_blueprint(src["text"], dep.path, values, strict=strict,
+                           scripts=src.get("scripts", {}))

@@ -1,0 +1,82 @@
+"""The ``murano-flow`` command group: its global options, its commands, its entry point.
+
+The commands parse their arguments, call the application layer (:mod:`murano_flow.app`)
+and render what it returns; they never write the journal nor drive an engine themselves.
+
+Exit codes (DESIGN.md section 3): 0 success; 1 the deployment failed or was rolled
+back; 2 invalid input; 3 infrastructure unreachable; 70 an internal error (a bug in
+murano-flow, never a verdict on the deployment); 130 interrupted (resumable).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import click
+
+from .. import __version__
+from ..store import DEFAULT_STORE
+from ..wire.broker import DEFAULT_BROKER
+from .blueprints import graph, plan, validate
+from .common import Settings
+from .deploying import deploy, resume, rollback
+from .journal import events, list_, status
+from .notify import notify
+from .observe import check, observe_command
+from .ops import cancel, fsck, pause
+from .render import printable
+from .schedule import schedule
+from .service import db, engine
+from .signal import signal as signal_command
+
+log = logging.getLogger(__name__)
+
+#: Exit code of an internal error (sysexits' EX_SOFTWARE): 1 means "the deployment failed".
+EXIT_INTERNAL = 70
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="murano-flow")
+@click.option("--store", envvar="MURANO_FLOW_STORE", default=DEFAULT_STORE, show_default=True,
+              help="Journal URL (env MURANO_FLOW_STORE).")
+@click.option("--home", envvar="MURANO_FLOW_HOME", default=".murano-flow", show_default=True,
+              help="Directory for local hosts' files and action logs (env MURANO_FLOW_HOME).")
+@click.option("--broker", envvar="MURANO_FLOW_BROKER", default=DEFAULT_BROKER,
+              show_default=True, help="RabbitMQ URL for agent hosts (env MURANO_FLOW_BROKER).")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.pass_context
+def cli(ctx: click.Context, store: str, home: str, broker: str, verbose: int) -> None:
+    """murano-flow: deploy multi-host services from blueprint state graphs."""
+    level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # pika logs every failed connection attempt, with tracebacks: only at -vv. Our own
+    # transport says once that the broker is out of reach and once that it is back.
+    logging.getLogger("pika").setLevel(level if verbose >= 2 else logging.CRITICAL)
+    ctx.obj = Settings(store, home, broker)
+
+
+for _command in (validate, plan, graph, deploy, resume, rollback, list_, status, events,
+                 cancel, pause, fsck, signal_command, check, observe_command, notify,
+                 schedule, engine, db):
+    cli.add_command(_command)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    from .agent import agent
+
+    cli.add_command(agent)
+    try:
+        cli.main(prog_name="murano-flow", standalone_mode=True)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # a bug: say so plainly, without a wall of traceback
+        if os.environ.get("MURANO_FLOW_DEBUG"):
+            raise
+        click.echo(printable(f"internal error: {type(exc).__name__}: {exc}\n"
+                             "  (set MURANO_FLOW_DEBUG=1 for the traceback, and please report "
+                             "it)"), err=True)
+        sys.exit(EXIT_INTERNAL)

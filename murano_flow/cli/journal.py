@@ -1,0 +1,119 @@
+"""``murano-flow list | status | events``: reading the journal."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import click
+
+from ..app.documents import deployment_dict, event_dict, node_dict
+from ..engine import identity
+from ..states import ACTIVE
+from ..store import Store
+from .common import Settings, command, format_option
+from .progress import event_line
+from .render import RECAP_COLUMNS, console, emit, recap_rows, stamp, styled, table
+
+
+@click.command("list")
+@click.option("-n", "--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
+@format_option
+@click.pass_obj
+@command
+def list_(settings: Settings, limit: int, fmt: str) -> None:
+    """List deployments, newest first."""
+    with settings.store() as store:
+        deps = store.deployments(limit)
+    if fmt != "table":
+        emit([deployment_dict(d) for d in deps], fmt)
+        return
+    rows = [[d.id, d.blueprint, d.state, stamp(d.created), stamp(d.updated),
+             _short(d.reason)] for d in deps]
+    console().print(table(None, ("id", "blueprint", "state", "created", "updated", "reason"),
+                          rows))
+
+
+@click.command()
+@click.argument("deployment")
+@click.option("--nodes", "show_nodes", is_flag=True, help="One row per state, not per entity.")
+@format_option
+@click.pass_obj
+@command
+def status(settings: Settings, deployment: str, show_nodes: bool, fmt: str) -> None:
+    """Show a deployment: per entity (or per state with --nodes)."""
+    with settings.store() as store:
+        dep, nodes = store.deployment(deployment), store.nodes(deployment)
+        driven = identity.driving(dep)
+        engines = len(store.engines()) if dep.request and not driven else 0
+    if fmt != "table":
+        emit({"deployment": deployment_dict(dep), "nodes": [node_dict(n) for n in nodes]}, fmt)
+        return
+    out = console()
+    out.print(styled((dep.id, "bold"), f" ({dep.blueprint}): {dep.state}"
+                     + (f" — {dep.reason}" if dep.reason else "")))
+    if driven:
+        out.print(styled(f"driven by the engine {identity.describe(dep.owner)}"))
+    elif dep.request:
+        out.print(styled(f"submitted ({dep.request}): waiting for an engine service ("
+                         + (f"{engines} running)" if engines else "none is running: start "
+                            "one with 'murano-flow engine serve')")))
+    if show_nodes:
+        rows = [[n.name, n.status, n.attempt or "", n.host, stamp(n.started), stamp(n.finished),
+                 n.exit_code if n.exit_code is not None else "", _short(n.reason)]
+                for n in nodes]
+        out.print(table(None, ("state", "status", "try", "host", "started", "finished", "exit",
+                               "reason"), rows))
+    else:
+        out.print(table(None, RECAP_COLUMNS, recap_rows(nodes)))
+
+
+@click.command()
+@click.argument("deployment")
+@click.option("--follow", is_flag=True, help="Keep printing new events until the end.")
+@click.option("--node", help="Only events of this state (e.g. 'web[0].Installed').")
+@format_option
+@click.pass_obj
+@command
+def events(settings: Settings, deployment: str, follow: bool, node: str | None,
+           fmt: str) -> None:
+    """Print the event log of a deployment (JSON lines with -f json --follow)."""
+    with settings.store() as store:
+        after = 0
+        while True:
+            batch = store.events(deployment, after)
+            shown = [e for e in batch if node is None or e.node == node]
+            if fmt == "json" and follow:
+                for e in shown:
+                    click.echo(json.dumps(event_dict(e)))
+            elif fmt != "table" and not follow:
+                emit([event_dict(e) for e in shown], fmt)
+            else:
+                for e in shown:
+                    click.echo(event_line(e))
+            after = batch[-1].seq if batch else after
+            if not follow or (not batch and _nothing_more(store, deployment)):
+                return
+            time.sleep(0.5 if not batch else 0.05)
+
+
+def _nothing_more(store: Store, deployment: str) -> bool:
+    """Whether no engine will add events to the deployment: it finished, or its engine
+    died and no engine service is there to take it over."""
+    from ..states import FINISHED
+
+    dep = store.deployment(deployment)
+    if dep.state in FINISHED:
+        return True
+    if dep.state in ACTIVE and not identity.driving(dep):
+        if dep.request and store.engines():
+            return False  # a service takes it over once the dead engine's lease runs out
+        click.echo(f"{dep.id} is {dep.state} but its engine is gone: 'murano-flow resume "
+                   f"{dep.id}' continues it", err=True)
+        return True
+    return False
+
+
+def _short(text: str, width: int = 70) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 3] + "..."

@@ -1,0 +1,117 @@
+"""Rendering records for people (tables) and programs (JSON, YAML).
+
+Text that comes from actions, hosts, blueprints or errors is data: the console
+interprets no markup (``[/etc/foo]`` prints as written), styles come only from
+:class:`rich.text.Text` built here, and control characters are shown escaped so
+that an action's output cannot move the operator's cursor or retitle the terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import click
+import yaml
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ..store.base import NodeRecord
+
+#: Colour of each node or deployment state in tables.
+STYLE = {"reached": "green", "succeeded": "green", "skipped": "cyan", "failed": "red",
+         "undo_failed": "red", "running": "yellow", "undoing": "yellow", "rolling_back": "yellow",
+         "interrupted": "magenta", "cancelled": "magenta", "undone": "dim", "rolled_back": "dim",
+         "pending": "white", "waiting": "blue", "in_doubt": "bold magenta",
+         "holds": "green", "drifted": "red", "unknown": "magenta"}
+
+
+#: Control characters but newline and tab (C0, DEL, C1): escape sequences start here.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character but newline and tab shown as ``\\xNN``."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def styled(*parts: str | tuple[str, str]) -> Text:
+    """A line of literal text pieces, each plain or ``(text, style)``; never markup."""
+    return Text.assemble(*[(printable(p[0]), p[1]) if isinstance(p, tuple) else printable(p)
+                           for p in parts])
+
+
+def console(err: bool = False) -> Console:
+    """A rich console that interprets no markup; plain text (no colour codes) when not
+    writing to a terminal."""
+    out = Console(stderr=err, markup=False, highlight=False, soft_wrap=False)
+    if not out.is_terminal:  # logs and pipes: do not fold tables to 80 columns
+        out.width = max(out.width, 160)
+    return out
+
+
+def stamp(ts: float | None) -> str:
+    """Local wall-clock time of ``ts`` as HH:MM:SS ('' if None)."""
+    return time.strftime("%H:%M:%S", time.localtime(ts)) if ts else ""
+
+
+def dumps(data: Any, fmt: str) -> str:
+    """``data`` as JSON or YAML text."""
+    if fmt == "json":
+        return json.dumps(data, indent=2, sort_keys=False, default=str)
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def emit(data: Any, fmt: str) -> None:
+    """Print ``data`` as JSON or YAML on stdout."""
+    click.echo(dumps(data, fmt).rstrip("\n"))
+
+
+def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
+    """A rich table with ``columns``; cells whose text is a known state get its colour."""
+    t = Table(title=styled(title) if title else None, title_justify="left",
+              header_style="bold")
+    for c in columns:
+        t.add_column(c, overflow="fold")
+    for row in rows:
+        t.add_row(*[_cell(v) for v in row])
+    return t
+
+
+def _cell(value: Any) -> Text:
+    text = "" if value is None else str(value)
+    return styled((text, STYLE.get(text, "")))
+
+
+def recap_rows(nodes: list[NodeRecord]) -> list[list[Any]]:
+    """Per entity instance: counts of reached / skipped / failed / other, and duration."""
+    groups: dict[str, list[NodeRecord]] = {}
+    for n in nodes:
+        groups.setdefault(n.instance, []).append(n)
+    rows = []
+    for instance, members in groups.items():
+        count = {s: sum(1 for m in members if m.status == s) for s in
+                 ("reached", "skipped", "failed", "undone")}
+        other = len(members) - sum(count.values())
+        starts = [m.started for m in members if m.started]
+        ends = [m.finished for m in members if m.finished]
+        took = f"{max(ends) - min(starts):.1f}s" if starts and ends else ""
+        worst = _worst(members)
+        rows.append([instance, worst, count["reached"], count["skipped"], count["failed"],
+                     count["undone"], other, took])
+    return rows
+
+
+RECAP_COLUMNS = ("entity", "state", "reached", "skipped", "failed", "undone", "other",
+                 "duration")
+
+
+def _worst(members: list[NodeRecord]) -> str:
+    order = ("undo_failed", "failed", "in_doubt", "running", "undoing", "waiting", "pending",
+             "undone", "skipped", "reached")
+    statuses = {m.status for m in members}
+    return next((s for s in order if s in statuses), "pending")
