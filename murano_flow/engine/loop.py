@@ -52,7 +52,7 @@ REATTACH, RELEASE, DISPATCH, HOLD, WAIT, ANALYZE = (
 #: Where the loop stops: the run ended, or was handed over to another engine.
 END, HANDED_OVER = "end", "handover"
 
-__all__ = ["END", "HANDED_OVER", "WAKE", "Loop"]
+__all__ = ["END", "HANDED_OVER", "Loop"]
 
 
 @dataclass

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from itertools import count
 from pathlib import Path
 from typing import Any, ClassVar
@@ -57,11 +58,13 @@ class Contract:
     #: Whether a re-attach finds the recorded result of a finished plan (WinRM cannot
     #: re-attach: it answers a non-idempotent plan with a "lost" error, never a re-run).
     KEEPS_RESULTS: ClassVar[bool] = True
-    #: Whether a plan left running by a detached transport can be collected by another.
+    #: Whether a plan left running by a detached transport can be collected by another,
+    #: and if not, why not.
     REATTACHES_RUNNING: ClassVar[bool] = True
+    why_not_reattach: ClassVar[str] = ""
 
     @pytest.fixture(autouse=True)
-    def _host(self, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    def _host(self, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[None]:
         # The scripts' marks live where both the engine side and the host can see them
         # (every host here is this machine).
         self.marks = Path(tempfile.mkdtemp(prefix="mf-contract-", dir="/tmp"))
@@ -71,6 +74,7 @@ class Contract:
         yield
         for t in self.opened:
             t.close()
+        shutil.rmtree(self.marks, ignore_errors=True)
 
     def open(self) -> Transport:
         """A new transport to the same host (override per transport)."""
@@ -177,8 +181,6 @@ class Contract:
         sender.join(timeout=120)
         assert collected is not None and collected.ok and collected.outputs == {"echo": "later"}
         assert self.runs() == 1
-
-    why_not_reattach = ""
 
 
 def _send_into(t: Transport, plan: Plan, outcome: dict[str, Any]) -> None:
