@@ -58,10 +58,14 @@ class Diagnostic:
     column: int
     message: str
     key: str = ""
+    #: Where a part's file was included from, innermost first
+    #: (``top.yaml:12:5 as part 'ad'``); empty for the top blueprint's own problems.
+    chain: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}:{self.column}" if self.line else self.file
-        return f"{where}: {self.message}" + (f" [{self.key}]" if self.key else "")
+        text = f"{where}: {self.message}" + (f" [{self.key}]" if self.key else "")
+        return text + "".join(f"\n  included from {link}" for link in self.chain)
 
 
 class BlueprintError(MuranoFlowError):

@@ -71,6 +71,7 @@ NODE_TRANSITIONS: tuple[tuple[str | list[str], str, str], ...] = (
     (N.RUNNING, "retry", N.RUNNING),  # an attempt failed and the retry policy allows another
     (N.RUNNING, "reach", N.REACHED),  # the action succeeded (or there was none)
     (N.RUNNING, "satisfy", N.SKIPPED),  # the check probe passed: nothing to do
+    (N.PENDING, "pass", N.SKIPPED),  # passed over: its when is false, or no transition took it
     (N.RUNNING, "fail", N.FAILED),  # the last allowed attempt failed
     (N.RUNNING, "interrupt", N.PENDING),  # engine stopped, action killed: re-run on resume
     # nobody can tell how its plan ended (or whether it started): kept, never retried

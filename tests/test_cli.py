@@ -52,7 +52,7 @@ def test_plan_waves_reflect_the_graph():
     first = {n["node"] for n in plan["waves"][0]}
     assert first == {"web[0].ContentPublished", "web[1].ContentPublished"}
     assert plan["waves"][-1] == [{"node": "lb.Deployed", "host": "", "action": False, "wait": None,
-                                  "requires": ["lb.HealthChecked"]}]
+                                  "requires": ["lb.HealthChecked"], "after": []}]
 
 
 def test_graph_png_without_graphviz_says_how_to_fix(monkeypatch):

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..durations import seconds
-from .schema import suggest
+from .files import MAX_SCRIPT_BYTES, Sources
 from .source import Path as YPath
-from .source import SourceMap
 from .spec import DEFAULT_TIMEOUT, MAX_TIMEOUT, SHELL_BY_SUFFIX, ActionSpec, HostSpec, RetryPolicy
 
-#: Largest script file a blueprint may reference.
-MAX_SCRIPT_BYTES = 1 << 20
 
 def retry_policy(raw: Any) -> RetryPolicy:
     """A RetryPolicy from an integer or a ``retries`` mapping."""
@@ -32,13 +30,15 @@ def retry_policy(raw: Any) -> RetryPolicy:
 
 
 class ActionBuilder:
-    """Turns ``action``/``check``/``undo`` values into ActionSpecs, reading script files once."""
+    """Turns ``action``/``check``/``undo`` values into ActionSpecs, reading script files once.
 
-    def __init__(self, base_dir: Path, smap: SourceMap, problems: list[Any],
-                 preloaded: dict[str, str] | None = None) -> None:
-        self.base_dir, self.smap, self.problems = base_dir, smap, problems
-        self.preloaded = preloaded
-        self.scripts: dict[str, str] = {}
+    ``diag`` reports a problem at a path; ``folder_of`` says which folder the scripts
+    of a path are relative to (an entity type's, in its library's folder).
+    """
+
+    def __init__(self, sources: Sources, diag: Callable[[YPath, str], None],
+                 folder_of: Callable[[YPath], Path]) -> None:
+        self.sources, self.diag, self.folder_of = sources, diag, folder_of
 
     def build(self, raw: Any, path: YPath) -> ActionSpec | None:
         """The ActionSpec for ``raw`` at ``path``, or None (with a problem) if unusable."""
@@ -46,14 +46,15 @@ class ActionBuilder:
             return None
         if isinstance(raw, str):
             if _looks_like_path(raw):
-                self.problems.append(self.smap.diag(
-                    path, f"{raw!r} is run as an inline shell command; to run that file, "
-                          f"write {{script: {raw.strip()}}}"))
+                self.diag(path, f"{raw!r} is run as an inline shell command; to run that "
+                                f"file, write {{script: {raw.strip()}}}")
                 return None
             return ActionSpec(shell="sh", body=raw, origin="<inline>")  # noqa: S604 - a name
         if "script" in raw:
-            body = self._read(raw["script"], (*path, "script"))
+            body, key = self.sources.read(self.folder_of(path), raw["script"], "script file",
+                                          confined=True, limit=MAX_SCRIPT_BYTES)
             if body is None:
+                self.diag((*path, "script"), key)
                 return None
             origin = raw["script"]
             shell = raw.get("shell") or SHELL_BY_SUFFIX.get(Path(origin).suffix, "sh")
@@ -61,9 +62,9 @@ class ActionBuilder:
             body, origin, shell = raw["inline"], "<inline>", raw.get("shell", "sh")
         timeout = seconds(raw.get("timeout", DEFAULT_TIMEOUT))
         if not 0 < timeout <= MAX_TIMEOUT:
-            self.problems.append(self.smap.diag(
-                (*path, "timeout"), f"timeout must be longer than zero and at most "
-                                    f"{MAX_TIMEOUT / 86400:g} days, not {raw.get('timeout')!r}"))
+            self.diag((*path, "timeout"), f"timeout must be longer than zero and at most "
+                                          f"{MAX_TIMEOUT / 86400:g} days, not "
+                                          f"{raw.get('timeout')!r}")
             return None
         return ActionSpec(
             shell=shell,
@@ -75,41 +76,6 @@ class ActionBuilder:
             timeout=timeout,
             retries=retry_policy(raw.get("retries")),
         )
-
-    def _read(self, rel: str, path: YPath) -> str | None:
-        if rel in self.scripts:
-            return self.scripts[rel]
-        if self.preloaded is not None:
-            if rel in self.preloaded:
-                self.scripts[rel] = self.preloaded[rel]
-                return self.scripts[rel]
-            self.problems.append(self.smap.diag(path, f"script '{rel}' is not in the journal"))
-            return None
-        file = self.base_dir / rel
-        problem = None
-        try:
-            if not _inside(file, self.base_dir):
-                problem = (f"script file '{rel}' is outside the blueprint's folder "
-                           f"{self.base_dir} (or a link out of it): a blueprint ships only "
-                           "its own scripts; copy the file into that folder")
-            elif not file.is_file():
-                siblings = [p.name for p in file.parent.iterdir()] if file.parent.is_dir() else []
-                problem = f"script file '{rel}' not found (looked for {file})"
-                problem += suggest(file.name, siblings)
-            elif file.stat().st_size > MAX_SCRIPT_BYTES:
-                problem = f"script file '{rel}' is larger than {MAX_SCRIPT_BYTES} bytes"
-            else:
-                self.scripts[rel] = file.read_text("utf-8")
-                return self.scripts[rel]
-        except (OSError, UnicodeDecodeError) as exc:
-            problem = f"cannot read script file '{rel}': {exc}"
-        self.problems.append(self.smap.diag(path, problem))
-        return None
-
-
-def _inside(file: Path, folder: Path) -> bool:
-    """Whether ``file``, links and '..' resolved, lies within ``folder``."""
-    return file.resolve().is_relative_to(folder.resolve())
 
 
 def _looks_like_path(text: str) -> bool:

@@ -29,7 +29,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from ..errors import ExpressionError
 
 #: Names a blueprint expression may use.
-CONTEXT_NAMES = frozenset({"params", "index", "entity", "group", "count", "outputs", "deployment"})
+CONTEXT_NAMES = frozenset({"params", "index", "entity", "group", "count", "outputs", "deployment",
+                           "vars"})
 
 #: Bounds of one evaluation (see the module docstring).
 MAX_STEPS = 200_000
@@ -210,6 +211,8 @@ class Analysis:
 
     names: set[str] = field(default_factory=set)
     params: set[str] = field(default_factory=set)
+    #: The entity type's vars it reads (``vars.name``).
+    vars: set[str] = field(default_factory=set)
     #: (reference text, output name or None) for every ``outputs['ref'].name``.
     outputs: list[tuple[str, str | None]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -285,7 +288,7 @@ def _collect_outputs(tree: nodes.Template, out: Analysis) -> None:
 
 def _collect_params(tree: nodes.Template, out: Analysis) -> None:
     for node in list(tree.find_all(nodes.Getattr)) + list(tree.find_all(nodes.Getitem)):
-        if isinstance(node.node, nodes.Name) and node.node.name == "params":
+        if isinstance(node.node, nodes.Name) and node.node.name in ("params", "vars"):
             key = _const_key(node)
             if key is not None:
-                out.params.add(key)
+                (out.params if node.node.name == "params" else out.vars).add(key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -158,6 +159,40 @@ def bind(
         else:
             values[name] = None
     return values, assumed, problems
+
+
+def bind_part(params: dict[str, Parameter], given: dict[str, Any], late: frozenset[str],
+              report: Callable[..., None], part: str, smap: SourceMap) -> dict[str, Any]:
+    """Values for the parameters of a part (declared in ``smap``'s file), from its entry in
+    the including blueprint: given, else default; those in ``late`` (bound to outputs,
+    rendered at run time) get placeholders. Problems go to ``report(path, message)``,
+    with paths under the part's entry."""
+    values: dict[str, Any] = {}
+    for name in [*given, *late]:
+        if name not in params:
+            report(("parameters", name), f"part '{part}' has no parameter '{name}'"
+                   f"{suggest(name, params)}; {smap.file} takes: "
+                   f"{', '.join(sorted(params)) or 'none'}", key=True)
+    for name, p in params.items():
+        if name in given:
+            try:
+                values[name] = coerce(p, given[name])
+            except ValueError as exc:
+                report(("parameters", name), f"parameter '{name}' of part '{part}': {exc}")
+                continue
+            for msg in constraint_problems(p, values[name]):
+                report(("parameters", name), f"parameter '{name}' of part '{part}': {msg}")
+        elif name in late:
+            values[name] = placeholder(p)
+        elif p.default is not NO_DEFAULT:
+            values[name] = p.default
+        elif p.required:
+            line, _ = smap.at(("parameters", name), key=True)
+            report((), f"part '{part}' needs a value for parameter '{name}' (declared at "
+                       f"{smap.file}:{line}); give it under 'parameters'", key=True)
+        else:
+            values[name] = None
+    return values
 
 
 def parse_cli_params(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:

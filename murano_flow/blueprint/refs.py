@@ -1,12 +1,18 @@
-"""References to nodes: ``State``, ``entity.State``, ``entity[2].State``, ``entity[*].State``."""
+"""References to nodes: ``State``, ``entity.State``, ``entity[2].State``, ``entity[*].State``.
+
+An entity of a part is named by its part's path: ``ad.dc[0].Promoted`` is state
+Promoted of member 0 of entity dc of part ad; ``sql[1].node.Deployed`` one of counted
+part sql's members. A part's own ``Deployed`` is ``ad.Deployed``.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
+_NAME = r"[A-Za-z_][A-Za-z0-9_-]*"
 _REF = re.compile(
-    r"^(?:(?P<entity>[A-Za-z_][A-Za-z0-9_-]*)(?:\[(?P<index>\*|[0-9]+)\])?\.)?"
+    rf"^(?:(?P<entity>(?:{_NAME}(?:\[[0-9]+\])?\.)*{_NAME})(?:\[(?P<index>\*|[0-9]+)\])?\.)?"
     r"(?P<state>[A-Za-z_][A-Za-z0-9_]*)$"
 )
 
@@ -15,6 +21,7 @@ _REF = re.compile(
 class Ref:
     """A parsed reference; ``entity`` None means the referencing entity itself."""
 
+    #: The entity, with its part's path when it is in a part (``ad.dc``, ``sql[1].node``).
     entity: str | None
     index: str | None  # None, '*' or digits
     state: str

@@ -138,3 +138,17 @@ def check_schema(data: Any, smap: SourceMap) -> list[Diagnostic]:
     for err in _validator().iter_errors(data):
         out.extend(_diagnostics(err, smap))
     return out
+
+
+@cache
+def _library_validator() -> Draft202012Validator:
+    library = schema()["$defs"]["library"]  # the blueprint schema, rooted at a library
+    return Draft202012Validator({**schema(), **library, "title": "murano-flow library"})
+
+
+def check_library(data: Any, smap: SourceMap) -> list[Diagnostic]:
+    """Every schema violation in a library of entity types, as located diagnostics."""
+    out: list[Diagnostic] = []
+    for err in _library_validator().iter_errors(data):
+        out.extend(_diagnostics(err, smap))
+    return out

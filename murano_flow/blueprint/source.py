@@ -45,8 +45,10 @@ def _dotted(path: Path) -> str:
 class SourceMap:
     """Line/column (1-based) of every path of a document, computed when first asked."""
 
-    def __init__(self, file: str, text: str) -> None:
+    def __init__(self, file: str, text: str, chain: tuple[str, ...] = ()) -> None:
         self.file, self._text = file, text
+        #: Where this file was included from (see :attr:`Diagnostic.chain`).
+        self.chain = chain
         self._values: dict[Path, tuple[int, int]] | None = None
         self._keys: dict[Path, tuple[int, int]] = {}
 
@@ -65,7 +67,7 @@ class SourceMap:
     def diag(self, path: Path, message: str, *, key: bool = False) -> Diagnostic:
         """A diagnostic located at ``path``; ``key`` points at the key rather than the value."""
         line, col = self.at(path, key=key)
-        return Diagnostic(self.file, line, col, message, _dotted(path))
+        return Diagnostic(self.file, line, col, message, _dotted(path), self.chain)
 
     def _positions(self) -> dict[Path, tuple[int, int]]:
         if self._values is None:
@@ -158,7 +160,8 @@ def _scan(root: Any, smap: SourceMap) -> list[Diagnostic]:
             size[key] = 1 + sum(size.get(id(c), 1) for c in children)
             if size[key] > MAX_NODES:
                 return [Diagnostic(smap.file, 1, 1, f"the blueprint expands to more than "
-                                   f"{MAX_NODES} values once aliases are expanded (alias bomb?)")]
+                                   f"{MAX_NODES} values once aliases are expanded (alias bomb?)",
+                                   chain=smap.chain)]
             continue
         if key in active:
             return [smap.diag(path, "a YAML alias refers to its own parent (recursive data)",
@@ -186,21 +189,44 @@ def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
     return False
 
 
-def load_yaml(text: str, file: str) -> tuple[Any, SourceMap, list[Diagnostic]]:
-    """Parse ``text`` safely; return (data, source map, problems).
+def load_yaml(text: str, file: str, chain: tuple[str, ...] = ()
+              ) -> tuple[Any, SourceMap, list[Diagnostic]]:
+    """Parse ``text`` safely; return (data, source map, problems), each problem with
+    the include ``chain`` of the file.
 
     On a syntax error the data is ``None`` and the problem says where.
     """
-    smap = SourceMap(file, text)
+    smap = SourceMap(file, text, chain)
     loader = _Loader(text, file)
     try:
         data = loader.get_single_data()
     except yaml.YAMLError as exc:
-        return None, smap, [_yaml_problem(exc, file)]
+        return None, smap, [_chained(_yaml_problem(exc, file), chain)]
     except (ValueError, TypeError, OverflowError, RecursionError) as exc:  # e.g. bad dates
-        return None, smap, [Diagnostic(file, 1, 1, f"YAML value error: {exc}")]
+        return None, smap, [Diagnostic(file, 1, 1, f"YAML value error: {exc}", chain=chain)]
     finally:
         loader.dispose()
+    problems = [_chained(d, chain) for d in loader.problems]
     if data is None:
-        return None, smap, loader.problems
-    return data, smap, loader.problems + _scan(data, smap)
+        return None, smap, problems
+    return data, smap, problems + _scan(data, smap)
+
+
+def _chained(diag: Diagnostic, chain: tuple[str, ...]) -> Diagnostic:
+    return Diagnostic(diag.file, diag.line, diag.column, diag.message, diag.key, chain)
+
+
+def load_document(text: str, file: str, chain: tuple[str, ...], what: str = "blueprint"
+                  ) -> tuple[dict[str, Any] | None, SourceMap, list[Diagnostic]]:
+    """A blueprint or library file parsed: its mapping (None if there are problems),
+    source map and problems, each with the include ``chain`` of the file."""
+    data, smap, problems = load_yaml(text, file, chain)
+    if data is None and not problems:
+        problems.append(Diagnostic(file, 1, 1, f"the {what} is empty (or just 'null')",
+                                   chain=chain))
+    if data is not None and not isinstance(data, dict):
+        keys = "'format' and 'types'" if what == "library" else \
+            "'format', 'name' and 'entities'"
+        problems.append(Diagnostic(file, 1, 1, f"a {what} is a mapping with keys {keys}",
+                                   chain=chain))
+    return (data if not problems else None), smap, problems

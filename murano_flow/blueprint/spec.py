@@ -151,6 +151,41 @@ class Node:
     output_refs: tuple[tuple[str, tuple[str, ...], bool], ...] = ()
     #: An external event awaited, besides ``requires``, before its action runs.
     wait: WaitSpec | None = None
+    #: The part it belongs to ('' for the blueprint's own, else e.g. ``ad`` or ``sql[1]``):
+    #: its parameters are that part's (see :attr:`Blueprint.scopes`).
+    scope: str = ""
+    #: Its entity type's vars (templates rendered with the node's context, as ``vars``).
+    vars: tuple[tuple[str, Any], ...] = ()
+    #: A condition read when its requirements are settled (it reads outputs): false
+    #: passes the state over (skipped, never run).
+    when: str | None = None
+    #: Its entity's states follow each other by transitions, not ``requires`` (direct).
+    direct: bool = False
+    #: Direct flow: nodes started when it succeeds, fails (its failure then handled) or
+    #: ends either way.
+    on_success: tuple[str, ...] = ()
+    on_error: tuple[str, ...] = ()
+    on_complete: tuple[str, ...] = ()
+    #: Direct flow: 'any' (runs on its first incoming transition) or 'all'.
+    join: str = "any"
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The parameters one part of a blueprint sees as ``params``."""
+
+    #: Values known when the blueprint is expanded.
+    values: dict[str, Any]
+    #: Parameters bound to outputs of the including blueprint's states, rendered when a
+    #: node reads them: (name, template, output references as in :attr:`Node.output_refs`).
+    bound: tuple[tuple[str, Any, tuple[tuple[str, tuple[str, ...], bool], ...]], ...] = ()
+    #: The including scope ('' for the top blueprint) and this part's member index.
+    parent: str = ""
+    index: int | None = None
+    #: The included blueprint file, relative to the top blueprint's folder.
+    file: str = ""
+    #: The string forms of its secret parameters' values (masked like the top's).
+    secrets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -176,12 +211,18 @@ class Blueprint:
     #: The blueprint text and the script files it read, as journaled with a deployment.
     text: str = field(default="", repr=False)
     scripts: dict[str, str] = field(default_factory=dict, repr=False)
+    #: Each part's parameters, by part path (``ad``, ``sql[1]``); the top blueprint's are
+    #: :attr:`values`.
+    scopes: dict[str, Scope] = field(default_factory=dict, repr=False)
+    #: The expanded entities, as plain data (what ``plan --expand`` shows).
+    expanded: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def secrets(self) -> list[str]:
-        """The string forms of every secret parameter value."""
-        return [
+        """The string forms of every secret parameter value, its parts' included."""
+        own = [
             str(self.values[p.name])
             for p in self.parameters.values()
             if p.secret and self.values.get(p.name) not in (None, "")
         ]
+        return own + [v for scope in self.scopes.values() for v in scope.secrets if v not in own]

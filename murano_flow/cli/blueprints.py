@@ -14,6 +14,7 @@ from ..blueprint import Blueprint, load_blueprint
 from ..engine import plans
 from ..errors import MuranoFlowError, UsageError
 from ..graph.stategraph import StateGraph
+from ..wire.masking import Masker
 from .common import command, format_option, given_params, params_options
 from .render import console, emit, table
 
@@ -47,15 +48,23 @@ def validate(blueprint: str, params: tuple[str, ...], params_file: str | None, f
 @click.command()
 @click.argument("blueprint", type=click.Path(dir_okay=False))
 @params_options
+@click.option("--expand", is_flag=True, help="Show the entities as expanded (entity types "
+              "laid out, parts' entities by full name) and each part's parameters, as YAML.")
 @format_option
 @command
-def plan(blueprint: str, params: tuple[str, ...], params_file: str | None, fmt: str) -> None:
+def plan(blueprint: str, params: tuple[str, ...], params_file: str | None, expand: bool,
+         fmt: str) -> None:
     """Show the waves of states that can run in parallel, with their hosts."""
     bp = load_blueprint(blueprint, given_params(params, params_file))
+    if expand:
+        emit(expanded(bp), "json" if fmt == "json" else "yaml")
+        return
     waves = StateGraph(bp).waves()
+    started_by = _transitions_into(bp)
     data = [[{"node": n.name, "host": _host_label(bp, n) if n.action else "",
               "action": n.action is not None, "wait": n.wait.kind if n.wait else None,
-              "requires": list(n.requires)} for n in wave] for wave in waves]
+              "requires": list(n.requires), "after": started_by.get(n.name, [])}
+             for n in wave] for wave in waves]
     if fmt != "table":
         emit({"blueprint": bp.name, "waves": data}, fmt)
         return
@@ -68,18 +77,41 @@ def plan(blueprint: str, params: tuple[str, ...], params_file: str | None, fmt: 
         out.print(f"(placeholders used for: {', '.join(bp.assumed)})")
 
 
+def expanded(bp: Blueprint) -> dict[str, Any]:
+    """What the blueprint expanded to, secrets masked: every entity (its type laid out)
+    by full name, and each part's file and parameters (those bound to outputs as the
+    expressions that give them at run time)."""
+    mask = Masker(bp.secrets).data
+    parts = {scope: {"blueprint": part.file, "parameters": mask({
+        **part.values, **{name: template for name, template, _ in part.bound}})}
+        for scope, part in bp.scopes.items()}
+    return {"blueprint": bp.name, "parameters": mask(bp.values), "parts": parts,
+            "entities": mask(bp.expanded)}
+
+
+def _transitions_into(bp: Blueprint) -> dict[str, list[str]]:
+    """Per state of a direct flow: the transitions that start it ('on_error of db.A')."""
+    into: dict[str, list[str]] = {}
+    for node in bp.nodes.values():
+        for key in ("on_success", "on_error", "on_complete"):
+            for name in getattr(node, key):
+                into.setdefault(name, []).append(f"{key} of {node.name}")
+    return into
+
+
 def _kind(row: dict[str, Any]) -> str:
-    """'action', 'sync', 'wait (signal)' or 'action after signal', for plan's table."""
+    """'action', 'sync', 'wait (signal)' or 'action after signal', for plan's table, with
+    the transitions that start a state of a direct flow."""
     what = "action" if row["action"] else "sync"
     if row["wait"]:
-        return f"action after {row['wait']}" if row["action"] else f"wait ({row['wait']})"
-    return what
+        what = f"action after {row['wait']}" if row["action"] else f"wait ({row['wait']})"
+    return what + (f" ({', '.join(row['after'])})" if row["after"] else "")
 
 
 def _host_label(bp: Blueprint, node: Any) -> str:
     """The host key as the engine will compute it; templates reading outputs stay as text."""
     try:
-        return plans.target(node, plans.context(bp, node, "", lambda _: {})).key
+        return plans.target(node, plans.context(bp, node, "", None)).key
     except MuranoFlowError:
         host = dict(node.host.fields)
         label = str(host.get("name") or host.get("address"))

@@ -88,22 +88,40 @@ def _cell(value: Any) -> Text:
 
 
 def recap_rows(nodes: list[NodeRecord]) -> list[list[Any]]:
-    """Per entity instance: counts of reached / skipped / failed / other, and duration."""
+    """Per entity instance: counts of reached / skipped / failed / other, and duration;
+    the entities of a part (``ad.dc[0]``) indented under one row for the whole part."""
     groups: dict[str, list[NodeRecord]] = {}
     for n in nodes:
         groups.setdefault(n.instance, []).append(n)
-    rows = []
+    parts = {p for instance in groups for p in _parts_of(instance)}
+    rows, shown = [], set()
     for instance, members in groups.items():
-        count = {s: sum(1 for m in members if m.status == s) for s in
-                 ("reached", "skipped", "failed", "undone")}
-        other = len(members) - sum(count.values())
-        starts = [m.started for m in members if m.started]
-        ends = [m.finished for m in members if m.finished]
-        took = f"{max(ends) - min(starts):.1f}s" if starts and ends else ""
-        worst = _worst(members)
-        rows.append([instance, worst, count["reached"], count["skipped"], count["failed"],
-                     count["undone"], other, took])
+        for part in [*_parts_of(instance), instance]:
+            if part in shown or (part == instance and instance in parts):
+                continue  # a part's own Deployed is counted in the part's row
+            shown.add(part)
+            inside = [n for n in nodes if n.instance == part or n.instance.startswith(part + ".")] \
+                if part in parts else members
+            depth = len(_parts_of(part))
+            rows.append(_recap_row("  " * depth + part.rsplit(".", 1)[-1], inside))
     return rows
+
+
+def _parts_of(instance: str) -> list[str]:
+    """The parts an entity instance is in, outermost first: ``a.b.vm[0]`` -> a, a.b."""
+    pieces = instance.split(".")
+    return [".".join(pieces[:k]) for k in range(1, len(pieces))]
+
+
+def _recap_row(label: str, members: list[NodeRecord]) -> list[Any]:
+    count = {s: sum(1 for m in members if m.status == s) for s in
+             ("reached", "skipped", "failed", "undone")}
+    other = len(members) - sum(count.values())
+    starts = [m.started for m in members if m.started]
+    ends = [m.finished for m in members if m.finished]
+    took = f"{max(ends) - min(starts):.1f}s" if starts and ends else ""
+    return [label, _worst(members), count["reached"], count["skipped"], count["failed"],
+            count["undone"], other, took]
 
 
 RECAP_COLUMNS = ("entity", "state", "reached", "skipped", "failed", "undone", "other",

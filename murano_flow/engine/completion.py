@@ -121,8 +121,14 @@ class Completer:
         event, status = ("undo_fail", "undo_failed") if run.reverse else ("fail", "failed")
         rec.reason = run.masker.text(reason)
         run.node(rec, event, status, reason)
-        if not run.reverse:
+        if run.reverse:
+            return
+        branch = run.flow.failed(i) if run.flow is not None else None
+        if branch is None:
             self.apply_policy(run, i)
+        else:  # a direct flow handles it: its error branch runs, nothing stops
+            run.note(f"{rec.name} failed: its on_error/on_complete states run")
+            run.work.unblocked.extend(branch)
 
     def apply_policy(self, run: Run, i: int) -> None:
         """What node ``i``'s failure does to the rest: its on_failure, or the deployment's."""

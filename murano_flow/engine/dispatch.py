@@ -14,16 +14,17 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from ..blueprint.expressions import render
 from ..errors import ExpressionError, MuranoFlowError, TransportError, UsageError
 from ..faults import crash_point
 from ..lifecycle import fire_node
-from ..states import NodeState
+from ..states import SATISFIED, NodeState
 from ..transports.base import Transport
 from ..wire.protocol import Plan
 from . import identity, plans
 from .completion import Completer
 from .executor import execute
-from .resolver import Forward, Reverse
+from .resolver import Flow
 from .run import IN_FLIGHT, Run
 from .share import FairShare
 from .waits import Waits
@@ -76,12 +77,26 @@ class Dispatcher:
             pool.submit(execute, run.done, i, transport, check, action, True)
         return len(work)
 
-    def release(self, run: Run, resolver: Forward | Reverse, ready: list[int]) -> None:
+    def release(self, run: Run, resolver: Flow, ready: list[int]) -> None:
         """Nodes ``ready`` (their requirements settled) go to their hosts' queues; those
-        with nothing to run on a host are settled at once, releasing their dependents."""
+        with nothing to run on a host (or passed over) are settled at once, releasing
+        their dependents."""
         stack = list(ready)
-        while stack:
+        while True:
+            for j in resolver.passed_over():
+                stack.extend(self._pass_over(run, resolver, j))
+            if not stack:
+                stack, run.work.unblocked = run.work.unblocked, []
+                if not stack:
+                    return
             i = stack.pop()
+            if not run.reverse and run.graph.nodes[i].when is not None:
+                go = self._when(run, i)
+                if go is None:
+                    continue
+                if not go:
+                    stack.extend(resolver.skipped(i))
+                    continue
             if i in run.work.candidates:
                 if run.brakes.stopping:
                     continue  # stays as it is: nothing new starts
@@ -99,6 +114,42 @@ class Dispatcher:
                 continue
             if not run.brakes.stopping:
                 self.place(run, i)
+
+    def _pass_over(self, run: Run, resolver: Flow, i: int) -> list[int]:
+        """No transition of a direct flow will start node ``i``: it is skipped, and what
+        requires it proceeds; a target stays short of reached (the run then fails)."""
+        rec = run.records[i]
+        run.work.candidates.discard(i)
+        if rec.name in run.bp.targets:
+            run.event("not_taken", rec, "not taken: none of the transitions into it fired; "
+                                        "the deployment cannot reach it")
+            return []
+        if rec.status in SATISFIED:  # a re-deploy: it ran before, and stays as it is
+            run.event("not_taken", rec, "not taken this time; kept as it is")
+        else:
+            run.node(rec, "pass", "skipped", "not taken: none of the transitions into it "
+                                             "fired")
+        return resolver.skipped(i)
+
+    def _when(self, run: Run, i: int) -> bool | None:
+        """Node ``i``'s ``when`` read now: True runs it, False passes it over (skipped,
+        unless it is in place from an earlier run); None: it failed to render."""
+        node, rec = run.graph.nodes[i], run.records[i]
+        assert node.when is not None
+        try:
+            go = bool(render(node.when, run.context(node)))
+        except ExpressionError as exc:
+            self._begin(run, i, "reading its when")
+            self.completer.failed(run, i, f"expression error in when: {exc.message}")
+            return None
+        if go:
+            return True
+        run.work.candidates.discard(i)
+        if rec.status in SATISFIED:
+            run.event("unchanged", rec, f"when is false ({node.when}): kept as it is")
+        else:
+            run.node(rec, "pass", "skipped", f"when is false: {node.when}")
+        return False
 
     def _reexamine(self, run: Run, i: int) -> bool:
         """Whether a state in place must run again in a re-deploy: its inputs (the digest

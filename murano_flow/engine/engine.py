@@ -38,7 +38,7 @@ from .control import HANDOVER, LOST, STOP, Control
 from .dispatch import Dispatcher, TransportFactory
 from .lease import DEFAULT_TTL, Leases
 from .loop import HANDED_OVER, Loop
-from .resolver import Forward, Reverse
+from .resolver import Direct, Flow, Forward, Reverse, handles_failure, ran
 from .run import Listener, Run
 from .share import FairShare
 from .verdict import NOT_UNDONE, Verdict, conclude, verdict
@@ -217,7 +217,9 @@ class Engine:
             run.brakes.deadline = None
         for i, rec in enumerate(run.records):
             if rec.status == NodeState.FAILED and (settle or run.recovered):
-                self.completer.apply_policy(run, i)  # the run it failed in goes on: no second try
+                # the run it failed in goes on: no second try (a branch handling it goes on)
+                if not handles_failure(run.graph.nodes[i]):
+                    self.completer.apply_policy(run, i)
             elif rec.status in (NodeState.FAILED, NodeState.UNDO_FAILED, NodeState.UNDONE):
                 rec.tries = 0
                 run.node(rec, "reset", "pending", "reset for another try")
@@ -232,8 +234,15 @@ class Engine:
             self._redo_drifted(run, [run.graph.ids[n] for n in drifted])
         satisfied = [r.status in SATISFIED and i not in run.work.candidates
                      for i, r in enumerate(run.records)]
-        todo = [not s and i not in run.work.inflight for i, s in enumerate(satisfied)]
-        return self._drive(run, Forward(run.graph.preds, run.graph.succ, satisfied, todo))
+        # still failed here only in the run it failed in (recovered): it is not tried again
+        todo = [not s and i not in run.work.inflight and r.status != NodeState.FAILED
+                for i, (s, r) in enumerate(zip(satisfied, run.records, strict=True))]
+        graph = run.graph
+        if not graph.direct:
+            return self._drive(run, Forward(graph.preds, graph.succ, satisfied, todo))
+        return self._drive(run, Direct(graph.nodes, graph.ids, graph.requires, satisfied, todo,
+                                       [r.status for r in run.records],
+                                       [ran(r.status, r.attempt) for r in run.records]))
 
     @staticmethod
     def _redo_drifted(run: Run, drifted: list[int]) -> None:
@@ -262,7 +271,8 @@ class Engine:
         run.cause = run.dep.reason if run.dep.state == "rolling_back" else ""
         self.waits.abandon(run, "rolling back")
         todo = [r.status in NOT_UNDONE and r.status != NodeState.RUNNING
-                for r in run.records]
+                and (r.status != NodeState.SKIPPED or ran(r.status, r.attempt))
+                for r in run.records]  # a state passed over never ran: nothing to undo
         for i, (rec, flag) in enumerate(zip(run.records, todo, strict=True)):
             if flag and i not in run.work.inflight:
                 rec.intention = "revert"
@@ -321,8 +331,9 @@ class Engine:
 
     # -- driving it --------------------------------------------------------------
 
-    def _drive(self, run: Run, resolver: Forward | Reverse) -> Verdict:
+    def _drive(self, run: Run, resolver: Flow) -> Verdict:
         previous = self.took_over or run.dep.owner
+        run.flow = resolver
         try:
             end = self.loop.drive(run, resolver, previous)
         except LeaseLost:

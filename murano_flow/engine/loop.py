@@ -41,7 +41,7 @@ from .completion import Completer
 from .control import CONTROL_FRESH, CONTROL_POLL, HANDOVER, LOST, STOP, Control, close_transports
 from .dispatch import Dispatcher
 from .executor import Outcome
-from .resolver import Forward, Reverse
+from .resolver import Flow
 from .run import Run
 from .share import FairShare
 from .waits import WAKE, Waits
@@ -60,7 +60,7 @@ class _Pass:
     """One drive of a run: what the loop's states share."""
 
     run: Run
-    resolver: Forward | Reverse
+    resolver: Flow
     pool: WorkerPool
     previous: str
     in_flight: int = 0
@@ -78,7 +78,7 @@ class Loop:
                        DISPATCH: self._dispatch, HOLD: self._hold, WAIT: self._wait,
                        ANALYZE: self._analyze}
 
-    def drive(self, run: Run, resolver: Forward | Reverse, previous: str) -> str:
+    def drive(self, run: Run, resolver: Flow, previous: str) -> str:
         """Drive ``run`` until END or HANDED_OVER (which it returns); ``previous`` is the
         engine that drove it before, whose running actions are re-attached.
 
@@ -116,6 +116,8 @@ class Loop:
 
     def _dispatch(self, p: _Pass) -> str:
         run = p.run
+        if run.work.unblocked:  # a failure started its error branch
+            self.dispatcher.release(run, p.resolver, [])
         if run.work.runnable:
             self._place(p, self.control.look(run, CONTROL_FRESH))
         p.in_flight += self.dispatcher.dispatch(run, p.pool, self._slots(p))

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..blueprint.expressions import render
+from ..blueprint.expressions import analyze, is_template, render
 from ..blueprint.refs import instance_name
 from ..blueprint.spec import ActionSpec, Blueprint, Node
 from ..errors import ExpressionError
@@ -28,16 +28,53 @@ class Target:
     key: str
 
 
-def context(bp: Blueprint, node: Node, deployment: str,
-            outputs_of: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
-    """The expression context of ``node``: parameters, index, and the outputs it reads."""
+OutputsOf = Callable[[str], dict[str, Any]]
+OutputRefs = tuple[tuple[str, tuple[str, ...], bool], ...]
+
+
+def _outputs(refs: OutputRefs, outputs_of: OutputsOf) -> dict[str, Any]:
     outputs: dict[str, Any] = {}
-    for ref_text, sources, many in node.output_refs:
+    for ref_text, sources, many in refs:
         values = [outputs_of(s) for s in sources]
         outputs[ref_text] = values if many else values[0]
-    return {"params": bp.values, "index": node.index, "group": node.group,
-            "entity": node.instance, "count": bp.counts.get(node.group),
-            "deployment": deployment, "outputs": outputs}
+    return outputs
+
+
+def params_of(bp: Blueprint, scope: str, deployment: str, outputs_of: OutputsOf | None
+              ) -> dict[str, Any]:
+    """The parameters the part ``scope`` sees: its values, and those bound to outputs of
+    the including blueprint's states rendered in that blueprint's context (placeholders
+    when ``outputs_of`` is None: nothing has run)."""
+    part = bp.scopes.get(scope)
+    if part is None:
+        return bp.values
+    if not part.bound or outputs_of is None:
+        return part.values
+    ctx = {"params": params_of(bp, part.parent, deployment, outputs_of), "index": part.index,
+           "deployment": deployment}
+    values = dict(part.values)
+    for name, template, refs in part.bound:
+        values[name] = render(template, {**ctx, "outputs": _outputs(refs, outputs_of)})
+    return values
+
+
+def context(bp: Blueprint, node: Node, deployment: str, outputs_of: OutputsOf | None
+            ) -> dict[str, Any]:
+    """The expression context of ``node``: its part's parameters, its index, the outputs
+    it reads and its entity type's vars. Without ``outputs_of`` (nothing has run: plan,
+    graph), what depends on outputs is left out."""
+    outputs = _outputs(node.output_refs, outputs_of) if outputs_of is not None else {}
+    ctx = {"params": params_of(bp, node.scope, deployment, outputs_of), "index": node.index,
+           "group": node.group, "entity": node.instance, "count": bp.counts.get(node.group),
+           "deployment": deployment, "outputs": outputs}
+    if node.vars:
+        ctx["vars"] = {k: render(v, ctx) for k, v in node.vars
+                       if outputs_of is not None or not _reads_outputs(v)}
+    return ctx
+
+
+def _reads_outputs(value: Any) -> bool:
+    return is_template(value) and bool(analyze(value).outputs)
 
 
 def target(node: Node, ctx: dict[str, Any]) -> Target:

@@ -26,6 +26,7 @@ from ..store.sealing import journal_outputs, unreadable
 from ..transports.base import Transport
 from ..wire.masking import Masker
 from . import plans
+from .resolver import Flow
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,8 @@ class Work:
     candidates: set[int] = field(default_factory=set)
     #: Re-deploy: states whose inputs changed, run without asking their check probe.
     forced: set[int] = field(default_factory=set)
+    #: Nodes a handled failure started (a direct flow's error branch), to be released.
+    unblocked: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -143,6 +146,8 @@ class Run:
     settled: list[tuple[int, str, str]] = field(default_factory=list)
     #: The engine driving it: every commit is fenced by this engine's lease.
     owner: str = ""
+    #: The flow-control strategy driving it (set when the run starts).
+    flow: Flow | None = None
 
     def context(self, node: Node) -> dict[str, Any]:
         """What ``node``'s expressions see: parameters, its index, required outputs.

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from ..states import SATISFIED, DeploymentState, NodeState
 from ..store.base import DeploymentRecord
+from .resolver import handles_failure
 from .run import IN_FLIGHT, Run, failures, in_doubt
 
 #: Node states left behind in a rollback that did not finish.
@@ -71,14 +72,26 @@ def conclude(run: Run) -> None:
         run.flush()
     elif run.reverse:
         _conclude_rollback(run, doubt)
-    elif all(r.status in SATISFIED for r in run.records):
-        run.deployment("succeed", f"{len(run.records)} nodes reached")
-    elif brakes.rollback_due:  # journaled before it starts: a crash still rolls back
+    elif all(r.status in SATISFIED or (r.status == NodeState.FAILED
+                                       and handles_failure(run.graph.nodes[i]))
+             for i, r in enumerate(run.records)):
+        handled = sum(1 for r in run.records if r.status == NodeState.FAILED)
+        run.deployment("succeed", f"{len(run.records) - handled} nodes reached" + (
+            f"; {handled} failed and their on_error branches took over" if handled else ""))
+    elif brakes.rollback_due or _branch_rolls_back(run):  # journaled before it starts
         cause = brakes.stopping or failures(run.records)
         run.deployment("rollback", f"{cause}; rolling back (on_failure: rollback)",
                        reason=cause)
     else:
         run.deployment("fail", brakes.stopping or failures(run.records))
+
+
+def _branch_rolls_back(run: Run) -> bool:
+    """A failure an error branch handled, whose branch did not reach the targets, under
+    ``on_failure: rollback``."""
+    return any(r.status == NodeState.FAILED and handles_failure(node)
+               and (node.on_failure or run.brakes.on_failure) == "rollback"
+               for r, node in zip(run.records, run.graph.nodes, strict=True))
 
 
 def _conclude_rollback(run: Run, doubt: str) -> None:

@@ -13,9 +13,10 @@ import random
 import subprocess
 import sys
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from kits.effects import order, side_effects  # noqa: F401 - the fault tests' counters
 
 from murano_flow.store import Store, open_store
 
@@ -112,18 +113,3 @@ class Crasher:
         state = self.state()
         assert state is not None
         return state
-
-
-def side_effects(counter: Path) -> dict[str, Counter[str]]:
-    """Per node, how many 'start', 'end' and 'undo' lines the actions wrote."""
-    seen: dict[str, Counter[str]] = {}
-    for line in counter.read_text().splitlines():
-        what, node, _attempt = line.split(" ")
-        seen.setdefault(node, Counter())[what] += 1
-    return seen
-
-
-def order(counter: Path, what: str) -> list[str]:
-    """Nodes in the order their ``what`` lines were written."""
-    return [ln.split(" ")[1] for ln in counter.read_text().splitlines()
-            if ln.startswith(what + " ")]

@@ -1,0 +1,2 @@
+#!/bin/sh
+echo installing db "$DB_VERSION"
