@@ -221,3 +221,34 @@ def test_a_journaled_blueprint_rebuilds_from_its_texts_alone(stack: Path):
     shutil.rmtree(stack / "parts")
     again = parse_blueprint(bp.text, bp.path, {"counter": "/c"}, scripts=bp.scripts)
     assert again.digest == bp.digest and list(again.nodes) == list(bp.nodes)
+
+
+def test_a_secret_passed_to_a_part_is_masked_in_what_plan_expand_shows(tmp_path: Path):
+    top = _tree(tmp_path, {
+        "top.yaml": """\
+            format: 1
+            name: top
+            parameters:
+              pw: {type: string, secret: true}
+            parts:
+              db:
+                blueprint: db.yaml
+                parameters: {password: "{{ params.pw }}", literal: Lit3ralSecret}
+            """,
+        "db.yaml": """\
+            format: 1
+            name: db
+            parameters:
+              password: {type: string, secret: true}
+              literal: {type: string, secret: true}
+            entities:
+              e:
+                states:
+                  Deployed: {action: {inline: echo, env: {P: "{{ params.password }}"}}}
+            """,
+    })
+    bp = load_blueprint(top, {"pw": "S3cretValue"})
+    assert set(bp.secrets) == {"S3cretValue", "Lit3ralSecret"}
+    code, out = _mf("plan", str(top), "-p", "pw=S3cretValue", "--expand")
+    assert code == 0, out
+    assert "S3cretValue" not in out and "Lit3ralSecret" not in out and "******" in out
