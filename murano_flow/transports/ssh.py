@@ -300,8 +300,10 @@ class SSHTransport(Transport):
                 if moved:
                     silent_since = time.monotonic()
                     continue
-                if chan.exit_status_ready() and not chan.recv_ready() \
-                        and not chan.recv_stderr_ready():
+                # sshd may send the exit status before the last of the output (its pipes
+                # drain on their own): only the channel's EOF says every byte has come
+                if chan.exit_status_ready() and (chan.eof_received or chan.closed) \
+                        and not chan.recv_ready() and not chan.recv_stderr_ready():
                     code = int(chan.recv_exit_status())
                     if code == -1:  # paramiko: closed without an exit status
                         raise EOFError("the connection closed under the command")
