@@ -47,6 +47,7 @@ from ..wire.runner import (
     run_name,
     run_path,
     safe_name,
+    script_text,
     tail,
 )
 from . import reboots, sshlogin
@@ -240,7 +241,7 @@ class SSHTransport(Transport):
                "MURANO_FLOW_OUTPUT": posixpath.join(rundir, "output.json"),
                "MURANO_FLOW_DEPLOYMENT": plan.deployment, "MURANO_FLOW_NODE": plan.node,
                "MURANO_FLOW_ATTEMPT": str(plan.attempt), "MURANO_FLOW_HOST_DIR": self._work()}
-        inputs = [(_script(plan), plan.body), (supervise.PARAMS, json.dumps(plan.params)),
+        inputs = [(_script(plan), script_text(plan)), (supervise.PARAMS, json.dumps(plan.params)),
                   (supervise.ENV, json.dumps(env))]
         if plan.secrets:
             inputs.append((supervise.SECRETS, json.dumps(list(plan.secrets))))

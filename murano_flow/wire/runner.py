@@ -33,6 +33,16 @@ TAIL_CHARS = 4000
 SPAWNED = supervise.SPAWNED
 #: The script file's suffix per script type (pwsh insists on .ps1).
 SUFFIX = {"sh": ".sh", "bash": ".sh", "python": ".py", "powershell": ".ps1"}
+#: The byte-order mark of UTF-8: Windows PowerShell 5.1 reads a script without one as ANSI.
+BOM = "\ufeff"
+
+
+def script_text(plan: Plan) -> str:
+    """The text of ``plan``'s script file as the host should read it: a PowerShell script
+    starts with a BOM (Windows PowerShell 5.1 would mangle its non-ASCII text without)."""
+    if plan.script_type == "powershell" and not plan.body.startswith(BOM):
+        return BOM + plan.body
+    return plan.body
 
 
 def safe_name(name: str) -> str:
@@ -79,7 +89,8 @@ def lost_message(idempotent: bool) -> str:
 def parse_outputs(text: str) -> tuple[dict[str, Any], str]:
     """The outputs an action wrote to MURANO_FLOW_OUTPUT ('' for none), and what is wrong
     with them ('' if nothing)."""
-    if not text:
+    text = text.removeprefix(BOM)  # Windows PowerShell 5.1's Set-Content -Encoding utf8
+    if not text.strip():
         return {}, ""
     try:
         data = json.loads(text)
@@ -193,7 +204,7 @@ class ProcessRunner:
         for stale in ("output.json", "result.json", supervise.EXIT, "stdout.log", "stderr.log",
                       SPAWNED, supervise.STARTED, _MASKED_OUTPUTS):
             (rundir / stale).unlink(missing_ok=True)
-        (rundir / f"script{SUFFIX[plan.script_type]}").write_text(plan.body, "utf-8")
+        (rundir / f"script{SUFFIX[plan.script_type]}").write_text(script_text(plan), "utf-8")
         _private(rundir / supervise.PARAMS, json.dumps(plan.params, indent=1))
         if plan.secrets:
             _private(rundir / supervise.SECRETS, json.dumps(list(plan.secrets)))
