@@ -178,3 +178,17 @@ def test_validate_mode_uses_placeholders_for_missing_required(write_blueprint):
 
     bp = load_blueprint(write_blueprint(FARM))
     assert bp.assumed == ("pw",)
+
+
+def test_reboot_needed_reaches_the_plan_as_reboot_if_asked():
+    from murano_flow.blueprint import parse_blueprint
+    from murano_flow.engine import plans
+
+    bp = parse_blueprint("format: 1\nname: r\nentities:\n  dc:\n    states:\n      Deployed:\n"
+                         "        action: echo\n        reboot: needed\n", "r.yaml")
+    node = bp.nodes["dc.Deployed"]
+    assert node.reboot_if_asked and not node.reboot
+    ctx = plans.context(bp, node, "d", None)
+    action = plans.plan(node, node.action, "action", 1, ctx)
+    assert action.reboot_if_asked and not action.reboot
+    assert not plans.plan(node, node.action, "check", 1, ctx).reboot_if_asked  # a probe never

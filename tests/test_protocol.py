@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from murano_flow.errors import DecodeError
 from murano_flow.wire.masking import Masker
-from murano_flow.wire.protocol import Plan, Result
+from murano_flow.wire.protocol import Plan, Result, reboot_due
 
 
 def test_plan_round_trip():
@@ -87,3 +89,22 @@ def test_a_blueprint_cannot_ask_for_a_timeout_the_wire_refuses():
     from murano_flow.wire.protocol import MAX_TIMEOUT as WIRE_MAX
 
     assert BLUEPRINT_MAX == WIRE_MAX
+
+
+def test_reboot_due_reads_what_the_step_and_its_action_say():
+    base = Plan(id="d/n/action/1", deployment="d", node="n", kind="action", attempt=1,
+                script_type="sh", body="true")
+    needed = dataclasses.replace(base, reboot_if_asked=True)
+    ok, failed = Result("d/n/action/1", "ok", 0), Result("d/n/action/1", "failed", 1)
+    required = Result("d/n/action/1", "failed", 3010)
+    asks = dataclasses.replace(ok, outputs={"reboot_required": True})
+    says_no = dataclasses.replace(ok, outputs={"reboot_required": "yes"})  # not true: no
+    always = dataclasses.replace(base, reboot=True)
+    assert reboot_due(base, required) == (required, False)  # 3010 is a failure unless asked
+    assert reboot_due(always, ok) == (ok, True) and reboot_due(always, failed)[1] is False
+    assert reboot_due(needed, ok) == (ok, False)
+    assert reboot_due(needed, asks) == (asks, True)
+    assert reboot_due(needed, says_no) == (says_no, False)
+    assert reboot_due(needed, failed) == (failed, False)
+    result, due = reboot_due(needed, required)
+    assert due and result.ok and result.exit_code == 3010

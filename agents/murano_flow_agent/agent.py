@@ -49,6 +49,7 @@ from murano_flow.wire.protocol import (
     Notice,
     Plan,
     Result,
+    reboot_due,
 )
 from murano_flow.wire.runner import ProcessRunner
 from murano_flow.wire.signing import (
@@ -363,7 +364,8 @@ class Agent:
             self.spool.start(plan_id)
             log.info("running plan %s", plan_id)
             result = host.send(plan)
-        self._record(plan_id, plan.reboot, result)
+        result, reboot = reboot_due(plan, result)
+        self._record(plan_id, reboot, result)
 
     def _record(self, plan_id: str, reboot: bool, result: Result) -> None:
         self.spool.finish(plan_id, result.encode())
@@ -371,7 +373,7 @@ class Agent:
                  "" if result.exit_code is None else f" (exit {result.exit_code})",
                  max(0.0, result.finished - result.started),
                  f" - {result.message}" if result.message else "")
-        if reboot and result.ok:
+        if reboot:
             self.spool.reboot_pending(plan_id)
             self.outbox.append(("reboot", plan_id))
         else:

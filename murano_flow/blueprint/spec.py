@@ -142,7 +142,11 @@ class Node:
     undo: ActionSpec | None
     host: HostSpec
     outputs: tuple[str, ...] = ()
+    #: Reboot the host after its action succeeded ...
     reboot: bool = False
+    #: ... or only when the action asks (``reboot: needed``: exit 3010 or the output
+    #: ``reboot_required: true``).
+    reboot_if_asked: bool = False
     #: Safe to run again if a host died mid-run without a record of how it ended.
     idempotent: bool = False
     #: This state's own failure policy (stop, continue or rollback); None follows the deployment's.

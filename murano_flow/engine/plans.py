@@ -120,7 +120,8 @@ def plan(node: Node, spec: ActionSpec, kind: str, attempt: int, ctx: dict[str, A
         id=f"{deployment}/{node.name}/{kind}/{attempt}", deployment=deployment, node=node.name,
         kind=kind, attempt=attempt, script_type=spec.shell, body=spec.body,
         args=tuple(_env_value(render(a, ctx)) for a in spec.args), env=env, params=params,
-        timeout=spec.timeout, reboot=node.reboot and kind == "action", stamp=time.time(),
+        timeout=spec.timeout, reboot=node.reboot and kind == "action",
+        reboot_if_asked=node.reboot_if_asked and kind == "action", stamp=time.time(),
         idempotent=node.idempotent or kind == "check", secrets=secrets,
     )
 

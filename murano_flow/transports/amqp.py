@@ -290,8 +290,9 @@ class Broker:
                                      expiration=str(int(lim.ready_timeout * 1000)))
         if not call.sent:  # from here on the broker may have it, even if unconfirmed
             call.sent = True
-            call.give_up = time.monotonic() + lim.ready_timeout + plan.timeout + (
-                lim.reboot_timeout if plan.reboot else lim.heartbeat_timeout)
+            quiet = lim.reboot_timeout if plan.reboot or plan.reboot_if_asked \
+                else lim.heartbeat_timeout
+            call.give_up = time.monotonic() + lim.ready_timeout + plan.timeout + quiet
         channel.basic_publish("", call.queue, body, props, mandatory=True)
         call.state, call.deadline = "published", time.monotonic() + call.limits.ready_timeout
 
@@ -330,7 +331,8 @@ class Broker:
             call.finish(result=notice.result)
             return
         call.state = "accepted"
-        quiet = call.limits.reboot_timeout if call.plan.reboot else call.limits.heartbeat_timeout
+        quiet = (call.limits.reboot_timeout if call.plan.reboot or call.plan.reboot_if_asked
+                 else call.limits.heartbeat_timeout)
         call.deadline = time.monotonic() + quiet
 
     def _check_deadlines(self) -> None:

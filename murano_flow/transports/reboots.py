@@ -11,15 +11,17 @@ import logging
 import time
 from collections.abc import Callable
 
-from ..wire.protocol import Plan, Result
+from ..wire.protocol import Plan, Result, reboot_due
 
 log = logging.getLogger(__name__)
 
 
 def after_step(plan: Plan, result: Result, reboot: Callable[[], str]) -> Result:
-    """``result`` of ``plan``, after ``reboot()`` if it is a ``reboot: true`` step that
-    succeeded; an error saying what went wrong if the host did not go down and come back."""
-    if not (plan.reboot and result.ok):
+    """``result`` of ``plan``, after ``reboot()`` if the step reboots (``reboot: true`` and
+    it succeeded, or ``reboot: needed`` and it asked: :func:`reboot_due`); an error saying
+    what went wrong if the host did not go down and come back."""
+    result, due = reboot_due(plan, result)
+    if not due:
         return result
     problem = reboot()
     return dataclasses.replace(result, status="error", message=problem) if problem else result

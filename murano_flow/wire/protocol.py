@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from typing import Any
 
 from ..errors import DecodeError
@@ -59,7 +59,10 @@ class Plan:
     env: dict[str, str] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     timeout: float = 1800.0
+    #: Reboot the host after the action succeeded (``reboot: true``) ...
     reboot: bool = False
+    #: ... or only when it asks to (``reboot: needed``): see :func:`reboot_due`.
+    reboot_if_asked: bool = False
     stamp: float = 0.0
     idempotent: bool = False
     expires: float = 0.0
@@ -202,7 +205,8 @@ _PLAN_FIELDS: dict[str, Check] = {
     "params": _OBJECT,
     "timeout": ((lambda v: _is_number(v, 0.001, MAX_TIMEOUT)),
                 f"a finite number of seconds above 0, at most {MAX_TIMEOUT:g}"),
-    "reboot": _FLAG, "stamp": _TIME, "idempotent": _FLAG, "expires": _TIME,
+    "reboot": _FLAG, "reboot_if_asked": _FLAG, "stamp": _TIME, "idempotent": _FLAG,
+    "expires": _TIME,
     "reply_to": _TEXT,
     "secrets": ((lambda v: isinstance(v, list) and all(_is_text(a) and a for a in v)),
                 "a list of non-empty strings"),
@@ -266,3 +270,26 @@ def _dump(data: dict[str, Any]) -> bytes:
         return json.dumps(data, separators=(",", ":"), allow_nan=False).encode()
     except ValueError as exc:
         raise DecodeError("message", f"cannot be sent as JSON: {exc}") from exc
+
+
+#: Exit code of a Windows installer that succeeded and needs a reboot to finish
+#: (ERROR_SUCCESS_REBOOT_REQUIRED).
+REBOOT_REQUIRED = 3010
+#: The output by which an action asks for a reboot (e.g. from Install-WindowsFeature's
+#: RestartNeeded).
+REBOOT_OUTPUT = "reboot_required"
+
+
+def reboot_due(plan: Plan, result: Result) -> tuple[Result, bool]:
+    """Whether the host must reboot after ``plan`` ended with ``result``, and the result
+    as the engine should see it: a ``reboot: true`` step reboots when it succeeded; a
+    ``reboot: needed`` step when it exits 3010 (a success, then) or publishes
+    ``reboot_required: true``."""
+    if plan.reboot:
+        return result, result.ok
+    if not plan.reboot_if_asked:
+        return result, False
+    if result.status == "failed" and result.exit_code == REBOOT_REQUIRED:
+        return replace(result, status="ok"), True
+    return result, result.ok and result.outputs.get(REBOOT_OUTPUT) is True
+

@@ -302,6 +302,37 @@ def test_a_reboot_step_reports_after_the_agent_comes_back(tmp_path, agents, brok
     assert log.index("asks for a reboot") < log.index("back from the reboot")
 
 
+def test_a_reboot_needed_step_reboots_the_agent_host_only_when_its_action_asks(
+        tmp_path, agents, broker_url):
+    reboot = [sys.executable, "-c", "import os, signal; os.kill(os.getppid(), signal.SIGKILL)"]
+    agent = agents("reboots-needed", reboot_command=reboot)
+    answered = threading.Event()
+
+    def restart_when_dead() -> None:  # until the answer came: a test that fails ends too
+        assert agent.proc is not None
+        while agent.proc.poll() is None:
+            if answered.wait(0.05):
+                return
+        time.sleep(0.5)
+        agent.start()
+
+    asks = "printf '{\"reboot_required\": true}' > \"$MURANO_FLOW_OUTPUT\""
+    with Broker(broker_url, SECRET).acquire() as broker:
+        quiet = broker.call(agent.queue, _plan(tmp_path, "echo in place", reboot_if_asked=True),
+                            Limits(reboot_timeout=30))
+        assert quiet.ok and agent.starts == 1 and "asks for a reboot" not in agent.log_text()
+        watcher = threading.Thread(target=restart_when_dead)
+        watcher.start()
+        result = broker.call(agent.queue, _plan(tmp_path, asks, reboot_if_asked=True),
+                             Limits(reboot_timeout=30))
+        answered.set()
+    watcher.join()
+    assert result.ok and result.outputs == {"reboot_required": True}
+    assert agent.starts == 2
+    log = agent.log_text()
+    assert log.index("asks for a reboot") < log.index("back from the reboot")
+
+
 # -- configuration -------------------------------------------------------------------
 
 

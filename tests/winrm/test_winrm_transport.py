@@ -5,6 +5,7 @@ so these plans are Python scripts; the PowerShell bootstrap is checked staticall
 from __future__ import annotations
 
 import base64
+import dataclasses
 import threading
 import time
 from pathlib import Path
@@ -123,6 +124,27 @@ def test_a_reboot_step_waits_for_the_host_to_go_down_and_come_back(winrm_https, 
                reboot_timeout=3)
     assert res.status == "error" and res.message.endswith(
         "did not go down within 3s; the reboot command exited 5: Access is denied.")
+
+
+def test_a_reboot_needed_step_reboots_only_when_its_action_asks(winrm_https, tmp_path):
+    reboot = ["/bin/sh", "-c", "sleep 1; kill -USR1 $PPID"]
+
+    def step(body: str, attempt: int):
+        p = dataclasses.replace(plan(body, attempt=attempt), reboot_if_asked=True)
+        return send(winrm_https, p, tmp_path, reboot_command=reboot, reboot_timeout=60)
+
+    boots = winrm_https.boots
+    res = step("print('already in place')", 1)
+    assert res.ok and winrm_https.boots == boots  # it did not ask: no reboot
+    # (exit code 3010 asks too; the peer's processes are Linux ones, whose exit codes are 8
+    # bits, so that path is covered where the transport decides: test_protocol's reboot_due)
+    asks = ("import json, os\n"
+            "json.dump({'reboot_required': True}, open(os.environ['MURANO_FLOW_OUTPUT'], 'w'))")
+    res = step(asks, 2)
+    assert res.ok and res.outputs == {"reboot_required": True}
+    assert winrm_https.boots == boots + 1
+    res = step("import sys; sys.exit(1)", 3)
+    assert res.status == "failed" and winrm_https.boots == boots + 1  # a failure: none
 
 
 def test_reattach_never_runs_a_non_idempotent_plan_twice(winrm_https, tmp_path):
