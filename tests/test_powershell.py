@@ -1,68 +1,76 @@
-"""The Windows edges of the transports, checked without a Windows host: the PowerShell we
-ship parses (tree-sitter's PowerShell grammar) and passes its arguments as PowerShell
-means; files a Windows PowerShell 5.1 script writes or reads are UTF-8 it reads right."""
+"""The Windows edges, checked without a Windows host: the PowerShell we ship (transports,
+VM bootstrap, blueprint scripts) parses with tree-sitter's PowerShell grammar and passes
+the rules of ``kits/pslint.py``; files a Windows PowerShell 5.1 script writes or reads are
+UTF-8 it reads right."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-import tree_sitter
-import tree_sitter_powershell
+from kits import pslint
 from kits.common import ROOT
 
+from murano_flow.app import userdata
 from murano_flow.transports.local import LocalTransport
 from murano_flow.wire.protocol import Plan
 from murano_flow.wire.runner import BOM, parse_outputs, script_text
 
-PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_powershell.language()))
 SHIPPED = sorted((ROOT / "murano_flow").rglob("*.ps1"))
+BLUEPRINT_SCRIPTS = sorted((ROOT / "blueprints").rglob("*.ps1"))
+#: Findings in the blueprints' scripts still to be fixed, each with where it is tracked. A
+#: waiver that no longer finds anything fails too: remove it.
+WAIVED = {
+    "sql/install_sql.ps1": {"no_secret_on_a_command_line"},  # SQL setup from a config file
+}
 
 
-def _tree(source: str) -> tree_sitter.Tree:
-    return PARSER.parse(source.encode("utf-8"))
-
-
-def _nodes(node: tree_sitter.Node, kind: str) -> list[tree_sitter.Node]:
-    out, stack = [], [node]
-    while stack:
-        n = stack.pop()
-        if n.type == kind:
-            out.append(n)
-        stack.extend(n.children)
-    return out
-
-
-def array_arguments(source: str) -> list[str]:
-    """Commands given an ``@(...)`` array as an argument: PowerShell passes it as one
-    argument (an array); splatting takes a variable (``@argv``)."""
-    found = []
-    for command in _nodes(_tree(source).root_node, "command"):
-        for elements in (c for c in command.children if c.type == "command_elements"):
-            if _nodes(elements, "array_expression"):
-                found.append(command.text.decode() if command.text else "")
-    return found
+def _userdata() -> str:
+    text = userdata.powershell('{"queue": "q"}', "murano-flow[amqp]")
+    return text.removeprefix("<powershell>").removesuffix("</powershell>\n")
 
 
 def test_we_ship_powershell():
     assert ROOT / "murano_flow" / "transports" / "winrs" / "bootstrap.ps1" in SHIPPED
+    assert len(BLUEPRINT_SCRIPTS) >= 20
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
-def test_every_powershell_file_we_ship_parses(path: Path):
-    tree = _tree(path.read_text("utf-8"))
-    assert not tree.root_node.has_error, [str(n) for n in _nodes(tree.root_node, "ERROR")]
+def test_the_powershell_the_transports_run_passes_every_rule(path: Path):
+    assert pslint.check(path.read_text("utf-8")) == {}
 
 
-@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
-def test_arguments_are_splatted_from_a_variable(path: Path):
-    assert array_arguments(path.read_text("utf-8")) == []
+def test_the_agent_bootstrap_of_a_windows_vm_passes_every_rule():
+    assert pslint.check(_userdata()) == {}
 
 
-def test_the_rule_catches_an_array_passed_as_one_argument():
-    # what the bootstrap did: the script got one argument, the whole array
-    assert array_arguments("& $script @($envelope.args)") == ["& $script @($envelope.args)"]
-    assert array_arguments("$argv = @($envelope.args)\n& $script @argv") == []
+@pytest.mark.parametrize("path", BLUEPRINT_SCRIPTS,
+                         ids=lambda p: str(p.relative_to(ROOT / "blueprints" / "scripts")))
+def test_every_blueprint_script_parses_and_passes_the_rules(path: Path):
+    name = str(path.relative_to(ROOT / "blueprints" / "scripts"))
+    assert set(pslint.check(path.read_text("utf-8"))) == WAIVED.get(name, set())
+
+
+def test_the_rules_catch_what_they_are_for():
+    # the bootstrap's old call: the script got one argument, the whole array
+    assert "splats_from_a_variable" in pslint.check("& $script @($envelope.args)")
+    assert pslint.check("$ErrorActionPreference = 'Stop'\n$argv = @($e.args)\n"
+                        "& $script @argv") == {}
+    assert "native_exit_checked" in pslint.check(_userdata().replace(
+        'if ($LASTEXITCODE) { throw "installing the agent failed with exit code '
+        '$LASTEXITCODE" }\n', ""))
+    found = pslint.check("Write-Host 'x'\n$ErrorActionPreference = 'Stop'\n"
+                         "setup.exe \"/SAPWD=$($in.sa_password)\"\nWrite-Output $password\n"
+                         "param($x)\n$args[0]")
+    assert set(found) == {"stops_on_errors", "no_secret_on_a_command_line",
+                          "no_secret_written", "native_exit_checked", "inputs_as_data"}, found
+
+
+@pytest.mark.parametrize("source", list(pslint.GRAMMAR_LIMITS))
+def test_each_grammar_limit_is_still_one(source: str):
+    # when the grammar learns it, this fails: drop the limit (and the quoting it asked for)
+    assert pslint.parses(source)
+    assert not pslint.parses("Foo -Name 'A', 'B'")
 
 
 def test_the_bootstrap_reads_and_writes_what_windows_powershell_reads_right():
@@ -71,11 +79,11 @@ def test_the_bootstrap_reads_and_writes_what_windows_powershell_reads_right():
     assert "New-Object Text.UTF8Encoding $true" in source
     assert "UTF8Encoding $false" not in source
     # ... and the envelope is not read by 5.1's ConvertFrom-Json, which refuses over 2 MB
-    [version] = [n for n in _nodes(_tree(source).root_node, "if_statement")
+    [version] = [n for n in pslint.nodes(pslint.tree(source).root_node, "if_statement")
                  if b"PSVersionTable" in (n.text or b"")]
     [legacy] = [c for c in version.children if c.type == "else_clause"]
     assert "MaxJsonLength = [int]::MaxValue" in (legacy.text or b"").decode()
-    commands = {(n.text or b"").decode() for n in _nodes(legacy, "command_name")}
+    commands = {(n.text or b"").decode() for n in pslint.nodes(legacy, "command_name")}
     assert "Add-Type" in commands and "ConvertFrom-Json" not in commands
 
 

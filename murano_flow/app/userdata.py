@@ -62,9 +62,12 @@ $home_ = '{WINDOWS_HOME}'
 New-Item -ItemType Directory -Force -Path $home_ | Out-Null
 # Only SYSTEM and Administrators may read the agent's key.
 icacls $home_ /inheritance:r /grant:r 'SYSTEM:(OI)(CI)F' 'Administrators:(OI)(CI)F' | Out-Null
+if ($LASTEXITCODE) {{ throw "icacls failed with exit code $LASTEXITCODE" }}
 [IO.File]::WriteAllBytes("$home_\\agent.json", [Convert]::FromBase64String('{config_b64}'))
 py -3 -m venv "$home_\\venv"
+if ($LASTEXITCODE) {{ throw "creating the venv failed with exit code $LASTEXITCODE" }}
 & "$home_\\venv\\Scripts\\pip.exe" install --quiet '{package}'
+if ($LASTEXITCODE) {{ throw "installing the agent failed with exit code $LASTEXITCODE" }}
 $action = New-ScheduledTaskAction -Execute "$home_\\venv\\Scripts\\murano-flow-agent.exe" `
     -Argument "--config `"$home_\\agent.json`""
 $trigger = New-ScheduledTaskTrigger -AtStartup

@@ -1,7 +1,7 @@
 # Promote this domain member to an additional domain controller.
 $ErrorActionPreference = 'Stop'
 $in = Get-Content -Raw -LiteralPath $env:MURANO_FLOW_PARAMS | ConvertFrom-Json
-Install-WindowsFeature -Name AD-Domain-Services, DNS -IncludeManagementTools | Out-Null
+Install-WindowsFeature -Name 'AD-Domain-Services', 'DNS' -IncludeManagementTools | Out-Null
 $user = "$($in.inputs.domain_name)\$($in.parameters.admin_user)"
 $pass = ConvertTo-SecureString -String $in.parameters.admin_password -AsPlainText -Force
 $cred = New-Object System.Management.Automation.PSCredential($user, $pass)
