@@ -17,6 +17,7 @@ encryption when HTTP is chosen; Basic over plain HTTP is refused unless asked fo
 from __future__ import annotations
 
 import io
+import ipaddress
 import json
 import logging
 import secrets
@@ -57,7 +58,8 @@ _OPTIONS: dict[str, hostfields.Types] = {
     "auth": str, "scheme": str, "validate_certs": bool, "ca_file": str,
     "message_encryption": str, "allow_unencrypted": bool, "operation_timeout": int,
     "connect_timeout": (int, float), "reboot_timeout": (int, float), "reboot_command": list,
-    "powershell": str, "python": str, "cert_pem": str, "cert_key_pem": str}
+    "powershell": str, "python": str, "cert_pem": str, "cert_key_pem": str,
+    "kerberos_delegation": bool}
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,9 @@ class WinRMHost:
     python: str = "python.exe"
     cert_pem: str = ""
     cert_key_pem: str = ""
+    #: Kerberos: forward the user's ticket, so the script can reach a second host (a file
+    #: share, a domain controller) as the user - the "double hop".
+    kerberos_delegation: bool = False
 
     @classmethod
     def from_fields(cls, fields: dict[str, Any]) -> WinRMHost:
@@ -108,6 +113,16 @@ class WinRMHost:
                 "unencrypted", host=address,
                 hint="use scheme: https (port 5986), or ntlm/kerberos/credssp with "
                      "message_encryption auto; for a lab only, set allow_unencrypted: true")
+        if options.get("kerberos_delegation") and auth != "kerberos":
+            raise ConnectError(f"options.kerberos_delegation needs auth: kerberos, not {auth}",
+                               host=address, hint="for the double hop with NTLM, use auth: "
+                                                  "credssp (it delegates the credentials)")
+        if auth == "kerberos" and _is_ip(address):
+            raise ConnectError(
+                f"Kerberos needs the host's name, not the IP address {address}: its ticket "
+                "is for a service name (HTTP/<fqdn>)", host=address,
+                hint="set host.address to the computer's DNS name (after it joined the "
+                     "domain), or use ntlm/credssp for an address")
         if auth == "certificate":
             if not (options.get("cert_pem") and options.get("cert_key_pem")):
                 raise ConnectError("certificate auth needs options.cert_pem and "
@@ -190,7 +205,7 @@ class WinRMTransport(Transport):
             server_cert_validation="validate" if h.validate_certs else "ignore",
             ca_trust_path=h.ca_file or _SYSTEM_CA, message_encryption=h.message_encryption,
             cert_pem=h.cert_pem or None, cert_key_pem=h.cert_key_pem or None,
-            operation_timeout_sec=operation_timeout,
+            kerberos_delegation=h.kerberos_delegation, operation_timeout_sec=operation_timeout,
             read_timeout_sec=max(operation_timeout + 10, int(h.connect_timeout)))
         return protocol
 
@@ -387,3 +402,11 @@ def _root_cause(exc: BaseException) -> str:
         exc = exc.__context__
     return str(exc) or type(exc).__name__
 
+
+def _is_ip(address: str) -> bool:
+    """Whether ``address`` is an IP literal rather than a name."""
+    try:
+        ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        return False
+    return True

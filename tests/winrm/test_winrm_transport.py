@@ -178,9 +178,27 @@ def test_connection_and_security_errors_say_which_setting_to_change(winrm_https,
     fails({**good, "options": {"auth": "digest"}}, "winrm auth 'digest' is not one of")
     fails({**good, "options": {"color": 1}}, "unknown winrm option 'color'")
     fails({**good, "password": ""}, "ntlm auth needs user and password")
-    said = fails(winrm_https.host(auth="kerberos"), "kerberos")
+    said = fails({**winrm_https.host(auth="kerberos"), "address": "localhost"}, "(?i)kerberos")
     assert "pip install 'pywinrm[kerberos]'" in said or "Kerberos" in said
     fails({**good, "options": {"reboot_command": "shutdown"}}, "wrong type")
+    # Kerberos tickets are for names; delegation (the double hop) is Kerberos's own
+    said = fails({**good, "options": {"auth": "kerberos"}}, "Kerberos needs the host's name")
+    assert "not the IP address 127.0.0.1" in said
+    fails({**good, "options": {"kerberos_delegation": True}},
+          "kerberos_delegation needs auth: kerberos, not ntlm")
+
+
+def test_kerberos_delegation_reaches_the_protocol(tmp_path):
+    host = {"address": "sql-0.corp.example", "user": "CORP\\svc", "password": "pw",
+            "options": {"auth": "kerberos", "kerberos_delegation": True}}
+    transport = WinRMTransport(tmp_path, host)
+    assert transport.host.kerberos_delegation
+    try:
+        proto = transport._protocol(10)
+    except ConnectError as exc:  # pywinrm without its kerberos extra: says how to add it
+        assert "kerberos" in str(exc).lower()
+    else:
+        assert proto.transport.kerberos_delegation is True
 
 
 def test_ntlm_over_http_seals_every_message(winrm_http, tmp_path):
