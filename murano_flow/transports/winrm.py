@@ -343,6 +343,13 @@ class WinRMTransport(Transport):
         except WinRMOperationTimeoutError:
             raise
         except InvalidCredentialsError as exc:
+            if h.auth == "basic":
+                raise ConnectError(
+                    f"{h.endpoint} refused Basic authentication for {h.user!r}: Windows turns "
+                    "Basic off by default (or the password is wrong)", host=h.address,
+                    hint="use auth: ntlm (or kerberos), or on a host served over HTTPS turn "
+                         "Basic on: winrm set winrm/config/service/auth @{Basic=\"true\"}"
+                ) from exc
             raise ConnectError(f"{h.endpoint} rejected the credentials of {h.user!r} "
                                f"({h.auth}): {exc}", host=h.address,
                                hint="check host.user / host.password, and that the host "

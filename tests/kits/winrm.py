@@ -48,7 +48,7 @@ class WinRMPeer:
         return int((self.workdir / "boots").read_text())
 
 
-def _start(tmp: Path, tls: tuple[str, str] | None) -> WinRMPeer:
+def _start(tmp: Path, tls: tuple[str, str] | None, *, basic: bool = False) -> WinRMPeer:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -58,6 +58,8 @@ def _start(tmp: Path, tls: tuple[str, str] | None) -> WinRMPeer:
             PASSWORD, "--workdir", str(work), "--downtime", "2"]
     if tls:
         argv += ["--tls", *tls]
+    if basic:
+        argv.append("--basic")
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     line = proc.stdout.readline()
     if line.strip() != "ready":
@@ -73,7 +75,7 @@ def winrm_https(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WinRMPeer]
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
                     "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
                     "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
-    peer = _start(d, (cert, key))
+    peer = _start(d, (cert, key), basic=True)  # a host whose Basic auth was turned on
     yield peer
     peer.proc.terminate()
     peer.proc.wait(10)

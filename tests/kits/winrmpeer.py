@@ -6,8 +6,9 @@ What it implements, as Windows does on the wire: Create (a shell), Command, Send
 (stdin, with End), Receive (long poll honouring OperationTimeout, answering the
 w:TimedOut fault 2150858793 when nothing came), Signal (terminate), Delete (the
 shell and what runs in it); SOAP faults for unknown shells and for envelopes over
-MaxEnvelopeSizekb (500 KB); authentication by Basic or NTLM (pyspnego's NTLM acceptor,
-connection-bound, as HTTP.sys does), over HTTPS or HTTP; on HTTP, like a host with
+MaxEnvelopeSizekb (500 KB); authentication by NTLM (pyspnego's NTLM acceptor,
+connection-bound, as HTTP.sys does) or, with --basic, Basic (Windows turns Basic off by
+default: then only Negotiate is offered), over HTTPS or HTTP; on HTTP, like a host with
 AllowUnencrypted=false, only messages sealed with the NTLM session key
 (multipart/encrypted, MS-WSMV 2.2.9.1.1) are accepted, anything else gets HTTP 400.
 What it does not: Kerberos and CredSSP, PowerShell itself (commands run with this
@@ -98,6 +99,8 @@ class Peer:
         self.credentials = base64.b64encode(f"{user}:{password}".encode()).decode()
         self.workdir = workdir
         self.encrypted_only = encrypted_only
+        #: Service/Auth/Basic: false, as Windows ships it, unless --basic.
+        self.basic = False
         self.wire = (workdir / "wire.log").open("a", buffering=1)
         self.shells: dict[str, dict[str, Command]] = {}
         self.lock = threading.Lock()
@@ -273,9 +276,11 @@ def handler_for(peer: Peer) -> type[http.server.BaseHTTPRequestHandler]:
                     return self.send(200, "")  # the empty request that set up the context
                 if sealed:
                     body = self.unseal(body)
-            elif auth != f"Basic {peer.credentials}":
-                return self.send(401, "", [("WWW-Authenticate", "Negotiate"),
-                                           ("WWW-Authenticate", 'Basic realm="WSMAN"')])
+            elif not peer.basic or auth != f"Basic {peer.credentials}":
+                offered = [("WWW-Authenticate", "Negotiate")]
+                if peer.basic:
+                    offered.append(("WWW-Authenticate", 'Basic realm="WSMAN"'))
+                return self.send(401, "", offered)
             if peer.encrypted_only and not sealed:
                 peer.wire.write("refused-plain\n")
                 return self.send(400, "")  # what a host with AllowUnencrypted=false does
@@ -354,12 +359,14 @@ def main() -> None:
     ap.add_argument("--password", required=True)
     ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     ap.add_argument("--downtime", type=float, default=2.0)
+    ap.add_argument("--basic", action="store_true", help="allow Basic auth (off in Windows)")
     ap.add_argument("--workdir", type=Path, default=Path.cwd())
     args = ap.parse_args()
     users = args.workdir / "ntlm-users"  # pyspnego's acceptor reads DOMAIN:USER:PASSWORD
     users.write_text(f":{args.user}:{args.password}\n")
     os.environ["NTLM_USER_FILE"] = str(users)
     peer = Peer(args.user, args.password, args.workdir, encrypted_only=not args.tls)
+    peer.basic = bool(args.basic)
     boots = args.workdir / "boots"
     state = {"server": None}
     rebooting = threading.Event()

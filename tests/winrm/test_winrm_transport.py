@@ -169,10 +169,13 @@ def test_connection_and_security_errors_say_which_setting_to_change(winrm_https,
     assert "options.ca_file" in said
     said = fails(winrm_http.host(auth="basic"), "over http with basic auth would send")
     assert "scheme: https" in said
-    said = fails(winrm_http.host(auth="basic", allow_unencrypted=True), "answered HTTP 400")
-    assert "message encryption" in said and "AllowUnencrypted" in said
+    # Windows ships with Basic off (the https peer is a host where it was turned on)
+    said = fails(winrm_http.host(auth="basic", allow_unencrypted=True),
+                 "refused Basic authentication .*: Windows turns Basic off by default")
+    assert "auth: ntlm" in said and 'auth @{Basic="true"}' in said
     said = fails(winrm_http.host(message_encryption="never", allow_unencrypted=True),
                  "answered HTTP 400")
+    assert "message encryption" in said and "AllowUnencrypted" in said
     fails({**good, "port": winrm_http.port}, "TLS with|cannot connect")
     fails({**good, "port": 1}, "cannot connect to")
     fails({**good, "options": {"auth": "digest"}}, "winrm auth 'digest' is not one of")
