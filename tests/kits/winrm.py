@@ -43,6 +43,11 @@ class WinRMPeer:
         """How each message arrived (sealed/plain, NTLM or not), oldest first."""
         return (self.workdir / "wire.log").read_text().splitlines()
 
+    def receives(self) -> list[tuple[int, int]]:
+        """(response bytes, MaxEnvelopeSize the client asked for) of each Receive answered."""
+        lines = (self.workdir / "receive.log").read_text().splitlines()
+        return [(int(a), int(b)) for a, b in (ln.split() for ln in lines)]
+
     @property
     def boots(self) -> int:
         return int((self.workdir / "boots").read_text())

@@ -50,6 +50,8 @@ SHELL = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell"
 MAX_ENVELOPE = 500 * 1024
 #: Bytes of one stream returned per Receive (Windows also splits large output).
 RECEIVE_CHUNK = 256 * 1024
+#: Room in a Receive response for everything but the streams' data.
+ENVELOPE_OVERHEAD = 4096
 TIMED_OUT = 2150858793
 
 
@@ -102,6 +104,8 @@ class Peer:
         #: Service/Auth/Basic: false, as Windows ships it, unless --basic.
         self.basic = False
         self.wire = (workdir / "wire.log").open("a", buffering=1)
+        #: "<response bytes> <MaxEnvelopeSize asked>" for every Receive answered.
+        self.sizes = (workdir / "receive.log").open("a", buffering=1)
         self.shells: dict[str, dict[str, Command]] = {}
         self.lock = threading.Lock()
 
@@ -177,12 +181,19 @@ class Peer:
             want = root.find("s:Body/rsp:Receive/rsp:DesiredStream", NS)
             command_id = want.get("CommandId")
             timeout = duration(root.findtext("s:Header/w:OperationTimeout", "PT60S", NS))
-            return self.receive(action, message_id, command_id, commands[command_id], timeout)
+            # a response stays within the size the client asks for, as Windows' does
+            limit = int(root.findtext("s:Header/w:MaxEnvelopeSize", str(MAX_ENVELOPE), NS))
+            status, text = self.receive(action, message_id, command_id, commands[command_id],
+                                        timeout, limit)
+            self.sizes.write(f"{len(text.encode())} {limit}\n")
+            return status, text
         return fault("s:Sender", "a:ActionNotSupported", 2150858771, f"unknown action {action}")
 
     def receive(self, action: str, message_id: str, command_id: str, c: Command,
-                timeout: float) -> tuple[int, str]:
+                timeout: float, limit: int) -> tuple[int, str]:
         deadline = time.monotonic() + timeout
+        # raw bytes per stream that fit the envelope once base64-encoded (4/3), both streams
+        chunk = max(1024, min(RECEIVE_CHUNK, (limit - ENVELOPE_OVERHEAD) * 3 // 4 // 2))
         with c.changed:
             while not (c.out["stdout"] or c.out["stderr"] or c.finished()):
                 left = deadline - time.monotonic()
@@ -193,8 +204,8 @@ class Peer:
                 c.changed.wait(min(left, 0.2))
             parts = []
             for name in ("stdout", "stderr"):
-                data = bytes(c.out[name][:RECEIVE_CHUNK])
-                del c.out[name][:RECEIVE_CHUNK]
+                data = bytes(c.out[name][:chunk])
+                del c.out[name][:chunk]
                 if data:
                     parts.append(f'<rsp:Stream Name="{name}" CommandId="{command_id}">'
                                  f'{base64.b64encode(data).decode()}</rsp:Stream>')

@@ -147,6 +147,19 @@ def test_a_reboot_needed_step_reboots_only_when_its_action_asks(winrm_https, tmp
     assert res.status == "failed" and winrm_https.boots == boots + 1  # a failure: none
 
 
+def test_large_output_comes_in_receives_of_the_size_the_client_asks_for(winrm_https, tmp_path):
+    before = len(winrm_https.receives())
+    res = send(winrm_https, plan("import sys\nsys.stdout.write('o' * 3_000_000)\n"
+                                 "sys.stderr.write('e' * 1_000_000)"), tmp_path)
+    assert res.ok, res.message
+    logs = Path(res.log_dir)
+    assert (logs / "stdout.log").stat().st_size == 3_000_000
+    assert (logs / "stderr.log").stat().st_size == 1_000_000
+    sizes = winrm_https.receives()[before:]
+    assert len(sizes) > 20  # 4 MB in responses of at most 150 KB
+    assert all(size <= asked for size, asked in sizes), sizes
+
+
 def test_reattach_never_runs_a_non_idempotent_plan_twice(winrm_https, tmp_path):
     t = WinRMTransport(tmp_path, winrm_https.host())
     lost = t.reattach(plan("print(1)"))
