@@ -16,7 +16,9 @@ machine's programs), the WINRS options (code page, profile), Windows' quoting ru
 beyond "double quotes group". ``wire.log`` records how each message arrived.
 
 SIGUSR1 simulates a reboot: the listener closes (connections refused), running
-commands die, and after --downtime seconds it listens again; ``boots`` counts.
+commands die, and after --downtime seconds it listens again; ``boots`` counts. The
+command ``shutdown.exe /r [/t N]`` does what Windows' does: it returns at once, and the
+host goes on answering for N seconds (30 without /t) before it goes down.
 
     python winrmpeer.py --port P --user U --password W [--tls CERT KEY] [--downtime S]
 """
@@ -153,6 +155,7 @@ class Peer:
             line = root.find("s:Body/rsp:CommandLine", NS)
             argv = [line.findtext("rsp:Command", "", NS).strip()]
             argv += split(line.findtext("rsp:Arguments", "", NS) or "")
+            argv = self.shutdown(argv)
             command_id = str(uuid.uuid4()).upper()
             try:
                 commands[command_id] = Command(argv, self.workdir)
@@ -188,6 +191,17 @@ class Peer:
             self.sizes.write(f"{len(text.encode())} {limit}\n")
             return status, text
         return fault("s:Sender", "a:ActionNotSupported", 2150858771, f"unknown action {action}")
+
+    @staticmethod
+    def shutdown(argv: list[str]) -> list[str]:
+        """``shutdown.exe /r /t N``: schedule the reboot N seconds on (30 by default) and
+        return at once, as Windows does; other commands as they are."""
+        words = [a.lower() for a in argv]
+        if words[0] not in ("shutdown.exe", "shutdown") or "/r" not in words:
+            return argv
+        delay = float(argv[words.index("/t") + 1]) if "/t" in words else 30.0
+        threading.Timer(delay, os.kill, (os.getpid(), signal.SIGUSR1)).start()
+        return [sys.executable, "-c", "pass"]
 
     def receive(self, action: str, message_id: str, command_id: str, c: Command,
                 timeout: float, limit: int) -> tuple[int, str]:

@@ -126,6 +126,19 @@ def test_a_reboot_step_waits_for_the_host_to_go_down_and_come_back(winrm_https, 
         "did not go down within 3s; the reboot command exited 5: Access is denied.")
 
 
+def test_the_default_reboot_command_waits_out_a_host_that_goes_down_late(winrm_https,
+                                                                         tmp_path):
+    # shutdown.exe /r /t 5 returns at once and the host answers 5 s more: the engine must
+    # wait for it to go down, not take "it answers" for "it is back"
+    boots = winrm_https.boots
+    res = send(winrm_https, plan("print('features installed')", reboot=True), tmp_path,
+               reboot_timeout=60)
+    assert res.ok, res.message
+    assert winrm_https.boots == boots + 1
+    after = send(winrm_https, plan("print('after')", attempt=2), tmp_path)
+    assert after.ok and after.stdout_tail == "after\n"
+
+
 def test_a_reboot_needed_step_reboots_only_when_its_action_asks(winrm_https, tmp_path):
     reboot = ["/bin/sh", "-c", "sleep 1; kill -USR1 $PPID"]
 
