@@ -192,3 +192,4 @@ def test_reboot_needed_reaches_the_plan_as_reboot_if_asked():
     action = plans.plan(node, node.action, "action", 1, ctx)
     assert action.reboot_if_asked and not action.reboot
     assert not plans.plan(node, node.action, "check", 1, ctx).reboot_if_asked  # a probe never
+    assert plans.plan(node, node.action, "undo", 1, ctx).reboot_if_asked  # an undo may ask

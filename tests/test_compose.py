@@ -252,3 +252,20 @@ def test_a_secret_passed_to_a_part_is_masked_in_what_plan_expand_shows(tmp_path:
     code, out = _mf("plan", str(top), "-p", "pw=S3cretValue", "--expand")
     assert code == 0, out
     assert "S3cretValue" not in out and "Lit3ralSecret" not in out and "******" in out
+
+
+def test_a_library_that_cannot_be_read_is_the_only_problem_reported(tmp_path: Path):
+    top = _tree(tmp_path, {
+        "top.yaml": """\
+            format: 1
+            name: top
+            libraries: [lib.yaml]
+            entities:
+              web: {type: member}
+            """,
+        "lib.yaml": "format: 1\ntypes: {member: {states: {Deployed: {action: echo}}}\n",
+    })
+    with pytest.raises(BlueprintError) as info:
+        load_blueprint(top)
+    [problem] = info.value.diagnostics  # no "unknown entity type", no "no Deployed state"
+    assert problem.file.endswith("lib.yaml") and "YAML syntax error" in problem.message

@@ -12,6 +12,8 @@ from kits import pslint
 from kits.common import ROOT
 
 from murano_flow.app import userdata
+from murano_flow.blueprint import load_blueprint
+from murano_flow.engine import plans
 from murano_flow.transports.local import LocalTransport
 from murano_flow.wire.protocol import Plan
 from murano_flow.wire.runner import BOM, parse_outputs, script_text
@@ -21,7 +23,7 @@ BLUEPRINT_SCRIPTS = sorted((ROOT / "blueprints").rglob("*.ps1"))
 #: Findings in the blueprints' scripts still to be fixed, each with where it is tracked. A
 #: waiver that no longer finds anything fails too: remove it.
 WAIVED = {
-    "sql/install_sql.ps1": {"no_secret_on_a_command_line"},  # SQL setup from a config file
+    "scripts/sql/install_sql.ps1": {"no_secret_on_a_command_line"},  # SQL setup from a config file
 }
 
 
@@ -45,9 +47,9 @@ def test_the_agent_bootstrap_of_a_windows_vm_passes_every_rule():
 
 
 @pytest.mark.parametrize("path", BLUEPRINT_SCRIPTS,
-                         ids=lambda p: str(p.relative_to(ROOT / "blueprints" / "scripts")))
+                         ids=lambda p: str(p.relative_to(ROOT / "blueprints")))
 def test_every_blueprint_script_parses_and_passes_the_rules(path: Path):
-    name = str(path.relative_to(ROOT / "blueprints" / "scripts"))
+    name = str(path.relative_to(ROOT / "blueprints"))
     assert set(pslint.check(path.read_text("utf-8"))) == WAIVED.get(name, set())
 
 
@@ -110,3 +112,32 @@ def test_an_action_that_writes_its_outputs_with_a_bom_publishes_them(tmp_path: P
         result = transport.send(_plan(body))
     assert result.ok, result.message
     assert result.outputs == {"name": "hé"}
+
+
+def test_the_windows_library_types_a_domain_member_with_its_secret_as_data(tmp_path: Path):
+    top = tmp_path / "member.yaml"
+    top.write_text(f"""\
+format: 1
+name: member
+parameters:
+  password: {{type: string, secret: true}}
+libraries: [{ROOT / "blueprints" / "lib" / "windows.yaml"}]
+entities:
+  sql:
+    count: 2
+    type: domain-member
+    host: local
+    vars: {{hostname: "SQL{{{{ index }}}}", domain: corp.example, dns_ip: 10.0.0.10,
+            domain_user: 'CORP\\joiner', domain_password: "{{{{ params.password }}}}"}}
+""")
+    bp = load_blueprint(top, {"password": "Pässw0rd!"})
+    joined = bp.nodes["sql[1].Joined"]
+    assert joined.reboot_if_asked and joined.undo is not None and joined.check is not None
+    ctx = plans.context(bp, joined, "d", lambda _: {})
+    action = plans.plan(joined, joined.action, "action", 1, ctx)
+    assert action.params["inputs"]["password"] == "Pässw0rd!"  # as data, in the params file
+    assert "Pässw0rd!" not in " ".join(action.args) and "Pässw0rd!" not in action.env.values()
+    assert action.params["inputs"]["user"] == "CORP\\joiner"
+    assert plans.plan(joined, joined.undo, "undo", 1, ctx).reboot_if_asked
+    assert bp.nodes["sql[0].Renamed"].reboot_if_asked
+    assert not bp.nodes["sql[0].DnsPointed"].reboot_if_asked

@@ -59,12 +59,14 @@ def load_types(data: dict[str, Any], smap: SourceMap, folder: Path, sources: Sou
     """The entity types a blueprint may use: its libraries' and its own, each defined
     once. ``link`` names where the blueprint includes a library (for its problems)."""
     types: dict[str, EntityType] = {}
+    missing = False  # a library that could not be read: its types are not "unknown"
     for i, rel in enumerate(data.get("libraries", [])):
         path: YPath = ("libraries", i)
         text, key = sources.read(folder, rel, "library", confined=False,
                                  limit=MAX_INCLUDE_BYTES)
         if text is None:
             diag(path, key)
+            missing = True
             continue
         chain = (link(path, f"library '{rel}'"), *smap.chain)
         library, lmap, found = load_document(text, shown_name(smap.file, rel), chain, "library")
@@ -72,6 +74,7 @@ def load_types(data: dict[str, Any], smap: SourceMap, folder: Path, sources: Sou
             found.extend(check_library(library, lmap))
         problems.extend(found)
         if found or library is None:
+            missing = True
             continue
         for name, raw in library["types"].items():
             if name in types:
@@ -84,7 +87,11 @@ def load_types(data: dict[str, Any], smap: SourceMap, folder: Path, sources: Sou
             diag(("types", name), f"entity type '{name}' is also defined in "
                                   f"{types[name].where.smap.file}", key=True)
         types[name] = EntityType(name, raw, Origin(smap, ("types", name), folder))
-    return types
+    return types if not missing else _Unread(types)
+
+
+class _Unread(dict[str, EntityType]):
+    """The types found when a library could not be read: one not here may be in it."""
 
 
 def typed_entity(group: str, raw: dict[str, Any], types: dict[str, EntityType], diag: Report
@@ -105,10 +112,12 @@ def typed_entity(group: str, raw: dict[str, Any], types: dict[str, EntityType], 
         return raw, {}, None
     kind = types.get(raw["type"])
     if kind is None:
-        known = ", ".join(sorted(types)) or "none (add 'libraries' or 'types')"
-        diag((*base, "type"), f"unknown entity type '{raw['type']}'"
-                              f"{suggest(raw['type'], types)}; known: {known}")
-        return {**raw, "states": raw.get("states") or {}}, {}, None
+        if not isinstance(types, _Unread):  # else its library's problems are the story
+            known = ", ".join(sorted(types)) or "none (add 'libraries' or 'types')"
+            diag((*base, "type"), f"unknown entity type '{raw['type']}'"
+                                  f"{suggest(raw['type'], types)}; known: {known}")
+        # a stand-in Deployed: what the type would have had is not reported as missing
+        return {**raw, "states": raw.get("states") or {"Deployed": None}}, {}, None
     merged, origins = instantiate(raw, kind, base)
     declared = kind.vars()
     for name in given:

@@ -121,7 +121,8 @@ def plan(node: Node, spec: ActionSpec, kind: str, attempt: int, ctx: dict[str, A
         kind=kind, attempt=attempt, script_type=spec.shell, body=spec.body,
         args=tuple(_env_value(render(a, ctx)) for a in spec.args), env=env, params=params,
         timeout=spec.timeout, reboot=node.reboot and kind == "action",
-        reboot_if_asked=node.reboot_if_asked and kind == "action", stamp=time.time(),
+        # an undo may ask too (leaving a domain takes a reboot); a probe never reboots
+        reboot_if_asked=node.reboot_if_asked and kind in ("action", "undo"), stamp=time.time(),
         idempotent=node.idempotent or kind == "check", secrets=secrets,
     )
 
