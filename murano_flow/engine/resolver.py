@@ -51,16 +51,20 @@ class Forward:
 
     def initial(self) -> list[int]:
         """Nodes to do that wait for nothing."""
-        return [i for i, m in enumerate(self.missing) if m == 0 and self.todo[i]]
+        return [i for i, m in enumerate(self.missing) if m == 0 and self._go(i)]
 
     def completed(self, node: int) -> list[int]:
         """Record that ``node`` is satisfied; return the nodes that became ready."""
         ready = []
         for s in self.succ[node]:
             self.missing[s] -= 1
-            if self.missing[s] == 0 and self.todo[s]:
+            if self.missing[s] == 0 and self._go(s):
                 ready.append(s)
         return ready
+
+    def _go(self, i: int) -> bool:
+        """Whether node ``i``, its requirements met, may start: it is to do."""
+        return self.todo[i]
 
     def skipped(self, node: int) -> list[int]:
         """A node passed over satisfies what requires it, like one reached."""
@@ -140,18 +144,13 @@ class Direct(Forward):
                 self._decide(i, ERROR)
         self._ready.clear()  # initial() finds them again
 
-    def initial(self) -> list[int]:
-        """Nodes to do whose requirements are met and that no transition waits for (or
-        whose transitions already fired)."""
-        return [i for i, m in enumerate(self.missing) if m == 0 and self._go(i)]
-
     def completed(self, node: int) -> list[int]:
         """``node`` succeeded: what requires it, and its on_success/on_complete states."""
-        return self._gated(self._requirers(node), node, SUCCESS)
+        return self._gated(super().completed(node), node, SUCCESS)
 
     def skipped(self, node: int) -> list[int]:
         """``node`` was passed over: what requires it proceeds; its transitions fire none."""
-        return self._gated(self._requirers(node), node, NONE)
+        return self._gated(super().completed(node), node, NONE)
 
     def failed(self, node: int) -> list[int] | None:
         """``node`` failed: its on_error/on_complete states start (None if it has none)."""
@@ -164,14 +163,6 @@ class Direct(Forward):
         out, self._passed = self._passed, []
         return out
 
-    def _requirers(self, node: int) -> list[int]:
-        ready = []
-        for s in self.succ[node]:
-            self.missing[s] -= 1
-            if self.missing[s] == 0 and self._go(s):
-                ready.append(s)
-        return ready
-
     def _gated(self, ready: list[int], node: int, outcome: str) -> list[int]:
         self._decide(node, outcome)
         ready += [j for j in self._ready if self.missing[j] == 0]
@@ -179,7 +170,8 @@ class Direct(Forward):
         return ready
 
     def _go(self, i: int) -> bool:
-        """Whether node ``i`` is to do and its transitions (if any) let it start."""
+        """Whether node ``i`` is to do and its transitions (if any) let it start; initial()
+        and completed() of :class:`Forward` ask it."""
         if not self.todo[i]:
             return False
         if not self.incoming[i]:

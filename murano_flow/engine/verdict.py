@@ -54,6 +54,8 @@ def conclude(run: Run) -> None:
     run.unqueue()
     brakes, dep_id = run.brakes, run.dep.id
     doubt = in_doubt(run.records, dep_id)
+    # failures an error branch handled (their policy applies if the targets were missed)
+    handled = _handled(run)
     if brakes.interrupted and run.dep.state == DeploymentState.ROLLING_BACK:
         # The way back is journaled: resume and rollback both continue it.
         run.note(f"interrupted while rolling back; 'murano-flow rollback {dep_id}' "
@@ -72,13 +74,11 @@ def conclude(run: Run) -> None:
         run.flush()
     elif run.reverse:
         _conclude_rollback(run, doubt)
-    elif all(r.status in SATISFIED or (r.status == NodeState.FAILED
-                                       and handles_failure(run.graph.nodes[i]))
-             for i, r in enumerate(run.records)):
-        handled = sum(1 for r in run.records if r.status == NodeState.FAILED)
-        run.deployment("succeed", f"{len(run.records) - handled} nodes reached" + (
-            f"; {handled} failed and their on_error branches took over" if handled else ""))
-    elif brakes.rollback_due or _branch_rolls_back(run):  # journaled before it starts
+    elif all(r.status in SATISFIED or r.name in handled for r in run.records):
+        run.deployment("succeed", f"{len(run.records) - len(handled)} nodes reached" + (
+            f"; {len(handled)} failed and their on_error branches took over"
+            if handled else ""))
+    elif brakes.rollback_due or "rollback" in handled.values():  # journaled before it starts
         cause = brakes.stopping or failures(run.records)
         run.deployment("rollback", f"{cause}; rolling back (on_failure: rollback)",
                        reason=cause)
@@ -86,12 +86,11 @@ def conclude(run: Run) -> None:
         run.deployment("fail", brakes.stopping or failures(run.records))
 
 
-def _branch_rolls_back(run: Run) -> bool:
-    """A failure an error branch handled, whose branch did not reach the targets, under
-    ``on_failure: rollback``."""
-    return any(r.status == NodeState.FAILED and handles_failure(node)
-               and (node.on_failure or run.brakes.on_failure) == "rollback"
-               for r, node in zip(run.records, run.graph.nodes, strict=True))
+def _handled(run: Run) -> dict[str, str]:
+    """Failed nodes whose failure an error branch handled -> their failure policy."""
+    return {r.name: node.on_failure or run.brakes.on_failure
+            for r, node in zip(run.records, run.graph.nodes, strict=True)
+            if r.status == NodeState.FAILED and handles_failure(node)}
 
 
 def _conclude_rollback(run: Run, doubt: str) -> None:
