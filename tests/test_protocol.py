@@ -49,6 +49,7 @@ GOOD_PLAN = Plan("i", "d", "n", "action", 1, "sh", "b").encode()
     ("timeout", "0", "'timeout' must be a finite number of seconds above 0"),
     ("timeout", "1e12", "'timeout' must be a finite number of seconds above 0, at most"),
     ("reboot", '"no"', "'reboot' must be true or false"),
+    ("reboot_if_asked", '"needed"', "'reboot_if_asked' must be true or false"),
     ("idempotent", "1", "'idempotent' must be true or false"),
     ("args", '"abc"', "'args' must be a list of strings"),
     ("args", "[1]", "'args' must be a list of strings"),
