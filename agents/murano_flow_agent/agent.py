@@ -236,10 +236,8 @@ class Agent:
         self.spool.accept(plan.id, body, headers, reply_to)
         log.info("accepted plan %s (%s of %s, attempt %d)", plan.id, plan.kind, plan.node,
                  plan.attempt)
-        # the engine hears "accepted" (confirmed by the broker) before the script can start:
-        # an agent that dies the moment it starts is then reported as silent, not as absent
-        self._notify(reply_to, Notice("accepted", self.cfg.queue, plan.id))
         self._queue(plan.id, False)
+        self._notify(reply_to, Notice("accepted", self.cfg.queue, plan.id))
 
     def _queue(self, plan_id: str, reattach: bool) -> None:
         with self._lock:
