@@ -38,7 +38,7 @@ def get(url: str) -> str:
 
 
 def test_validate_plan_and_graph_of_the_shipped_blueprints():
-    for name in ("webfarm", "active-directory", "sql-alwayson"):
+    for name in ("webfarm", "active-directory", "sql-alwayson", "sql-on-ad"):
         path = str(BLUEPRINTS / f"{name}.yaml")
         assert mf("validate", path).exit_code == 0
         plan = json.loads(mf("plan", path, "-f", "json").output)
@@ -124,8 +124,7 @@ def test_unreachable_windows_hosts_exit_3_without_showing_the_password(home):
     ad = str(BLUEPRINTS / "active-directory.yaml")
     result = CliRunner().invoke(cli, ["deploy", ad, "-p", "admin_password=Sup3rSecretPassw0rd",
                                       "-p", "recovery_password=Sup3rSecretPassw0rd",
-                                      "-p", "primary_address=127.0.0.1",
-                                      "-p", "secondary_addresses=[127.0.0.1]"])
+                                      "-p", "dc_addresses=[127.0.0.1, 127.0.0.1]"])
     assert result.exit_code == 3, result.output
     assert "cannot connect to https://127.0.0.1:5986/wsman" in result.output
     assert "Sup3rSecretPassw0rd" not in result.output

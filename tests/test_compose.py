@@ -269,3 +269,70 @@ def test_a_library_that_cannot_be_read_is_the_only_problem_reported(tmp_path: Pa
         load_blueprint(top)
     [problem] = info.value.diagnostics  # no "unknown entity type", no "no Deployed state"
     assert problem.file.endswith("lib.yaml") and "YAML syntax error" in problem.message
+
+
+def test_a_secret_left_out_of_validate_does_not_fail_the_pattern_of_the_part_it_feeds(
+        tmp_path: Path):
+    top = _tree(tmp_path, {
+        "top.yaml": """\
+            format: 1
+            name: top
+            parameters:
+              pw: {type: string, secret: true}
+            parts:
+              db:
+                blueprint: db.yaml
+                parameters: {password: "{{ params.pw }}", port: "{{ 5432 }}"}
+            """,
+        "db.yaml": """\
+            format: 1
+            name: db
+            parameters:
+              password: {type: string, secret: true, pattern: "(?=.*[0-9]).{12,}"}
+              port: {type: integer, max: 1000}
+            entities:
+              e:
+                states:
+                  Deployed: {action: {inline: echo, env: {P: "{{ params.password }}"}}}
+            """,
+    })
+    with pytest.raises(BlueprintError) as info:  # a value the part refuses is still refused
+        load_blueprint(top)
+    [problem] = info.value.diagnostics
+    assert "parameter 'port' of part 'db'" in problem.message
+    top.write_text(top.read_text().replace('port: "{{ 5432 }}"', "port: 543"))
+    code, out = _mf("validate", str(top))  # the operator gives the secret at deploy
+    assert code == 0 and "placeholders were used" in out, out
+    code, out = _mf("validate", str(top), "-p", "pw=short")
+    assert code == 2 and "parameter 'password' of part 'db'" in out, out
+
+
+def test_a_type_var_bound_to_an_output_binds_only_the_states_that_read_it(tmp_path: Path):
+    top = _tree(tmp_path, {
+        "top.yaml": """\
+            format: 1
+            name: top
+            types:
+              member:
+                vars: {dns: {}}
+                states:
+                  Early: {action: echo early}
+                  Pointed:
+                    requires: Early
+                    action: {inline: echo, env: {DNS: "{{ vars.dns }}"}}
+                  Deployed: {requires: Pointed}
+            entities:
+              dc:
+                states:
+                  Up: {action: echo, outputs: [ip]}
+                  Deployed: {requires: Up}
+              node:
+                type: member
+                vars: {dns: "{{ outputs['dc.Up'].ip }}"}
+                states:
+                  Pointed: {requires: [Early, dc.Up]}
+            """,
+    })
+    bp = load_blueprint(top)
+    assert bp.nodes["node.Early"].requires == ()  # runs at once, beside dc.Up
+    assert [r[0] for r in bp.nodes["node.Pointed"].output_refs] == ["dc.Up"]

@@ -149,6 +149,9 @@ class _Given:
     bound: dict[str, tuple[Any, OutputRefs]] = field(default_factory=dict)
     report: Any = None
     part: str = ""
+    #: Parameters bound to a placeholder of the includer's (validate and plan without the
+    #: secrets): placeholders here too, not checked against this part's constraints.
+    assumed: set[str] = field(default_factory=set)
 
 
 class _Builder:
@@ -232,8 +235,9 @@ class _Builder:
             self.shared.problems.extend(bad)
             return
         self.late = frozenset(given.bound)
-        self.values = P.bind_part(parameters, given.values, self.late, given.report,
-                                  given.part, self.smap)
+        self.values = P.bind_part(parameters, given.values, self.late | given.assumed,
+                                  given.report, given.part, self.smap)
+        self.assumed = sorted(given.assumed)
         if self.scope:
             secrets = tuple(str(self.values[n]) for n, p in parameters.items()
                             if p.secret and n not in self.late
@@ -357,6 +361,12 @@ class _Builder:
             path = (*base, "parameters", pname)
             if is_template(raw) and analyze(raw).outputs:
                 given.bound[pname] = (raw, self._output_refs([(path, raw)], None, None, set()))
+                continue
+            # a placeholder here, or a value missing here (already reported): the part's
+            # parameter gets a placeholder, not a second report
+            unknown = set(self.assumed) | (self.declared - set(self.values))
+            if is_template(raw) and analyze(raw).params & unknown:
+                given.assumed.add(pname)
                 continue
             value = self._static(raw, path, ctx)
             if value is not None or not is_template(raw):
@@ -485,11 +495,14 @@ class _Builder:
         for k, spec in actions.items():
             templates += action_templates(spec, (*base, k))
             self._no_secret_in_args(spec, (*base, k, "args"))
-        walk_templates(self.vars.get(group) or {}, ("entities", group, "vars"), templates)
         when = raw["action"].get("when") if isinstance(raw.get("action"), dict) else None
         late_when = is_template(when) and bool(analyze(when).outputs)
         if late_when:
             templates.append(((*base, "action", "when"), str(when)))
+        # a state takes only the vars it reads: a var bound to an output binds those alone
+        read = {v for _, src in templates for v in analyze(src).vars}
+        given = {k: v for k, v in (self.vars.get(group) or {}).items() if k in read}
+        walk_templates(given, ("entities", group, "vars"), templates)
         wait = wait_spec(raw.get("wait"), (*base, "wait"), self.diag)
         templates += wait_templates(raw.get("wait"), (*base, "wait"))
         carries_data = wait is not None and wait.kind in ("signal", "message")
@@ -497,12 +510,17 @@ class _Builder:
             self.diag((*base, "outputs"), "a state without an action cannot publish outputs "
                                           "(unless it waits for a signal or a message, whose "
                                           "data become its outputs)")
+        if "reboot_required" in (raw.get("outputs") or ()) and raw.get("check") is not None:
+            self.diag((*base, "outputs"), "'reboot_required' is the action's request for a "
+                      "reboot, not an output to declare: a check that passes publishes "
+                      "nothing, so the state would fail; remove it from 'outputs'")
         for k in ("check", "undo"):
             if raw.get(k) is not None and raw.get("action") is None:
                 self.diag((*base, k), f"'{k}' needs an 'action' in the same state")
         transitions = self._transitions(raw, base, group, direct)
         return {"actions": actions, "host": host, "templates": templates, "wait": wait,
-                "late_when": when if late_when else None, "transitions": transitions}
+                "late_when": when if late_when else None, "transitions": transitions,
+                "vars": tuple(given.items())}
 
     def _transitions(self, raw: dict[str, Any], base: YPath, group: str, direct: bool
                      ) -> dict[str, tuple[str, ...]]:
@@ -589,7 +607,7 @@ class _Builder:
             reboot=raw.get("reboot") is True, reboot_if_asked=raw.get("reboot") == "needed",
             idempotent=bool(raw.get("idempotent", False)),
             on_failure=raw.get("on_failure"), output_refs=refs, wait=shared["wait"],
-            scope=self.scope, vars=tuple((self.vars.get(group) or {}).items()),
+            scope=self.scope, vars=shared["vars"],
             when=when if actions["action"] is not None else None,
             direct=bool(shared["transitions"]), on_success=moves.get("on_success", ()),
             on_error=moves.get("on_error", ()), on_complete=moves.get("on_complete", ()),

@@ -4,6 +4,7 @@ each a separate process."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -53,19 +54,25 @@ class WinRMPeer:
         return int((self.workdir / "boots").read_text())
 
 
-def _start(tmp: Path, tls: tuple[str, str] | None, *, basic: bool = False) -> WinRMPeer:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+def start_peer(tmp: Path, tls: tuple[str, str] | None, *, basic: bool = False,
+               port: int = 0, extra: tuple[str, ...] = (),
+               env: dict[str, str] | None = None) -> WinRMPeer:
+    """A peer process with its workdir under ``tmp``, on ``port`` (a free one by default);
+    ``extra`` are more of its options (--address, --domain, --reboot-scale, --downtime)."""
+    if not port:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
     work = tmp / "work"
     work.mkdir()
     argv = [sys.executable, str(PEER), "--port", str(port), "--user", USER, "--password",
-            PASSWORD, "--workdir", str(work), "--downtime", "2"]
+            PASSWORD, "--workdir", str(work), "--downtime", "2", *extra]
     if tls:
         argv += ["--tls", *tls]
     if basic:
         argv.append("--basic")
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, **(env or {})})
     line = proc.stdout.readline()
     if line.strip() != "ready":
         proc.kill()
@@ -80,7 +87,7 @@ def winrm_https(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WinRMPeer]
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
                     "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
                     "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
-    peer = _start(d, (cert, key), basic=True)  # a host whose Basic auth was turned on
+    peer = start_peer(d, (cert, key), basic=True)  # a host whose Basic auth was turned on
     yield peer
     peer.proc.terminate()
     peer.proc.wait(10)
@@ -88,7 +95,7 @@ def winrm_https(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WinRMPeer]
 
 @pytest.fixture(scope="session")
 def winrm_http(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WinRMPeer]:
-    peer = _start(tmp_path_factory.mktemp("winrm-http"), None)
+    peer = start_peer(tmp_path_factory.mktemp("winrm-http"), None)
     yield peer
     peer.proc.terminate()
     peer.proc.wait(10)

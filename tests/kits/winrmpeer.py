@@ -21,6 +21,11 @@ command ``shutdown.exe /r [/t N]`` does what Windows' does: it returns at once, 
 host goes on answering for N seconds (30 without /t) before it goes down.
 
     python winrmpeer.py --port P --user U --password W [--tls CERT KEY] [--downtime S]
+        [--address A] [--domain D] [--reboot-scale F]
+
+``--address`` binds another loopback address (one peer per "host" on one port), ``--domain``
+also accepts the user as DOMAIN\\U (a domain account of the same password), and
+``--reboot-scale`` shortens what ``shutdown.exe /t N`` waits (the order stays Windows').
 """
 
 from __future__ import annotations
@@ -55,6 +60,8 @@ RECEIVE_CHUNK = 256 * 1024
 #: Room in a Receive response for everything but the streams' data.
 ENVELOPE_OVERHEAD = 4096
 TIMED_OUT = 2150858793
+#: How much of shutdown.exe's /t delay the peer waits (--reboot-scale).
+REBOOT_SCALE = 1.0
 
 
 class Command:
@@ -200,6 +207,7 @@ class Peer:
         if words[0] not in ("shutdown.exe", "shutdown") or "/r" not in words:
             return argv
         delay = float(argv[words.index("/t") + 1]) if "/t" in words else 30.0
+        delay *= REBOOT_SCALE
         threading.Timer(delay, os.kill, (os.getpid(), signal.SIGUSR1)).start()
         return [sys.executable, "-c", "pass"]
 
@@ -386,9 +394,15 @@ def main() -> None:
     ap.add_argument("--downtime", type=float, default=2.0)
     ap.add_argument("--basic", action="store_true", help="allow Basic auth (off in Windows)")
     ap.add_argument("--workdir", type=Path, default=Path.cwd())
+    ap.add_argument("--address", default="127.0.0.1")
+    ap.add_argument("--domain", default="")
+    ap.add_argument("--reboot-scale", type=float, default=1.0)
     args = ap.parse_args()
+    global REBOOT_SCALE
+    REBOOT_SCALE = args.reboot_scale
     users = args.workdir / "ntlm-users"  # pyspnego's acceptor reads DOMAIN:USER:PASSWORD
-    users.write_text(f":{args.user}:{args.password}\n")
+    users.write_text(f":{args.user}:{args.password}\n"
+                     + (f"{args.domain}:{args.user}:{args.password}\n" if args.domain else ""))
     os.environ["NTLM_USER_FILE"] = str(users)
     peer = Peer(args.user, args.password, args.workdir, encrypted_only=not args.tls)
     peer.basic = bool(args.basic)
@@ -397,7 +411,7 @@ def main() -> None:
     rebooting = threading.Event()
 
     def start() -> None:
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler_for(peer))
+        server = http.server.ThreadingHTTPServer((args.address, args.port), handler_for(peer))
         server.daemon_threads = True
         if args.tls:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

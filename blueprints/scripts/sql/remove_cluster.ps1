@@ -1,6 +1,8 @@
-# Undo of step 4 (master only): destroy the failover cluster.
+# Undo of ClusterFormed (first node): destroy the cluster and its computer object in AD.
 $ErrorActionPreference = 'Stop'
 $in = Get-Content -Raw -LiteralPath $env:MURANO_FLOW_PARAMS | ConvertFrom-Json
-if ([int]$env:MURANO_FLOW_INDEX -ne 0) { exit 0 }
-Remove-Cluster -Name $in.parameters.cluster_name -Force -CleanupAD
-Write-Output "cluster $($in.parameters.cluster_name) removed"
+$name = $in.inputs.cluster_name
+if (Get-Cluster -Name $name -ErrorAction SilentlyContinue) {
+    Remove-Cluster -Cluster $name -Force -CleanupAD
+}
+Write-Output "cluster $name removed"

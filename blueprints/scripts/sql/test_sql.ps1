@@ -1,4 +1,5 @@
-# Check probe of step 6: exit 0 when the default SQL Server instance is installed.
+# Check probe of SqlInstalled: exit 0 when the default instance is installed and running.
 $ErrorActionPreference = 'Stop'
-if (Get-Service -Name MSSQLSERVER -ErrorAction SilentlyContinue) { exit 0 }
+$service = Get-Service -Name MSSQLSERVER -ErrorAction SilentlyContinue
+if ($service -and $service.Status -eq 'Running') { exit 0 }
 exit 1
