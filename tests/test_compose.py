@@ -305,6 +305,10 @@ def test_a_secret_left_out_of_validate_does_not_fail_the_pattern_of_the_part_it_
     assert code == 0 and "placeholders were used" in out, out
     code, out = _mf("validate", str(top), "-p", "pw=short")
     assert code == 2 and "parameter 'password' of part 'db'" in out, out
+    with pytest.raises(BlueprintError) as info:  # deploy without it: said once, at the top
+        load_blueprint(top, strict=True)
+    [problem] = info.value.diagnostics
+    assert "parameter 'pw' is required" in problem.message
 
 
 def test_a_type_var_bound_to_an_output_binds_only_the_states_that_read_it(tmp_path: Path):
