@@ -1,14 +1,15 @@
 """The Windows edges, checked without a Windows host: the PowerShell we ship (transports,
 VM bootstrap, blueprint scripts) parses with tree-sitter's PowerShell grammar and passes
-the rules of ``kits/pslint.py``; files a Windows PowerShell 5.1 script writes or reads are
-UTF-8 it reads right."""
+the rules of ``kits/pslint.py``; every cmdlet and SQL setup parameter the blueprint
+scripts use is one Microsoft documents, with a value of its kind (``kits/cmdlets.py``);
+files a Windows PowerShell 5.1 script writes or reads are UTF-8 it reads right."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from kits import pslint
+from kits import cmdlets, pslint
 from kits.common import ROOT
 
 from murano_flow.app import userdata
@@ -64,6 +65,33 @@ def test_the_rules_catch_what_they_are_for():
                          "param($x)\n$args[0]")
     assert set(found) == {"stops_on_errors", "no_secret_on_a_command_line",
                           "no_secret_written", "native_exit_checked", "inputs_as_data"}, found
+
+
+@pytest.mark.parametrize("path", BLUEPRINT_SCRIPTS, ids=lambda p: p.name)
+def test_every_cmdlet_and_setup_call_uses_only_documented_parameters(path: Path):
+    assert cmdlets.check(path.read_text("utf-8")) == []
+
+
+@pytest.mark.parametrize(("call", "found"), [
+    ("Remove-Cluster -Name $n -Force", "-Name is not a documented parameter"),
+    ("New-Cluster -Name $n -NoStorage $true", "-NoStorage is a switch"),
+    ("Install-WindowsFeature -Name", "-Name needs a value"),
+    ("New-NetFirewallRule -Name x -Direction In", "In is not one of Inbound, Outbound"),
+    ("Set-LocalUser -Name a -Password 'Passw0rd!'", "a literal cannot be one"),
+    ("Start-Sleep -Seconds 'ten'", "takes a number"),
+    ("Get-Frobnicator -Name x", "not in the table of cmdlets"),
+    ("Import-Module SqlServer", "no SQLPS to fall back on"),
+    ("$a = @('/Q', \"/SQLSVCPASSWORD=$pw\")\nStart-Process setup.exe -ArgumentList $a\n"
+     "if ($p.ExitCode -in 0, 3010) {}", "never on setup's command line"),
+    ("$a = @(\"/PID=$($in.inputs.edition)\")\nStart-Process setup.exe -ArgumentList $a\n"
+     "# 3010", "PID is a product key"),
+    ("Start-Process setup.exe -ArgumentList @('/Q') -Wait", "exit code 3010"),
+    ("$a = @('/ACTION=Upgrayedd')\nStart-Process setup.exe -ArgumentList $a # 3010",
+     "not one of Install, Uninstall"),
+])
+def test_the_table_catches_what_it_is_for(call: str, found: str):
+    problems = cmdlets.check(call + "\n")
+    assert any(found in p for p in problems), problems
 
 
 @pytest.mark.parametrize("source", list(pslint.GRAMMAR_LIMITS))

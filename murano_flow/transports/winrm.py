@@ -378,7 +378,11 @@ class WinRMTransport(Transport):
                                hint=hint) from exc
         except WinRMError as exc:
             hint = None
-            if "encryption" in str(exc):
+            if str(getattr(exc, "fault_subcode", "")).endswith("QuotaLimit"):
+                hint = ("the host's WinRM quotas are used up (other sessions of this user?): "
+                        "wait for them to end, or raise them - winrm set winrm/config/winrs "
+                        "@{MaxShellsPerUser=\"50\"} (MaxConcurrentOperationsPerUser likewise)")
+            elif "encryption" in str(exc):
                 hint = ("set options.message_encryption to auto, or use scheme: https "
                         "with this auth")
             elif "not installed" in str(exc):

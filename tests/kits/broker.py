@@ -128,8 +128,9 @@ def forwarder(broker_url: str) -> Iterator[Forwarder]:
 class AgentProcess:
     """One guest agent in its own process, as on a VM."""
 
-    def __init__(self, root: Path, broker: str, queue: str, **overrides: object) -> None:
-        self.queue, self.root = queue, root
+    def __init__(self, root: Path, broker: str, queue: str, env: dict[str, str] | None = None,
+                 **overrides: object) -> None:
+        self.queue, self.root, self.env = queue, root, env
         root.mkdir(exist_ok=True)
         self.config = root / f"{queue}.json"
         cfg = {"broker": broker, "queue": queue, "key": agent_key(SECRET, queue),
@@ -143,7 +144,8 @@ class AgentProcess:
     def start(self) -> AgentProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "murano_flow_agent", "--config", str(self.config)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env={**os.environ, **self.env} if self.env else None)
         self.starts += 1
         return self
 

@@ -14,9 +14,10 @@ addresses; the group needs AlwaysOn, an endpoint and a database in full recovery
 backup. Each change of the model is one ``effect``/``undo`` line in $SCRIPTED_PS_EFFECTS
 (``ADDRESS WHAT``), so a test counts effects; a run that finds the work done adds none.
 
-State per host: ``windows.json`` in the working directory (the peer's, one per host);
-boots are the peer's ``boots`` file. $SCRIPTED_PS_ADDRESS is the host's IPv4 address,
-$SCRIPTED_PS_CATALOG a JSON file {sha256 of a script's text: its file name}.
+State per host: ``windows.json`` in $SCRIPTED_PS_HOME, else the working directory (the
+peer's, one per host); boots are counted in its ``boots`` file (the peer's).
+$SCRIPTED_PS_ADDRESS is the host's IPv4 address, $SCRIPTED_PS_CATALOG a JSON file
+{sha256 of a script's text: its file name}.
 """
 
 from __future__ import annotations
@@ -94,10 +95,11 @@ class _HostState:
     """The host's model, locked while a script runs; pending changes apply at a boot."""
 
     def __enter__(self) -> dict[str, Any]:
-        self.path = Path("windows.json")
-        self.lock = open(".windows.lock", "w")  # noqa: SIM115 - held until __exit__
+        self.home = Path(os.environ.get("SCRIPTED_PS_HOME") or Path.cwd())
+        self.path = self.home / "windows.json"
+        self.lock = open(self.home / ".windows.lock", "w")  # noqa: SIM115 - held until __exit__
         fcntl.flock(self.lock, fcntl.LOCK_EX)
-        self.state = host_state(Path.cwd())
+        self.state = host_state(self.home)
         return self.state
 
     def __exit__(self, *exc: object) -> None:

@@ -6,11 +6,13 @@ What it implements, as Windows does on the wire: Create (a shell), Command, Send
 (stdin, with End), Receive (long poll honouring OperationTimeout, answering the
 w:TimedOut fault 2150858793 when nothing came), Signal (terminate), Delete (the
 shell and what runs in it); SOAP faults for unknown shells and for envelopes over
-MaxEnvelopeSizekb (500 KB); authentication by NTLM (pyspnego's NTLM acceptor,
-connection-bound, as HTTP.sys does) or, with --basic, Basic (Windows turns Basic off by
-default: then only Negotiate is offered), over HTTPS or HTTP; on HTTP, like a host with
-AllowUnencrypted=false, only messages sealed with the NTLM session key
-(multipart/encrypted, MS-WSMV 2.2.9.1.1) are accepted, anything else gets HTTP 400.
+MaxEnvelopeSizekb (500 KB), and the w:QuotaLimit fault for a shell over
+MaxShellsPerUser (--max-shells, 30 by default as on Windows Server); authentication by
+NTLM (pyspnego's NTLM acceptor, connection-bound, as HTTP.sys does) or, with --basic,
+Basic (Windows turns Basic off by default: then only Negotiate is offered), over HTTPS
+or HTTP; on HTTP, like a host with AllowUnencrypted=false, only messages sealed with
+the NTLM session key (multipart/encrypted, MS-WSMV 2.2.9.1.1) are accepted, anything
+else gets HTTP 400.
 What it does not: Kerberos and CredSSP, PowerShell itself (commands run with this
 machine's programs), the WINRS options (code page, profile), Windows' quoting rules
 beyond "double quotes group". ``wire.log`` records how each message arrived.
@@ -21,7 +23,7 @@ command ``shutdown.exe /r [/t N]`` does what Windows' does: it returns at once, 
 host goes on answering for N seconds (30 without /t) before it goes down.
 
     python winrmpeer.py --port P --user U --password W [--tls CERT KEY] [--downtime S]
-        [--address A] [--domain D] [--reboot-scale F]
+        [--address A] [--domain D] [--reboot-scale F] [--max-shells N]
 
 ``--address`` binds another loopback address (one peer per "host" on one port), ``--domain``
 also accepts the user as DOMAIN\\U (a domain account of the same password), and
@@ -60,6 +62,8 @@ RECEIVE_CHUNK = 256 * 1024
 #: Room in a Receive response for everything but the streams' data.
 ENVELOPE_OVERHEAD = 4096
 TIMED_OUT = 2150858793
+#: ERROR_WSMAN_QUOTA_MAX_SHELLS (0x803381A5), with the w:QuotaLimit subcode.
+QUOTA_MAX_SHELLS = 2150859173
 #: How much of shutdown.exe's /t delay the peer waits (--reboot-scale).
 REBOOT_SCALE = 1.0
 
@@ -112,6 +116,8 @@ class Peer:
         self.encrypted_only = encrypted_only
         #: Service/Auth/Basic: false, as Windows ships it, unless --basic.
         self.basic = False
+        #: winrs MaxShellsPerUser (--max-shells).
+        self.max_shells = 30
         self.wire = (workdir / "wire.log").open("a", buffering=1)
         #: "<response bytes> <MaxEnvelopeSize asked>" for every Receive answered.
         self.sizes = (workdir / "receive.log").open("a", buffering=1)
@@ -140,6 +146,12 @@ class Peer:
         if verb == "Create":
             shell_id = str(uuid.uuid4()).upper()
             with self.lock:
+                if len(self.shells) >= self.max_shells:  # winrs MaxShellsPerUser
+                    return fault("s:Receiver", "w:QuotaLimit", QUOTA_MAX_SHELLS,
+                                 "The WS-Management service cannot process the request. This "
+                                 f"user is allowed a maximum number of {self.max_shells} "
+                                 "concurrent shells, which has been exceeded. Close existing "
+                                 "shells or raise the quota for this user.")
                 self.shells[shell_id] = {}
             return 200, reply(action, message_id, f"""
 <x:ResourceCreated xmlns:x="http://schemas.xmlsoap.org/ws/2004/09/transfer">
@@ -397,6 +409,7 @@ def main() -> None:
     ap.add_argument("--address", default="127.0.0.1")
     ap.add_argument("--domain", default="")
     ap.add_argument("--reboot-scale", type=float, default=1.0)
+    ap.add_argument("--max-shells", type=int, default=30, help="MaxShellsPerUser (30)")
     args = ap.parse_args()
     global REBOOT_SCALE
     REBOOT_SCALE = args.reboot_scale
@@ -406,6 +419,7 @@ def main() -> None:
     os.environ["NTLM_USER_FILE"] = str(users)
     peer = Peer(args.user, args.password, args.workdir, encrypted_only=not args.tls)
     peer.basic = bool(args.basic)
+    peer.max_shells = args.max_shells
     boots = args.workdir / "boots"
     state = {"server": None}
     rebooting = threading.Event()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from kits.common import alive, wait_until
+from kits.winrm import start_peer
 
 from murano_flow.errors import ConnectError
 from murano_flow.transports import winrs
@@ -250,3 +251,28 @@ def test_the_powershell_bootstrap_fits_the_command_line():
     assert len(line) < 8191  # cmd.exe's limit; the script itself goes through stdin
     source = base64.b64decode(args[-1]).decode("utf-16-le")
     assert "[Console]::In.ReadToEnd()" in source and "$ErrorActionPreference = 'Stop'" in source
+
+
+@pytest.fixture
+def one_shell_host(tmp_path_factory):
+    """A host whose users may hold one shell at a time (winrs MaxShellsPerUser=1)."""
+    peer = start_peer(tmp_path_factory.mktemp("winrm-quota"), None, extra=("--max-shells", "1"))
+    yield peer
+    peer.proc.terminate()
+    peer.proc.wait(10)
+
+
+def test_a_host_out_of_shells_is_a_clear_error_and_each_plan_gives_its_shell_back(
+        one_shell_host, tmp_path):
+    for i in range(3):  # one shell per plan, deleted after it: a quota of one is enough
+        assert send(one_shell_host, plan(f"print({i})"), tmp_path).ok
+    t = WinRMTransport(tmp_path / "home", one_shell_host.host())
+    held = t._protocol(2)
+    shell = held.open_shell()  # another session of the same user holds the only shell
+    try:
+        with pytest.raises(ConnectError, match="maximum number of 1 concurrent shells") as exc:
+            t.send(plan("print('never')"))
+        assert "MaxShellsPerUser" in str(exc.value) and exc.value.exit_code == 3
+    finally:
+        held.close_shell(shell)
+    assert t.send(plan("print('now')")).ok

@@ -7,8 +7,13 @@ foreach ($name in $group, $db) { if ($name -notmatch '^[A-Za-z0-9_]{1,64}$') { t
 # SQLPS ships with SQL Server setup; an SqlServer module installed offline wins when present
 if (Get-Module -ListAvailable -Name SqlServer) { Import-Module SqlServer } else { Import-Module SQLPS -DisableNameChecking }
 Set-Location -LiteralPath "$env:SystemDrive\"
-$joined = (Invoke-Sqlcmd -ServerInstance . -Query "SELECT COUNT(*) AS n FROM sys.availability_groups WHERE name = N'$group'").n
-if ($joined -eq 0) {
+# joined or not, as the cluster knows it (sys.availability_groups lists a group only here)
+$state = @"
+SELECT COUNT(*) AS n FROM sys.dm_hadr_availability_replica_cluster_states s
+JOIN sys.availability_groups_cluster g ON g.group_id = s.group_id
+WHERE g.name = N'$group' AND s.replica_server_name = @@SERVERNAME AND s.join_state_desc <> 'NOT_JOINED'
+"@
+if ((Invoke-Sqlcmd -ServerInstance . -Query $state).n -eq 0) {
     Invoke-Sqlcmd -ServerInstance . -Query "ALTER AVAILABILITY GROUP [$group] JOIN"
 }
 Invoke-Sqlcmd -ServerInstance . -Query "ALTER AVAILABILITY GROUP [$group] GRANT CREATE ANY DATABASE"
