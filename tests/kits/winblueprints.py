@@ -10,7 +10,9 @@ Each finding names the state (or the file) and what to change.
   hosts or DPAPI with the caller's credentials: the host must log in by CredSSP or by
   Kerberos with delegation (or be a guest agent running as the domain account);
 - cluster nodes or replicas given as addresses where computer names are required;
-- an undo that demotes a DC or leaves a domain without asking for its reboot;
+- an undo that demotes a DC or leaves a domain without asking for its reboot, a demotion
+  of an additional DC without -Credential;
+- a static address added to a node's NIC (the cluster brings its addresses online);
 - an availability group without HADR endpoints and their grants, without full recovery,
   a backup and seeding, without a listener, or without firewall rules.
 """
@@ -28,6 +30,8 @@ from murano_flow.engine import plans
 _SECOND_HOP = re.compile(r"\b(New-Cluster|Add-ClusterNode)\b|setup\.exe", re.IGNORECASE)
 _NAMES_ONLY = re.compile(r"\bNew-Cluster\b|REPLICA ON|New-SqlAvailabilityReplica", re.I)
 _NEEDS_REBOOT = re.compile(r"Uninstall-ADDSDomainController|Remove-Computer", re.I)
+_DEMOTES = re.compile(r"Uninstall-ADDSDomainController\b[^\n]*(?:`\n[^\n]*)*", re.I)
+_NIC_ADDRESS = re.compile(r"\bNew-NetIPAddress\b", re.I)
 _GROUP = re.compile(r"CREATE AVAILABILITY GROUP|New-SqlAvailabilityGroup\b", re.I)
 _GROUP_NEEDS = {
     "a HADR endpoint (CREATE ENDPOINT ... FOR DATABASE_MIRRORING or New-SqlHADREndpoint)":
@@ -100,6 +104,15 @@ def problems(path: Path) -> list[str]:
                 and not node.reboot_if_asked:
             found.append(f"{where}: its undo demotes or leaves the domain, which takes a "
                          "reboot: use reboot: needed and have the undo ask for it")
+        for spec in (node.action, node.undo):
+            for call in _DEMOTES.findall(spec.body if spec else ""):
+                if "-LastDomainControllerInDomain" not in call and "-Credential" not in call:
+                    found.append(f"{where}: {spec.origin} demotes an additional DC without "
+                                 "-Credential: the engine's logon cannot reach the domain")
+            if spec is not None and _NIC_ADDRESS.search(spec.body):
+                found.append(f"{where}: {spec.origin} adds an address to a NIC: cluster and "
+                             "listener addresses are brought online by the cluster, not set "
+                             "on a node")
     text = "\n".join(bodies)
     if _GROUP.search(text):
         found += [f"{path.name}: the availability group lacks {what}"
