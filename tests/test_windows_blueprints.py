@@ -2,7 +2,7 @@
 graph (tests/test_cli.py), their scripts pass the PowerShell rules and the cmdlet table
 (tests/test_powershell.py), and here the rules of kits/winblueprints.py - what a lab
 would fail on although every script parses - find nothing in them, and find each mistake
-they are for. tests/winrm/test_windows_blueprints.py deploys them against the scripted
+they are for. tests/winrm/test_sql_on_ad_deploy.py deploys them against the scripted
 hosts."""
 
 from __future__ import annotations
