@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import sys
 import threading
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 from kits.common import alive, wait_until
 from kits.winrm import start_peer
+from winrm.exceptions import WinRMError
 
 from murano_flow.errors import ConnectError
 from murano_flow.transports import winrs
@@ -276,3 +278,18 @@ def test_a_host_out_of_shells_is_a_clear_error_and_each_plan_gives_its_shell_bac
     finally:
         held.close_shell(shell)
     assert t.send(plan("print('now')")).ok
+
+
+def test_a_plan_of_megabytes_goes_in_sends_the_host_accepts(winrm_https, tmp_path):
+    body = "x = '" + "a" * 3_000_000 + "'\nprint(len(x))\n"
+    res = send(winrm_https, plan(body), tmp_path)
+    assert res.ok and res.stdout_tail.strip() == "3000000", res.message
+    # what the host refuses: one message over MaxEnvelopeSizekb (500 KB)
+    proto = WinRMTransport(tmp_path / "home", winrm_https.host())._protocol(2)
+    shell = proto.open_shell()
+    try:
+        command = proto.run_command(shell, sys.executable, ["-c", "input()"])
+        with pytest.raises(WinRMError, match="larger than MaxEnvelopeSizekb"):
+            proto.send_command_input(shell, command, b"a" * 600_000, end=True)
+    finally:
+        proto.close_shell(shell)
