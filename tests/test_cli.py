@@ -208,16 +208,57 @@ def test_detached_deploy_runs_in_the_background(home, write_blueprint):
     path = write_blueprint(SLOW.replace("|| sleep 60", "|| true"))
     result = mf("deploy", str(path), "--detach", "--id", "bg1")
     assert result.output.strip() == "bg1"
-    deadline = time.monotonic() + 60
-    state = ""
-    while time.monotonic() < deadline:
-        state = json.loads(mf("status", "bg1", "-f", "json").output)["deployment"]["state"]
-        if state in ("succeeded", "failed"):
-            break
-        time.sleep(0.2)
-    assert state == "succeeded"
-    follow = mf("events", "bg1", "--follow").output
-    assert "slow.Deployed" in follow and "nodes reached" in follow
+    waited = mf("wait", "bg1")  # what a CI job does after --detach
+    assert waited.exit_code == 0 and "bg1: succeeded" in waited.output
+    follow = mf("events", "bg1", "--follow")
+    assert follow.exit_code == 0
+    assert "slow.Deployed" in follow.output and "nodes reached" in follow.output
+
+
+ROLLS_BACK = """
+format: 1
+name: rolls-back
+entities:
+  a:
+    states:
+      One: {action: echo one, undo: echo undo}
+      Deployed: {requires: One, action: "exit 4"}
+"""
+
+
+def test_wait_and_events_follow_exit_with_the_deployments_verdict(home, write_blueprint):
+    path = str(write_blueprint(ROLLS_BACK))
+    assert mf("deploy", path, "--id", "fails").exit_code == 1
+    assert mf("deploy", path, "--id", "undone", "--on-failure", "rollback").exit_code == 1
+    assert mf("deploy", path, "--id", "asked").exit_code == 1
+    assert mf("rollback", "asked").exit_code == 0
+    for dep, code in (("fails", 1), ("undone", 1), ("asked", 0)):
+        assert mf("wait", dep).exit_code == code, dep
+        assert mf("events", dep, "--follow").exit_code == code, dep
+        assert mf("events", dep).exit_code == 0  # not following: it only prints
+    said = mf("wait", "fails").output
+    assert "fails: failed (a.Deployed failed: exit code 4)" in said
+    unknown = mf("wait", "nope")
+    assert unknown.exit_code == 2 and "no deployment 'nope'" in unknown.output
+    bad = mf("wait", "fails", "--timeout", "soon")
+    assert bad.exit_code == 2 and "1h30m" in bad.output
+
+
+def test_durations_take_units_and_compounds_alike_in_blueprints_and_options():
+    import re
+
+    from murano_flow.blueprint.schema import schema
+    from murano_flow.durations import seconds
+
+    pattern = schema()["$defs"]["duration"]["oneOf"][1]["pattern"]
+    good = {"90": 90, "1.5": 1.5, "500ms": 0.5, "30s": 30, "5m": 300, "2h": 7200,
+            "7d": 604800, "1h30m": 5400, "2d12h": 216000, "1m30s": 90}
+    for text, value in good.items():
+        assert seconds(text) == value and re.match(pattern, text), text
+    for text in ("", "soon", "1h30", "h", "-5s", "1.s", "5 m"):
+        with pytest.raises(ValueError, match="1h30m"):
+            seconds(text)
+        assert not re.match(pattern, text), text
 
 
 def test_events_follow_json_lines(home, write_blueprint):

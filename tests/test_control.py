@@ -136,6 +136,8 @@ def test_deploy_points_at_an_unfinished_deployment_and_resume_refuses_a_live_one
     engine = _engine(home, "deploy", str(bp), "--id", "u", "-p", f"counter={counter}",
                      "-p", "sleep=2")
     _wait_for(home, "u", lambda d, n: d.state == "running")
+    going = _mf("wait", "u", "--timeout", "100ms")  # its action sleeps 2 s
+    assert going.exit_code == 124 and "u is still running after 100ms" in going.output
     again = _mf("deploy", str(bp), "-p", f"counter={counter}")
     assert again.exit_code == 2 and "deployment u of blueprint 'steps' is unfinished" \
         in again.output and "--new" in again.output
@@ -144,7 +146,9 @@ def test_deploy_points_at_an_unfinished_deployment_and_resume_refuses_a_live_one
     engine.send_signal(signal.SIGKILL)
     engine.wait()
     follow = _mf("events", "u", "--follow")  # returns: no engine will add anything
-    assert follow.exit_code == 0 and "its engine is gone" in follow.output
+    assert follow.exit_code == 130 and "its engine is gone" in follow.output
+    waited = _mf("wait", "u")  # not a success for a CI job
+    assert waited.exit_code == 130 and "murano-flow resume u" in waited.output
     crashed = _mf("deploy", str(bp), "-p", f"counter={counter}")
     assert crashed.exit_code == 2 and "murano-flow resume u" in crashed.output
     fsck = _mf("fsck", "u")

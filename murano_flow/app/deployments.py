@@ -90,6 +90,16 @@ def exit_code(verdict: Verdict, what: str) -> int:
     return code
 
 
+def recorded_exit_code(dep: DeploymentRecord) -> int:
+    """The exit code a finished deployment's journal record stands for, as ``exit_code``
+    gives it to the run that ended it: 0 succeeded, or rolled back as asked; 1 failed,
+    cancelled, or rolled back after a failure; 130 interrupted. (Whether a failure was the
+    infrastructure's, exit code 3, only the run itself knows.)"""
+    if dep.state == "rolled_back":
+        return 1 if dep.reason.startswith("rolled back after") else 0
+    return EXIT_BY_STATE.get(dep.state, 1)
+
+
 def deploy(settings: Settings, store: Store, bp: Blueprint, given: dict[str, Any], *,
            deployment_id: str | None = None, on_failure: str | None = None,
            deadline: float | None = None, force_new: bool = False, detach: bool = False,

@@ -59,8 +59,9 @@ def _message(err: ValidationError) -> str:
         return f"{inst!r} is not allowed here; use one of: {allowed}{hint}"
     if v == "const":
         return f"must be {err.validator_value!r}, not {inst!r}"
-    if v == "pattern" and "(ms|s|m|h)" in err.validator_value:
-        return f"{inst!r} is not a duration: use seconds or a number followed by ms, s, m or h"
+    if v == "pattern" and "(ms|s|m|h|d)" in err.validator_value:
+        return (f"{inst!r} is not a duration: use seconds or numbers followed by ms, s, m, "
+                "h or d (30s, 5m, 1h30m)")
     if v == "pattern":
         return f"{inst!r} is not valid here (must match {err.validator_value})"
     if v in ("minimum", "exclusiveMinimum"):

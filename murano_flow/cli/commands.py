@@ -22,7 +22,7 @@ from ..wire.broker import DEFAULT_BROKER
 from .blueprints import graph, plan, validate
 from .common import Settings
 from .deploying import deploy, resume, rollback
-from .journal import events, list_, status
+from .journal import events, list_, status, wait
 from .notify import notify
 from .observe import check, observe_command
 from .ops import cancel, fsck, pause
@@ -57,7 +57,7 @@ def cli(ctx: click.Context, store: str, home: str, broker: str, verbose: int) ->
     ctx.obj = Settings(store, home, broker)
 
 
-for _command in (validate, plan, graph, deploy, resume, rollback, list_, status, events,
+for _command in (validate, plan, graph, deploy, resume, rollback, list_, status, events, wait,
                  cancel, pause, fsck, signal_command, check, observe_command, notify,
                  schedule, engine, db):
     cli.add_command(_command)

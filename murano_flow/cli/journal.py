@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 
 import click
 
+from ..app.deployments import recorded_exit_code
 from ..app.documents import deployment_dict, event_dict, node_dict
 from ..engine import identity
-from ..states import ACTIVE
+from ..states import ACTIVE, FINISHED
 from ..store import Store
-from .common import Settings, command, format_option
+from .common import Settings, command, duration, format_option
 from .progress import event_line
 from .render import RECAP_COLUMNS, console, emit, recap_rows, stamp, styled, table
 
@@ -77,7 +79,8 @@ def status(settings: Settings, deployment: str, show_nodes: bool, fmt: str) -> N
 @command
 def events(settings: Settings, deployment: str, follow: bool, node: str | None,
            fmt: str) -> None:
-    """Print the event log of a deployment (JSON lines with -f json --follow)."""
+    """Print the event log of a deployment (JSON lines with -f json --follow). With
+    --follow, exit with the deployment's verdict once it ends (as `wait`)."""
     with settings.store() as store:
         after = 0
         while True:
@@ -92,16 +95,46 @@ def events(settings: Settings, deployment: str, follow: bool, node: str | None,
                 for e in shown:
                     click.echo(event_line(e))
             after = batch[-1].seq if batch else after
-            if not follow or (not batch and _nothing_more(store, deployment)):
+            if not follow:
                 return
+            if not batch and _nothing_more(store, deployment):
+                sys.exit(_verdict_code(store, deployment))
             time.sleep(0.5 if not batch else 0.05)
+
+
+@click.command()
+@click.argument("deployment")
+@click.option("--timeout", metavar="DURATION",
+              help="Give up after this long (e.g. 90s, 1h30m): exit 124.")
+@click.pass_obj
+@command
+def wait(settings: Settings, deployment: str, timeout: str | None) -> None:
+    """Wait until a deployment ends; exit with its verdict: 0 succeeded (or rolled back as
+    asked), 1 failed, cancelled or rolled back after a failure, 130 interrupted or its
+    engine gone, 124 still going at --timeout."""
+    limit = duration(timeout, "--timeout")
+    deadline = None if limit is None else time.monotonic() + limit
+    with settings.store() as store:
+        while not _nothing_more(store, deployment):
+            if deadline is not None and time.monotonic() >= deadline:
+                state = store.deployment(deployment).state
+                click.echo(f"{deployment} is still {state} after {timeout}", err=True)
+                sys.exit(124)
+            time.sleep(0.5)
+        dep = store.deployment(deployment)
+        click.echo(f"{deployment}: {dep.state}" + (f" ({dep.reason})" if dep.reason else ""))
+        sys.exit(_verdict_code(store, deployment))
+
+
+def _verdict_code(store: Store, deployment: str) -> int:
+    """A finished deployment's exit code; 130 for one no engine drives any more."""
+    dep = store.deployment(deployment)
+    return recorded_exit_code(dep) if dep.state in FINISHED else 130
 
 
 def _nothing_more(store: Store, deployment: str) -> bool:
     """Whether no engine will add events to the deployment: it finished, or its engine
     died and no engine service is there to take it over."""
-    from ..states import FINISHED
-
     dep = store.deployment(deployment)
     if dep.state in FINISHED:
         return True
