@@ -421,3 +421,32 @@ def test_a_read_only_journal_can_be_read_and_says_so_when_written(home, write_bl
     assert "r1" in done.stdout and "deploy 3" in done.stdout
     assert "is read-only here, and this command needs to write it" in done.stderr
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_delete_and_prune_remove_finished_deployments_and_keep_live_ones(home,
+                                                                       write_blueprint):
+    from murano_flow.store import SqliteStore
+
+    path = str(write_blueprint(ROLLS_BACK))
+    for dep in ("old1", "old2", "live"):
+        assert mf("deploy", path, "--id", dep).exit_code == 1
+    with SqliteStore(home / "journal.db") as store:  # as an engine that died left it
+        store.commit("live", [], [], state="running")
+    assert (home / "runs" / "old1").is_dir()
+    live = mf("delete", "live")
+    assert live.exit_code == 2 and "live is running" in live.output \
+        and "murano-flow cancel live" in live.output
+    gone = mf("delete", "old1")
+    assert gone.exit_code == 0 and "deleted old1" in gone.output
+    assert mf("status", "old1").exit_code == 2 and not (home / "runs" / "old1").exists()
+    assert mf("delete", "old1").exit_code == 2  # unknown now
+    assert mf("prune", "--older-than", "30d").output.endswith("deleted 0 deployments "
+                                                              "finished more than 30d ago\n")
+    dry = mf("prune", "--older-than", "1ms", "--dry-run")
+    assert "would delete old2" in dry.output and "live" not in dry.output
+    assert mf("status", "old2").exit_code == 0  # a dry run deletes nothing
+    pruned = mf("prune", "--older-than", "1ms")
+    assert pruned.exit_code == 0 and "deleted old2" in pruned.output
+    assert [d["id"] for d in json.loads(mf("list", "-f", "json").output)] == ["live"]
+    bad = mf("prune", "--older-than", "soon")
+    assert bad.exit_code == 2 and "not a duration" in bad.output

@@ -22,6 +22,7 @@ from ..wire.broker import DEFAULT_BROKER
 from .blueprints import graph, plan, validate
 from .common import Settings
 from .deploying import deploy, resume, rollback
+from .history import delete, prune
 from .journal import events, list_, status, wait
 from .notify import notify
 from .observe import check, observe_command
@@ -58,8 +59,8 @@ def cli(ctx: click.Context, store: str, home: str, broker: str, verbose: int) ->
 
 
 for _command in (validate, plan, graph, deploy, resume, rollback, list_, status, events, wait,
-                 cancel, pause, fsck, signal_command, check, observe_command, notify,
-                 schedule, engine, db):
+                 delete, prune, cancel, pause, fsck, signal_command, check, observe_command,
+                 notify, schedule, engine, db):
     cli.add_command(_command)
 
 

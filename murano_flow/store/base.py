@@ -195,6 +195,12 @@ class Store(ABC):
         """Replace the deployment row and its node set (a re-deploy changed the graph)."""
 
     @abstractmethod
+    def delete(self, deployment: str) -> bool:
+        """Delete ``deployment`` with its nodes, events and signals, in one transaction, if
+        it is finished (FINISHED), no engine holds it and nothing is asked of one; False,
+        and nothing deleted, otherwise. Raises StoreError for an unknown deployment."""
+
+    @abstractmethod
     def add_signal(self, signal: Signal) -> int:
         """Append ``signal`` to its deployment's inbox; return its sequence number."""
 

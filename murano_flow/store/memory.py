@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from ..errors import LeaseLost, NotFound
+from ..states import FINISHED
 from .base import SIGNAL_OPEN, DeploymentRecord, Event, NodeRecord, Signal, Store, lease_lost
 
 
@@ -112,6 +113,17 @@ class MemoryStore(Store):
     def set_control(self, deployment: str, control: str) -> None:
         with self._lock:
             self._get(deployment).control = control
+
+    def delete(self, deployment: str) -> bool:
+        with self._lock:
+            dep = self._get(deployment)
+            if dep.state not in FINISHED or dep.owner or dep.request:
+                return False
+            del self._deployments[deployment], self._nodes[deployment]
+            del self._events[deployment]
+            self._feed = [e for e in self._feed if e.deployment != deployment]
+            self._inbox = [s for s in self._inbox if s.deployment != deployment]
+            return True
 
     def reshape(self, deployment: DeploymentRecord, nodes: list[NodeRecord],
                 events: list[Event]) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 from ..errors import LeaseLost, NotFound, StoreError
 from ..faults import crash_point
+from ..states import FINISHED
 from ..wire.masking import masked_url
 from . import columns as col
 from .base import SIGNAL_OPEN, DeploymentRecord, Event, NodeRecord, Signal, Store, lease_lost
@@ -233,6 +234,17 @@ class PostgresStore(Store):
         with self._tx() as cur:
             cur.execute("UPDATE deployments SET request = %s WHERE id = %s",
                         (request, deployment))
+
+    def delete(self, deployment: str) -> bool:
+        self.deployment(deployment)
+        with self._tx() as cur:  # nodes go with their row (ON DELETE CASCADE)
+            cur.execute("DELETE FROM deployments WHERE id = %s AND owner = '' AND "
+                        "request = '' AND state = ANY(%s)", (deployment, sorted(FINISHED)))
+            if cur.rowcount != 1:
+                return False
+            cur.execute("DELETE FROM events WHERE deployment = %s", (deployment,))
+            cur.execute("DELETE FROM signals WHERE deployment = %s", (deployment,))
+            return True
 
     def set_control(self, deployment: str, control: str) -> None:
         with self._tx() as cur:

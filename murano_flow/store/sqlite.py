@@ -21,6 +21,7 @@ from typing import Any
 
 from ..errors import CorruptState, LeaseLost, NotFound, StoreError
 from ..faults import crash_point
+from ..states import FINISHED
 from . import columns as col
 from .base import SIGNAL_OPEN, DeploymentRecord, Event, NodeRecord, Signal, Store, lease_lost
 
@@ -195,6 +196,19 @@ class SqliteStore(Store):
             db.execute(_INSERT_DEPLOYMENT, col.deployment_values(deployment, json.dumps))
             self._insert_nodes(db, nodes)
             self._insert_events(db, events)
+
+    def delete(self, deployment: str) -> bool:
+        self.deployment(deployment)
+        done = tuple(FINISHED)
+        with self._tx() as db:
+            cur = db.execute(f"DELETE FROM deployments WHERE id = ? AND owner = '' AND "
+                             f"request = '' AND state IN ({', '.join('?' * len(done))})",
+                             (deployment, *done))
+            if cur.rowcount != 1:
+                return False
+            for table in ("nodes", "events", "signals"):
+                db.execute(f"DELETE FROM {table} WHERE deployment = ?", (deployment,))
+            return True
 
     def claim(self, deployment: str, owner: str, expected: str, *, ttl: float = 0.0,
               request: str | None = None) -> bool:

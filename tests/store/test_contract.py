@@ -10,7 +10,7 @@ import pytest
 
 from murano_flow.errors import LeaseLost, NotFound, StoreError
 from murano_flow.store import MemoryStore, SqliteStore, open_store
-from murano_flow.store.base import DeploymentRecord, Event, NodeRecord, Store
+from murano_flow.store.base import DeploymentRecord, Event, NodeRecord, Signal, Store
 
 
 class StoreContract:
@@ -68,6 +68,25 @@ class StoreContract:
             store.nodes("nope")
         with pytest.raises(NotFound):
             store.events("nope")
+
+    def test_delete_takes_a_finished_deployment_whole_and_refuses_a_live_one(self, store):
+        self._create(store, "done")
+        self._create(store, "kept")
+        store.add_signal(Signal("done", "a.Deployed", time.time(), "signal", "op", {}))
+        store.commit("done", [], [Event("done", time.time(), "x")], state="succeeded")
+        store.commit("kept", [], [], state="running")
+        assert store.delete("kept") is False  # running: an engine may be on it
+        assert store.claim("kept", "engine-1", "")
+        store.commit("kept", [], [], state="failed", owner="engine-1")
+        assert store.delete("kept") is False  # finished, but an engine still holds it
+        assert store.delete("done") is True
+        with pytest.raises(NotFound):
+            store.deployment("done")
+        assert [d.id for d in store.deployments()] == ["kept"]
+        assert all(e.deployment != "done" for e in store.feed())
+        assert store.nodes("kept") and store.events("kept")
+        with pytest.raises(NotFound):
+            store.delete("done")
 
     def test_list_newest_first(self, store):
         self._create(store, "old", created=1000.0)
