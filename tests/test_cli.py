@@ -110,8 +110,8 @@ def test_failed_deploy_exits_1_and_says_why(home, write_blueprint):
 
 
 def test_unknown_deployment_and_bad_parameters_exit_2(home):
-    result = CliRunner().invoke(cli, ["status", "nope"])
-    assert result.exit_code == 2 and "no deployment 'nope'" in result.output
+    result = CliRunner().invoke(cli, ["status", "nope"])  # no journal yet, even
+    assert result.exit_code == 2 and "no journal at" in result.output
     result = CliRunner().invoke(cli, ["deploy", WEBFARM, "-p", "web_count=many"])
     assert result.exit_code == 2 and "expected an integer" in result.output
     result = CliRunner().invoke(cli, ["deploy", WEBFARM, "-p", "oops"])
@@ -450,3 +450,14 @@ def test_delete_and_prune_remove_finished_deployments_and_keep_live_ones(home,
     assert [d["id"] for d in json.loads(mf("list", "-f", "json").output)] == ["live"]
     bad = mf("prune", "--older-than", "soon")
     assert bad.exit_code == 2 and "not a duration" in bad.output
+
+
+def test_read_commands_in_a_folder_without_a_journal_say_so_and_create_none(home):
+    journal = home / "journal.db"
+    listed = mf("list")
+    assert listed.exit_code == 0 and f"no journal at {journal} yet" in listed.output
+    for args in (["status", "x"], ["events", "x"], ["wait", "x"], ["delete", "x"],
+                 ["prune", "--older-than", "1d"]):
+        result = mf(*args)
+        assert result.exit_code == 2 and f"no journal at {journal}" in result.output, args
+    assert not journal.exists() and not home.exists()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..blueprint import Blueprint, parse_blueprint
 from ..errors import ConnectError, NotFound, UsageError
@@ -26,6 +27,24 @@ class Settings:
     def store(self) -> Store:
         """Open the journal."""
         return open_store(self.store_url)
+
+    def missing_journal(self) -> Path | None:
+        """The SQLite journal file the store URL names, when it does not exist (a read
+        command run in another folder would otherwise create an empty one silently)."""
+        parts = urlsplit(self.store_url)
+        if parts.scheme != "sqlite" or not parts.path or parts.path == "/":
+            return None
+        path = Path(parts.path[1:])
+        return None if path.exists() else path
+
+    def existing_store(self) -> Store:
+        """Open the journal for reading about deployments in it; raises NotFound, naming
+        where it looked, when an SQLite journal does not exist (none is created)."""
+        missing = self.missing_journal()
+        if missing is not None:
+            raise NotFound(f"no journal at {missing}: nothing was deployed with this store",
+                           hint="run where you deployed, or give --store (MURANO_FLOW_STORE)")
+        return self.store()
 
     def upgrade_journal(self) -> tuple[int, int]:
         """Create the journal's schema, or migrate it to this release's (safe to repeat);

@@ -17,7 +17,7 @@ def delete(settings: Settings, deployment: str) -> None:
     """Delete a finished deployment: its journal (nodes, events, signals) and its action
     logs. A deployment that may still run is refused (exit 2): cancel it, or resume or
     roll it back, first. Its hosts are not touched: roll it back to undo what it made."""
-    with settings.store() as store:
+    with settings.existing_store() as store:
         history.delete(settings, store, deployment)
     click.echo(f"deleted {deployment}")
 
@@ -33,7 +33,7 @@ def prune(settings: Settings, older_than: str, dry_run: bool) -> None:
     action logs); running, paused or interrupted ones are kept whatever their age."""
     age = duration(older_than, "--older-than")
     assert age is not None  # a required option
-    with settings.store() as store:
+    with settings.existing_store() as store:
         pruned = history.prune(settings, store, age, dry_run=dry_run)
     verb = "would delete" if dry_run else "deleted"
     for dep in pruned.deleted:

@@ -25,8 +25,14 @@ from .render import RECAP_COLUMNS, console, emit, recap_rows, stamp, styled, tab
 @command
 def list_(settings: Settings, limit: int, fmt: str) -> None:
     """List deployments, newest first."""
-    with settings.store() as store:
-        deps = store.deployments(limit)
+    missing = settings.missing_journal()
+    if missing is not None:  # not created by a look: say where we looked instead
+        click.echo(f"no journal at {missing} yet: nothing was deployed with this store "
+                   "(run where you deployed, or give --store)", err=True)
+        deps = []
+    else:
+        with settings.existing_store() as store:
+            deps = store.deployments(limit)
     if fmt != "table":
         emit([deployment_dict(d) for d in deps], fmt)
         return
@@ -44,7 +50,7 @@ def list_(settings: Settings, limit: int, fmt: str) -> None:
 @command
 def status(settings: Settings, deployment: str, show_nodes: bool, fmt: str) -> None:
     """Show a deployment: per entity (or per state with --nodes)."""
-    with settings.store() as store:
+    with settings.existing_store() as store:
         dep, nodes = store.deployment(deployment), store.nodes(deployment)
         driven = identity.driving(dep)
         engines = len(store.engines()) if dep.request and not driven else 0
@@ -81,7 +87,7 @@ def events(settings: Settings, deployment: str, follow: bool, node: str | None,
            fmt: str) -> None:
     """Print the event log of a deployment (JSON lines with -f json --follow). With
     --follow, exit with the deployment's verdict once it ends (as `wait`)."""
-    with settings.store() as store:
+    with settings.existing_store() as store:
         after = 0
         while True:
             batch = store.events(deployment, after)
@@ -114,7 +120,7 @@ def wait(settings: Settings, deployment: str, timeout: str | None) -> None:
     engine gone, 124 still going at --timeout."""
     limit = duration(timeout, "--timeout")
     deadline = None if limit is None else time.monotonic() + limit
-    with settings.store() as store:
+    with settings.existing_store() as store:
         while not _nothing_more(store, deployment):
             if deadline is not None and time.monotonic() >= deadline:
                 state = store.deployment(deployment).state
