@@ -457,7 +457,8 @@ def test_read_commands_in_a_folder_without_a_journal_say_so_and_create_none(home
     listed = mf("list")
     assert listed.exit_code == 0 and f"no journal at {journal} yet" in listed.output
     for args in (["status", "x"], ["events", "x"], ["wait", "x"], ["delete", "x"],
-                 ["prune", "--older-than", "1d"]):
+                 ["prune", "--older-than", "1d"], ["cancel", "x"], ["pause", "x"],
+                 ["signal", "x", "a.B"], ["check", "x"]):
         result = mf(*args)
         assert result.exit_code == 2 and f"no journal at {journal}" in result.output, args
     assert not journal.exists() and not home.exists()

@@ -71,7 +71,7 @@ def observe_command(settings: Settings, deployment: str, fix: bool, workers: int
 
 def _round(settings: Settings, deployment: str, fix: bool, workers: int,
            given: dict[str, Any], fmt: str) -> int:
-    with settings.store() as store:
+    with settings.existing_store() as store:
         dep, bp, probes = drift.look(settings, store, deployment, given, workers)
         _show(dep, probes, fmt)
         found = drifted(probes)

@@ -38,7 +38,7 @@ def cancel(settings: Settings, deployment: str, now: bool, wait: bool) -> None:
 
     A cancelled deployment keeps its journal: 'resume' continues it, 'rollback' undoes it.
     """
-    with settings.store() as store:
+    with settings.existing_store() as store:
         done = control.cancel(store, deployment, now=now)
         if isinstance(done, control.Asked):
             _asked(store, done, wait)
@@ -53,7 +53,7 @@ def cancel(settings: Settings, deployment: str, now: bool, wait: bool) -> None:
 def pause(settings: Settings, deployment: str, now: bool, wait: bool) -> None:
     """Pause a running deployment: no new actions start; running ones finish (or --now
     stop). 'murano-flow resume ID' continues it."""
-    with settings.store() as store:
+    with settings.existing_store() as store:
         _asked(store, control.pause(store, deployment, now=now), wait)
 
 

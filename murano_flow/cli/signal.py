@@ -44,7 +44,7 @@ def signal(settings: Settings, deployment: str, node: str, data_text: str | None
     """
     data = _data(data_text, data_file)
     source = f"signal by {getpass.getuser()}@{socket.gethostname()}"
-    with settings.store() as store:
+    with settings.existing_store() as store:
         sent = control.signal(store, deployment, node, data, source)
     dep, seq, status, live = sent.deployment, sent.seq, sent.node_status, sent.live
     if fmt != "table":
