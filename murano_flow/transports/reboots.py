@@ -1,7 +1,9 @@
 """Waiting out a host's reboot: it must first stop answering, then answer again.
 
 Both halves matter: a host polled only for "answers" would look rebooted before it even
-went down. Polls are a second or two apart: no real reboot is faster.
+went down. Polls are a second or two apart; where the transport can tell one boot from the
+next (WinRM: a shell opened before the reboot is gone after it), a reboot quicker than a
+poll is seen too.
 """
 
 from __future__ import annotations
@@ -28,11 +30,13 @@ def after_step(plan: Plan, result: Result, reboot: Callable[[], str]) -> Result:
 
 
 def wait(answers: Callable[[], bool], host: str, command: str, timeout: float, *,
-         poll: float = 1.0) -> str:
+         poll: float = 1.0, same_boot: Callable[[], bool] | None = None) -> str:
     """Wait, within ``timeout`` seconds in all, for ``host`` to go down and come back after
-    ``command`` asked it to reboot; '' once it did, else what went wrong."""
+    ``command`` asked it to reboot; '' once it did, else what went wrong. ``same_boot``,
+    if given, says whether the host is still in the boot it was in before (False once it
+    is down or booted again), so a reboot quicker than a poll is not missed."""
     deadline = time.monotonic() + timeout
-    while answers():
+    while (same_boot or answers)():
         if time.monotonic() > deadline:
             return (f"asked {host} to reboot ({command}) but it did not go down within "
                     f"{timeout:g}s")

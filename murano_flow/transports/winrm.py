@@ -291,13 +291,35 @@ class WinRMTransport(Transport):
     def _reboot(self) -> str:
         """Reboot the host and wait for it to go down and come back; '' or what went wrong."""
         h = self.host
+        # A shell does not outlive a boot: while this one is there, the host has not rebooted
+        proto = self._protocol(min(h.operation_timeout, 5))
         try:
-            said = self._run_reboot_command()
+            sentinel = self._call(proto.open_shell)
         except ConnectError:
-            said = ""  # it may already be going down
-        problem = reboots.wait(self._answers, h.address, " ".join(h.reboot_command),
-                               h.reboot_timeout)
+            sentinel = None
+        try:
+            try:
+                said = self._run_reboot_command()
+            except ConnectError:
+                said = ""  # it may already be going down
+            same_boot = None if sentinel is None else (
+                lambda: self._shell_lives(proto, sentinel))
+            problem = reboots.wait(self._answers, h.address, " ".join(h.reboot_command),
+                                   h.reboot_timeout, same_boot=same_boot)
+        finally:
+            if sentinel is not None:  # gone with the boot, unless the host stayed up
+                self._quietly(proto.close_shell, sentinel)
         return f"{problem}{said}" if problem else ""
+
+    def _shell_lives(self, proto: winrm.protocol.Protocol, shell: str) -> bool:
+        """Whether ``shell`` still exists on the host (False once it is down, or up again
+        in a new boot without it)."""
+        try:
+            command_id = self._call(proto.run_command, shell, "cmd.exe", ["/c", "exit 0"])
+        except ConnectError:
+            return False
+        self._quietly(proto.cleanup_command, shell, command_id)
+        return True
 
     def _run_reboot_command(self) -> str:
         """Run the reboot command to its end; '' or, if it failed, what it said (for the

@@ -214,8 +214,11 @@ class Peer:
     @staticmethod
     def shutdown(argv: list[str]) -> list[str]:
         """``shutdown.exe /r /t N``: schedule the reboot N seconds on (30 by default) and
-        return at once, as Windows does; other commands as they are."""
+        return at once, as Windows does; ``cmd.exe /c exit N`` exits N; other commands
+        as they are."""
         words = [a.lower() for a in argv]
+        if words[:3] == ["cmd.exe", "/c", "exit"] and len(words) == 4:  # cmd's own exit
+            return [sys.executable, "-c", f"raise SystemExit({int(words[3])})"]
         if words[0] not in ("shutdown.exe", "shutdown") or "/r" not in words:
             return argv
         delay = float(argv[words.index("/t") + 1]) if "/t" in words else 30.0

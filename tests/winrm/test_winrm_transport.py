@@ -293,3 +293,24 @@ def test_a_plan_of_megabytes_goes_in_sends_the_host_accepts(winrm_https, tmp_pat
             proto.send_command_input(shell, command, b"a" * 600_000, end=True)
     finally:
         proto.close_shell(shell)
+
+
+@pytest.fixture
+def quick_host(tmp_path_factory):
+    """A host that goes down 0.1 s after shutdown.exe /r /t 5 and is back 0.1 s later:
+    faster than the engine polls (every second)."""
+    peer = start_peer(tmp_path_factory.mktemp("winrm-quick"), None,
+                      extra=("--downtime", "0.1", "--reboot-scale", "0.02"))
+    yield peer
+    peer.proc.terminate()
+    peer.proc.wait(10)
+
+
+def test_a_reboot_quicker_than_the_engine_polls_is_seen_by_the_shell_it_ended(
+        quick_host, tmp_path):
+    boots = quick_host.boots
+    res = send(quick_host, plan("print('renamed')", reboot=True), tmp_path, reboot_timeout=20)
+    assert res.ok, res.message  # before: "did not go down within 20s" - it never looked down
+    assert quick_host.boots == boots + 1
+    after = send(quick_host, plan("print('after')", attempt=2), tmp_path)
+    assert after.ok and after.stdout_tail == "after\n"
