@@ -20,6 +20,7 @@ from typing import Any
 
 from ..blueprint import Blueprint
 from ..engine import DEFAULT_WORKERS, Engine, Verdict, identity
+from ..engine.verdict import ROLLED_BACK_AFTER
 from ..errors import UsageError
 from ..lifecycle import allowed
 from ..states import ACTIVE
@@ -96,7 +97,7 @@ def recorded_exit_code(dep: DeploymentRecord) -> int:
     cancelled, or rolled back after a failure; 130 interrupted. (Whether a failure was the
     infrastructure's, exit code 3, only the run itself knows.)"""
     if dep.state == "rolled_back":
-        return 1 if dep.reason.startswith("rolled back after") else 0
+        return 1 if dep.reason.startswith(ROLLED_BACK_AFTER) else 0
     return EXIT_BY_STATE.get(dep.state, 1)
 
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from ..blueprint import Blueprint, parse_blueprint
 from ..errors import ConnectError, NotFound, UsageError
-from ..store import Store, open_store
+from ..store import Store, open_store, sqlite_path
 from ..store.base import DeploymentRecord
 from ..transports import open_transport
 from ..transports.amqp import Broker, agent_secret
@@ -31,11 +30,8 @@ class Settings:
     def missing_journal(self) -> Path | None:
         """The SQLite journal file the store URL names, when it does not exist (a read
         command run in another folder would otherwise create an empty one silently)."""
-        parts = urlsplit(self.store_url)
-        if parts.scheme != "sqlite" or not parts.path or parts.path == "/":
-            return None
-        path = Path(parts.path[1:])
-        return None if path.exists() else path
+        path = sqlite_path(self.store_url)
+        return None if path is None or path.exists() else path
 
     def existing_store(self) -> Store:
         """Open the journal for reading about deployments in it; raises NotFound, naming

@@ -49,6 +49,11 @@ class Verdict:
         return self.deployment.state
 
 
+#: How the reason of a deployment rolled back after a failure begins (``on_failure:
+#: rollback``), as opposed to a rollback an operator asked for ("rolled back").
+ROLLED_BACK_AFTER = "rolled back after: "
+
+
 def conclude(run: Run) -> None:
     """Journal the deployment's final move for a run whose loop ended (not handed over)."""
     run.unqueue()
@@ -98,7 +103,7 @@ def _conclude_rollback(run: Run, doubt: str) -> None:
     failed = [r for r in left if r.status == NodeState.UNDO_FAILED]
     why = doubt or (f"undo failed: {failed[0].name}: {failed[0].reason}" if failed
                     else f"{len(left)} nodes were not undone")
-    done = "rolled back" + (f" after: {run.cause}" if run.cause else "")
+    done = f"{ROLLED_BACK_AFTER}{run.cause}" if run.cause else "rolled back"
     run.deployment("fail" if left else "rolled_back", why if left else done)
 
 

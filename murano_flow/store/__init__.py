@@ -11,10 +11,18 @@ from .memory import MemoryStore
 from .sqlite import SqliteStore
 
 __all__ = ["DeploymentRecord", "Event", "MemoryStore", "NodeRecord", "SqliteStore", "Store",
-           "open_store"]
+           "open_store", "sqlite_path"]
 
 #: The journal used when neither --store nor MURANO_FLOW_STORE says otherwise.
 DEFAULT_STORE = "sqlite:///.murano-flow/journal.db"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file an ``sqlite:///...`` store URL names; None for another URL or none."""
+    parts = urlsplit(url)
+    if parts.scheme != "sqlite" or not parts.path or parts.path == "/":
+        return None
+    return Path(parts.path[1:])
 
 
 def open_store(url: str, *, check_schema: bool = True) -> Store:
@@ -30,11 +38,12 @@ def open_store(url: str, *, check_schema: bool = True) -> Store:
     if parts.scheme == "memory":
         return MemoryStore()
     if parts.scheme == "sqlite":
-        if not parts.path or parts.path == "/":
+        path = sqlite_path(url)
+        if path is None:
             raise UsageError(f"store URL {url!r} names no file",
                              hint="write sqlite:///relative/path.db or sqlite:////absolute.db")
         sync = parse_qs(parts.query).get("sync", ["normal"])[0]
-        return SqliteStore(Path(parts.path[1:]), sync=sync)
+        return SqliteStore(path, sync=sync)
     if parts.scheme in ("postgresql", "postgres"):
         from .postgres import PostgresStore
 
