@@ -1,8 +1,9 @@
 #!/bin/sh
 # Make sure the services the integration tests use are up: start RabbitMQ if it is
 # installed but stopped, start PostgreSQL likewise (the multi-engine tests use it),
-# install OpenSSH's server if missing (the ssh tests start their
-# own sshd on a loopback port). Tests fail, rather than skip, when a service is missing.
+# install OpenSSH's server if missing (the ssh tests start their own sshd on a
+# loopback port) and cloud-init (its schema validator checks the agent's user-data).
+# Tests fail, rather than skip, when a service is missing.
 set -eu
 
 port_open() {  # host port
@@ -59,6 +60,19 @@ if [ ! -x /usr/sbin/sshd ] && ! command -v sshd >/dev/null 2>&1; then
             || { echo "could not install openssh-server" >&2; exit 1; }
     else
         echo "OpenSSH's sshd is missing: install openssh-server (as root)" >&2
+        exit 1
+    fi
+fi
+
+if ! command -v cloud-init >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing cloud-init (its schema validator checks the agent's user-data)"
+        apt-get install -y -qq --no-install-recommends cloud-init >/dev/null 2>&1 \
+            || { apt-get update -qq >/dev/null 2>&1 \
+                 && apt-get install -y -qq --no-install-recommends cloud-init >/dev/null 2>&1; } \
+            || { echo "could not install cloud-init" >&2; exit 1; }
+    else
+        echo "cloud-init is missing: install it (apt-get install cloud-init, as root)" >&2
         exit 1
     fi
 fi

@@ -53,3 +53,18 @@ def _no_user_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("MURANO_FLOW_"):
             monkeypatch.delenv(key)
+
+
+@pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """murano-flow's wheel, built once from this checkout."""
+    import subprocess
+    import sys
+
+    from kits.common import ROOT
+
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q",
+                    "-w", str(out)], check=True, capture_output=True)
+    [wheel] = out.glob("murano_flow-*.whl")
+    return wheel

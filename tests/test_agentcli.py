@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import stat
 import subprocess
 import sys
 
 import pytest
-import yaml
 from murano_flow_agent.config import load
 
 from murano_flow.wire.signing import agent_key
@@ -58,28 +56,6 @@ def test_the_queue_of_an_entity_comes_from_the_journaled_blueprint(home, tmp_pat
     missing = mf("agent", "config", "db", "--deployment", "f1")
     assert missing.returncode == 2 and "entities: setup, vm[0], vm[1]" in missing.stderr
     assert mf("agent", "config").returncode == 2
-
-
-def test_cloud_init_user_data_embeds_a_private_config_and_a_service(home):
-    done = mf("agent", "config", "--queue", "q1", "--user-data", "cloud-init")
-    assert done.returncode == 0 and done.stdout.startswith("#cloud-config\n")
-    doc = yaml.safe_load(done.stdout)
-    files = {f["path"]: f for f in doc["write_files"]}
-    config = files["/var/lib/murano-flow-agent/agent.json"]
-    assert config["permissions"] == "0600"
-    assert json.loads(base64.b64decode(config["content"]))["queue"] == "q1"
-    unit = files["/etc/systemd/system/murano-flow-agent.service"]["content"]
-    assert "KillMode=process" in unit and "--config /var/lib/murano-flow-agent/agent.json" in unit
-
-
-def test_powershell_user_data_installs_a_boot_task(home):
-    done = mf("agent", "config", "--queue", "q1", "--user-data", "powershell")
-    assert done.returncode == 0
-    text = done.stdout
-    assert text.startswith("<powershell>") and text.rstrip().endswith("</powershell>")
-    b64 = text.split("FromBase64String('")[1].split("'")[0]
-    assert json.loads(base64.b64decode(b64))["spool"] == r"C:\ProgramData\murano-flow-agent"
-    assert "Register-ScheduledTask" in text and "-AtStartup" in text
 
 
 HOSTS = """\

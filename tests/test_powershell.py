@@ -26,8 +26,13 @@ BLUEPRINT_SCRIPTS = sorted((ROOT / "blueprints").rglob("*.ps1"))
 WAIVED: dict[str, set[str]] = {}
 
 
-def _userdata() -> str:
-    text = userdata.powershell('{"queue": "q"}', "murano-flow[amqp]")
+def _userdata(carried: bool = False) -> str:
+    """The Windows bootstrap, downloading its wheel or carrying it."""
+    wheel = userdata.AgentWheel(name="murano_flow-0.1.0-py3-none-any.whl", sha256="ab" * 32,
+                                url=None if carried else "https://x/w.whl",
+                                content=b"PK" if carried else None,
+                                index_url="https://pypi.example/simple")
+    text = userdata.powershell('{"queue": "q"}', wheel)
     return text.removeprefix("<powershell>").removesuffix("</powershell>\n")
 
 
@@ -43,6 +48,7 @@ def test_the_powershell_the_transports_run_passes_every_rule(path: Path):
 
 def test_the_agent_bootstrap_of_a_windows_vm_passes_every_rule():
     assert pslint.check(_userdata()) == {}
+    assert pslint.check(_userdata(carried=True)) == {}
 
 
 @pytest.mark.parametrize("path", BLUEPRINT_SCRIPTS,

@@ -14,13 +14,23 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import click
 
-from ..app.userdata import LINUX_HOME, WINDOWS_HOME, cloud_init, powershell
+from ..app.userdata import (
+    LINUX_HOME,
+    WINDOWS_HOME,
+    AgentWheel,
+    agent_wheel,
+    cloud_init,
+    powershell,
+)
 from ..engine import plans
 from ..errors import MuranoFlowError, UsageError
 from ..transports.amqp import agent_queue, agent_secret
 from ..wire.protocol import RESULTS_EXCHANGE
 from ..wire.signing import agent_key
 from .common import journaled_blueprint
+
+#: Nova's limit on user-data (65,535 bytes, base64-encoded by the client: 3/4 of it raw).
+USER_DATA_LIMIT = 65535 * 3 // 4
 
 
 @click.group()
@@ -54,8 +64,16 @@ def run(config: str, debug: bool) -> None:
 @click.option("--user-data", type=click.Choice(["none", "cloud-init", "powershell"]),
               default="none", show_default=True,
               help="Print VM user-data that installs the agent, instead of the bare config.")
-@click.option("--package", default="murano-flow[amqp]", show_default=True,
-              help="pip requirement the user-data installs the agent from.")
+@click.option("--agent-wheel", metavar="URL|FILE",
+              help="With --user-data: the murano-flow wheel the VM installs the agent from, "
+                   "an http(s) URL it downloads or a file carried in the user-data (never a "
+                   "package name from a public index).")
+@click.option("--agent-sha256", metavar="HEX",
+              help="The wheel's SHA-256; the VM refuses any other. Needed for a URL, "
+                   "checked for a file.")
+@click.option("--index-url", metavar="URL",
+              help="Package index the VM's pip takes the agent's dependencies from "
+                   "(default: the VM's pip configuration).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Write to this file (mode 0600) instead of stdout.")
 @click.option("--broker-user", "user_script", type=click.Path(dir_okay=False),
@@ -66,7 +84,8 @@ def run(config: str, debug: bool) -> None:
 @click.pass_obj
 def config(settings: Any, entity: str | None, deployment: str | None, queue: str | None,
            agent_broker: str | None, spool: str | None, log_file: str | None, heartbeat: float,
-           reboot_command: str | None, user_data: str, package: str, output: str | None,
+           reboot_command: str | None, user_data: str, agent_wheel: str | None,
+           agent_sha256: str | None, index_url: str | None, output: str | None,
            user_script: str | None) -> None:
     """Print an agent's config (broker URL, queue, key), or user-data embedding it.
 
@@ -76,6 +95,7 @@ def config(settings: Any, entity: str | None, deployment: str | None, queue: str
     read any queue: give each VM its own login.
     """
     try:
+        wheel = _wheel_for(user_data, agent_wheel, agent_sha256, index_url)
         queue = queue or _queue_of(settings, entity, deployment)
         broker = agent_broker or settings.broker_url
         if user_script:
@@ -98,10 +118,12 @@ def config(settings: Any, entity: str | None, deployment: str | None, queue: str
         click.echo(f"error: cannot write {exc.filename}: {exc.strerror}", err=True)
         sys.exit(2)
     text = cfg.to_json()
-    if user_data == "cloud-init":
-        text = cloud_init(text, package)
-    elif user_data == "powershell":
-        text = powershell(text, package)
+    if wheel is not None:
+        text = (cloud_init if user_data == "cloud-init" else powershell)(text, wheel)
+        if len(text) > USER_DATA_LIMIT:
+            click.echo(f"note: this user-data is {len(text) // 1024} KiB, over the "
+                       f"{USER_DATA_LIMIT // 1024} KiB OpenStack accepts: serve the wheel and "
+                       "give its URL to --agent-wheel", err=True)
     if output:
         try:
             fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -145,6 +167,20 @@ def _own_login(broker: str, queue: str, script: Path) -> str:
 def _only(name: str) -> str:
     """A RabbitMQ permission pattern matching ``name`` and nothing else."""
     return f"^{re.escape(name)}$"
+
+
+def _wheel_for(user_data: str, location: str | None, sha256: str | None,
+               index_url: str | None) -> AgentWheel | None:
+    if user_data == "none":
+        if location or sha256 or index_url:
+            raise UsageError("--agent-wheel, --agent-sha256 and --index-url go with "
+                             "--user-data cloud-init|powershell")
+        return None
+    if not location:
+        raise UsageError(f"--user-data {user_data} needs --agent-wheel: the murano-flow wheel "
+                         "(URL or file) the VM installs the agent from; build it with: "
+                         "pip wheel --no-deps . -w dist")
+    return agent_wheel(location, sha256, index_url)
 
 
 def _queue_of(settings: Any, entity: str | None, deployment: str | None) -> str:
