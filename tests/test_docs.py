@@ -42,3 +42,15 @@ def test_the_composition_and_flow_examples_deploy(name: str, tmp_path, home):
     assert result.exit_code == 0, result.output
     if name == "failover":  # nothing failed: the error branches were passed over
         assert "db.Promote" in result.output and "not taken" in result.output
+
+
+def test_the_cli_reference_lists_every_option_and_variable_as_the_cli_has_them():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from cli_reference import reference
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    assert (ROOT / "docs" / "cli-reference.md").read_text() == reference(), \
+        "regenerate: .venv/bin/python scripts/cli_reference.py > docs/cli-reference.md"

@@ -3,11 +3,16 @@ what ``notify`` publishes and what the HTTP API serves (docs/cli.md documents th
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
 from ..store.base import DeploymentRecord, Event, NodeRecord
 from ..store.sealing import shown_outputs
+
+#: The fields of each document, in order (the columns ``-c`` can name).
+DEPLOYMENT_FIELDS = tuple(f.name for f in fields(DeploymentRecord) if f.name != "source")
+NODE_FIELDS = tuple(f.name for f in fields(NodeRecord) if f.name != "deployment")
+EVENT_FIELDS = tuple(f.name for f in fields(Event))
 
 
 def deployment_dict(dep: DeploymentRecord) -> dict[str, Any]:

@@ -3,6 +3,7 @@ and the two lookups every use case needs (does a deployment exist, what did it d
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,9 @@ from ..store import Store, open_store, sqlite_path
 from ..store.base import DeploymentRecord
 from ..transports import open_transport
 from ..transports.amqp import Broker, agent_secret
+from ..wire.masking import masked_url
+
+log = logging.getLogger(__name__)
 
 
 class Settings:
@@ -25,6 +29,7 @@ class Settings:
 
     def store(self) -> Store:
         """Open the journal."""
+        log.debug("journal %s", masked_url(self.store_url))
         return open_store(self.store_url)
 
     def missing_journal(self) -> Path | None:

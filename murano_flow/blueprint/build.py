@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,12 @@ from .source import SourceMap, load_document
 from .spec import ActionSpec, Blueprint, HostSpec, Node, Parameter, Scope
 from .types import EntityType, Origin, load_types, locate, typed_entity
 from .waits import wait_spec, wait_templates
+
+log = logging.getLogger(__name__)
+
+#: What a blueprint read from standard input is called in messages; its scripts, parts
+#: and libraries are found from the current directory.
+STDIN_NAME = "<stdin>"
 
 #: Largest member count of one entity.
 MAX_COUNT = 100_000
@@ -57,7 +65,7 @@ def load_blueprint(
     """Read, validate and expand the blueprint file at ``path``.
 
     Args:
-        path: the YAML file.
+        path: the YAML file, or ``-`` for standard input.
         given: parameter values (strings from the command line are coerced).
         strict: require a value for every required parameter (deploy); otherwise
             placeholders stand in for missing ones (validate, plan, graph).
@@ -68,7 +76,10 @@ def load_blueprint(
     """
     file = str(path)
     try:
-        text = Path(path).read_text("utf-8")
+        if file == "-":
+            file, text = STDIN_NAME, sys.stdin.read()
+        else:
+            text = Path(path).read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         problem = Diagnostic(file, 1, 1, f"cannot read the blueprint: {reason}")
@@ -107,6 +118,8 @@ def _parse(text: str, file: str, given: dict[str, Any] | None, strict: bool,
         nodes = _check_graph(shared, nodes, targets)
     if shared.problems:
         raise BlueprintError(shared.problems)
+    log.debug("%s: %d states, %d targets; %d files read beside it", file, len(nodes),
+              len(targets), len(shared.sources.files))
     digest = hashlib.sha256(text.encode())
     for key in sorted(shared.sources.files):
         digest.update(key.encode() + b"\0" + shared.sources.files[key].encode())

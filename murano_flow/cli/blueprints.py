@@ -20,14 +20,14 @@ from .render import console, emit, table
 
 
 @click.command()
-@click.argument("blueprint", type=click.Path(dir_okay=False))
+@click.argument("blueprint", type=click.Path(dir_okay=False, allow_dash=True))
 @params_options
 @format_option
 @command
 def validate(blueprint: str, params: tuple[str, ...], params_file: str | None, fmt: str) -> None:
     """Check a blueprint; report every problem as file:line:column (exit 2 if any)."""
     try:
-        bp = load_blueprint(blueprint, given_params(params, params_file))
+        bp = load_blueprint(blueprint, given_params(params, params_file, blueprint))
     except MuranoFlowError as exc:
         if fmt != "table" and hasattr(exc, "diagnostics"):
             emit({"valid": False, "problems": [d.__dict__ for d in exc.diagnostics]}, fmt)
@@ -39,14 +39,14 @@ def validate(blueprint: str, params: tuple[str, ...], params_file: str | None, f
     if fmt != "table":
         emit(summary, fmt)
         return
-    click.echo(f"{blueprint}: OK — {summary['nodes']} states in {summary['entities']} "
+    click.echo(f"{bp.path}: OK — {summary['nodes']} states in {summary['entities']} "
                f"entities, {summary['targets']} targets")
     if bp.assumed:
         click.echo(f"  (no value given for: {', '.join(bp.assumed)}; placeholders were used)")
 
 
 @click.command()
-@click.argument("blueprint", type=click.Path(dir_okay=False))
+@click.argument("blueprint", type=click.Path(dir_okay=False, allow_dash=True))
 @params_options
 @click.option("--expand", is_flag=True, help="Show the entities as expanded (entity types "
               "laid out, parts' entities by full name) and each part's parameters, as YAML.")
@@ -55,7 +55,7 @@ def validate(blueprint: str, params: tuple[str, ...], params_file: str | None, f
 def plan(blueprint: str, params: tuple[str, ...], params_file: str | None, expand: bool,
          fmt: str) -> None:
     """Show the waves of states that can run in parallel, with their hosts."""
-    bp = load_blueprint(blueprint, given_params(params, params_file))
+    bp = load_blueprint(blueprint, given_params(params, params_file, blueprint))
     if expand:
         emit(expanded(bp), "json" if fmt == "json" else "yaml")
         return
@@ -119,7 +119,7 @@ def _host_label(bp: Blueprint, node: Any) -> str:
 
 
 @click.command()
-@click.argument("blueprint", type=click.Path(dir_okay=False))
+@click.argument("blueprint", type=click.Path(dir_okay=False, allow_dash=True))
 @params_options
 @click.option("--format", "fmt", type=click.Choice(["dot", "png", "svg"]), default="dot",
               show_default=True)
@@ -129,7 +129,8 @@ def _host_label(bp: Blueprint, node: Any) -> str:
 def graph(blueprint: str, params: tuple[str, ...], params_file: str | None, fmt: str,
           output: str | None) -> None:
     """Export the state graph (Graphviz DOT; png/svg need Graphviz's 'dot')."""
-    dot = StateGraph(load_blueprint(blueprint, given_params(params, params_file))).to_dot()
+    given = given_params(params, params_file, blueprint)
+    dot = StateGraph(load_blueprint(blueprint, given)).to_dot()
     if fmt == "dot":
         if output:
             Path(output).write_text(dot, "utf-8")

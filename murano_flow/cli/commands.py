@@ -17,10 +17,12 @@ import sys
 import click
 
 from .. import __version__
+from ..errors import MuranoFlowError
 from ..store import DEFAULT_STORE
 from ..wire.broker import DEFAULT_BROKER
 from .blueprints import graph, plan, validate
 from .common import Settings
+from .config import default_map, name_variables
 from .deploying import deploy, resume, rollback
 from .history import delete, prune
 from .journal import events, list_, status, wait
@@ -41,20 +43,25 @@ EXIT_INTERNAL = 70
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="murano-flow")
 @click.option("--store", envvar="MURANO_FLOW_STORE", default=DEFAULT_STORE, show_default=True,
-              help="Journal URL (env MURANO_FLOW_STORE).")
+              help="Journal URL.")
 @click.option("--home", envvar="MURANO_FLOW_HOME", default=".murano-flow", show_default=True,
-              help="Directory for local hosts' files and action logs (env MURANO_FLOW_HOME).")
+              help="Directory for local hosts' files and action logs.")
 @click.option("--broker", envvar="MURANO_FLOW_BROKER", default=DEFAULT_BROKER,
-              show_default=True, help="RabbitMQ URL for agent hosts (env MURANO_FLOW_BROKER).")
-@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+              show_default=True, help="RabbitMQ URL for agent hosts.")
+@click.option("-v", "--verbose", count=True,
+              help="Log more: -v murano-flow's info, -vv its debug log, -vvv the libraries' too.")
 @click.pass_context
 def cli(ctx: click.Context, store: str, home: str, broker: str, verbose: int) -> None:
     """murano-flow: deploy multi-host services from blueprint state graphs."""
-    level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # pika logs every failed connection attempt, with tracebacks: only at -vv. Our own
+    # -v: our info, -vv: our debug log, -vvv: the libraries' debug logs too.
+    ours = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    logging.basicConfig(level=logging.DEBUG if verbose >= 3 else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("murano_flow").setLevel(ours)
+    logging.getLogger("murano_flow_agent").setLevel(ours)
+    # pika logs every failed connection attempt, with tracebacks: only at -vvv. Our own
     # transport says once that the broker is out of reach and once that it is back.
-    logging.getLogger("pika").setLevel(level if verbose >= 2 else logging.CRITICAL)
+    logging.getLogger("pika").setLevel(logging.DEBUG if verbose >= 3 else logging.CRITICAL)
     ctx.obj = Settings(store, home, broker)
 
 
@@ -69,8 +76,14 @@ def main() -> None:
     from .agent import agent
 
     cli.add_command(agent)
+    name_variables(cli)
     try:
-        cli.main(prog_name="murano-flow", standalone_mode=True)
+        try:
+            defaults = default_map(cli)
+        except MuranoFlowError as exc:
+            click.echo(printable(f"error: {exc}"), err=True)
+            sys.exit(exc.exit_code)
+        cli.main(prog_name="murano-flow", standalone_mode=True, default_map=defaults)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)

@@ -15,10 +15,10 @@ from ..app.settings import Settings, exists, journaled_blueprint
 from ..blueprint import parse_cli_params
 from ..durations import seconds
 from ..errors import MuranoFlowError, UsageError
-from .render import printable
+from .render import ROW_FORMATS, printable
 
 __all__ = ["Settings", "command", "duration", "exists", "format_option", "given_params",
-           "journaled_blueprint", "params_options"]
+           "journaled_blueprint", "params_options", "rows_format_options"]
 
 FORMATS = click.Choice(["table", "json", "yaml"])
 
@@ -31,8 +31,11 @@ def params_options(f: Callable[..., Any]) -> Callable[..., Any]:
                         help="A parameter value (repeatable).")(f)
 
 
-def given_params(params: tuple[str, ...], params_file: str | None) -> dict[str, Any]:
+def given_params(params: tuple[str, ...], params_file: str | None,
+                 blueprint: str | None = None) -> dict[str, Any]:
     """The parameter values given by ``-p`` and ``--params-file`` (``-p`` wins)."""
+    if blueprint == "-" and params_file == "-":
+        raise UsageError("the blueprint and --params-file cannot both be read from stdin '-'")
     given: dict[str, Any] = {}
     if params_file:
         try:
@@ -64,6 +67,14 @@ def format_option(f: Callable[..., Any]) -> Callable[..., Any]:
     """The ``-f table|json|yaml`` option of every read command."""
     return click.option("-f", "--format", "fmt", type=FORMATS, default="table",
                         show_default=True, help="Output format.")(f)
+
+
+def rows_format_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``-f table|json|yaml|value|csv`` and ``-c COLUMN`` of the commands listing records."""
+    f = click.option("-c", "--column", "columns", multiple=True, metavar="COLUMN",
+                     help="Show only this field (repeatable; the fields of -f json).")(f)
+    return click.option("-f", "--format", "fmt", type=click.Choice(ROW_FORMATS),
+                        default="table", show_default=True, help="Output format.")(f)
 
 
 def command(f: Callable[..., Any]) -> Callable[..., Any]:

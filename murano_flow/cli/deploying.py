@@ -23,7 +23,7 @@ from .render import RECAP_COLUMNS, console, emit, recap_rows, styled, table
 
 
 @click.command()
-@click.argument("blueprint", type=click.Path(dir_okay=False))
+@click.argument("blueprint", type=click.Path(dir_okay=False, allow_dash=True))
 @params_options
 @click.option("-w", "--workers", type=click.IntRange(1, 1024), default=DEFAULT_WORKERS,
               show_default=True, help="Actions running at once (one per host at a time).")
@@ -48,7 +48,7 @@ def deploy(settings: Settings, blueprint: str, params: tuple[str, ...], params_f
     With --id of an existing deployment, deploy it again (converge): only new states,
     states whose inputs changed and states whose check probe fails are run.
     """
-    given = given_params(params, params_file)
+    given = given_params(params, params_file, blueprint)
     bp = load_blueprint(blueprint, given, strict=True)
     with settings.store() as store:
         started = deployments.deploy(settings, store, bp, given, deployment_id=deployment_id,

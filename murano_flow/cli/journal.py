@@ -9,22 +9,56 @@ import time
 import click
 
 from ..app.deployments import recorded_exit_code
-from ..app.documents import deployment_dict, event_dict, node_dict
+from ..app.documents import (
+    DEPLOYMENT_FIELDS,
+    EVENT_FIELDS,
+    NODE_FIELDS,
+    deployment_dict,
+    event_dict,
+    node_dict,
+)
 from ..engine import identity
 from ..states import ACTIVE, FINISHED
 from ..store import Store
-from .common import Settings, command, duration, format_option
+from .common import Settings, command, duration, rows_format_options
 from .progress import event_line
-from .render import RECAP_COLUMNS, console, emit, recap_rows, stamp, styled, table
+from .render import (
+    RECAP_COLUMNS,
+    console,
+    emit,
+    emit_rows,
+    pick_columns,
+    recap_rows,
+    row_lines,
+    stamp,
+    styled,
+    table,
+)
+
+#: The fields -f value|csv prints when no -c is given.
+LIST_COLUMNS = ("id", "blueprint", "state", "created", "updated", "reason")
+NODE_COLUMNS = ("name", "status", "attempt", "host", "started", "finished", "exit_code",
+                "reason")
+EVENT_COLUMNS = ("seq", "ts", "kind", "node", "status", "message")
+
+
+def _rows_wanted(fmt: str, columns: tuple[str, ...], fields: tuple[str, ...],
+                 default: tuple[str, ...]) -> list[str] | None:
+    """The columns to print record by record, or None for the command's own rendering
+    (its table, or its whole JSON/YAML document)."""
+    if columns:
+        return pick_columns(fields, columns)
+    return list(default) if fmt in ("value", "csv") else None
 
 
 @click.command("list")
 @click.option("-n", "--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
-@format_option
+@rows_format_options
 @click.pass_obj
 @command
-def list_(settings: Settings, limit: int, fmt: str) -> None:
+def list_(settings: Settings, limit: int, fmt: str, columns: tuple[str, ...]) -> None:
     """List deployments, newest first."""
+    chosen = _rows_wanted(fmt, columns, DEPLOYMENT_FIELDS, LIST_COLUMNS)
     missing = settings.missing_journal()
     if missing is not None:  # not created by a look: say where we looked instead
         click.echo(f"no journal at {missing} yet: nothing was deployed with this store "
@@ -33,6 +67,9 @@ def list_(settings: Settings, limit: int, fmt: str) -> None:
     else:
         with settings.existing_store() as store:
             deps = store.deployments(limit)
+    if chosen is not None:
+        emit_rows([deployment_dict(d) for d in deps], fmt, chosen)
+        return
     if fmt != "table":
         emit([deployment_dict(d) for d in deps], fmt)
         return
@@ -45,15 +82,21 @@ def list_(settings: Settings, limit: int, fmt: str) -> None:
 @click.command()
 @click.argument("deployment")
 @click.option("--nodes", "show_nodes", is_flag=True, help="One row per state, not per entity.")
-@format_option
+@rows_format_options
 @click.pass_obj
 @command
-def status(settings: Settings, deployment: str, show_nodes: bool, fmt: str) -> None:
-    """Show a deployment: per entity (or per state with --nodes)."""
+def status(settings: Settings, deployment: str, show_nodes: bool, fmt: str,
+           columns: tuple[str, ...]) -> None:
+    """Show a deployment: per entity (or per state with --nodes); -f value|csv and -c
+    print its states."""
+    chosen = _rows_wanted(fmt, columns, NODE_FIELDS, NODE_COLUMNS)
     with settings.existing_store() as store:
         dep, nodes = store.deployment(deployment), store.nodes(deployment)
         driven = identity.driving(dep)
         engines = len(store.engines()) if dep.request and not driven else 0
+    if chosen is not None:
+        emit_rows([node_dict(n) for n in nodes], fmt, chosen)
+        return
     if fmt != "table":
         emit({"deployment": deployment_dict(dep), "nodes": [node_dict(n) for n in nodes]}, fmt)
         return
@@ -80,23 +123,33 @@ def status(settings: Settings, deployment: str, show_nodes: bool, fmt: str) -> N
 @click.argument("deployment")
 @click.option("--follow", is_flag=True, help="Keep printing new events until the end.")
 @click.option("--node", help="Only events of this state (e.g. 'web[0].Installed').")
-@format_option
+@rows_format_options
 @click.pass_obj
 @command
 def events(settings: Settings, deployment: str, follow: bool, node: str | None,
-           fmt: str) -> None:
+           fmt: str, columns: tuple[str, ...]) -> None:
     """Print the event log of a deployment (JSON lines with -f json --follow). With
     --follow, exit with the deployment's verdict once it ends (as `wait`)."""
+    chosen = pick_columns(EVENT_FIELDS, columns) if columns else None
     with settings.existing_store() as store:
-        after = 0
+        after, headed = 0, False
         while True:
             batch = store.events(deployment, after)
             shown = [e for e in batch if node is None or e.node == node]
-            if fmt == "json" and follow:
-                for e in shown:
-                    click.echo(json.dumps(event_dict(e)))
+            docs = [event_dict(e) for e in shown]
+            if chosen is not None:
+                docs = [{c: d[c] for c in chosen} for d in docs]
+            if fmt in ("value", "csv") and (shown or not headed):
+                for line in row_lines(docs, fmt, chosen or EVENT_COLUMNS, header=not headed):
+                    click.echo(line)
+                headed = True
+            elif fmt == "json" and follow:
+                for d in docs:
+                    click.echo(json.dumps(d))
             elif fmt != "table" and not follow:
-                emit([event_dict(e) for e in shown], fmt)
+                emit(docs, fmt)
+            elif chosen is not None and not follow:
+                emit_rows(docs, fmt, chosen)
             else:
                 for e in shown:
                     click.echo(event_line(e))

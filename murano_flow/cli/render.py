@@ -133,3 +133,59 @@ def _worst(members: list[NodeRecord]) -> str:
              "undone", "skipped", "reached")
     statuses = {m.status for m in members}
     return next((s for s in order if s in statuses), "pending")
+
+
+#: Formats of the commands that list records (list, status, events): cliff's value and csv too.
+ROW_FORMATS = ("table", "json", "yaml", "value", "csv")
+
+
+def pick_columns(fields: Sequence[str], wanted: Sequence[str]) -> list[str]:
+    """The ``-c`` columns, each a field of the records' JSON form; UsageError if unknown."""
+    from ..errors import UsageError
+
+    unknown = [c for c in wanted if c not in fields]
+    if unknown:
+        raise UsageError(f"-c {unknown[0]}: no such column; the columns are: "
+                         f"{', '.join(fields)}")
+    return list(wanted)
+
+
+def row_lines(records: Iterable[dict[str, Any]], fmt: str, columns: Sequence[str],
+              header: bool = True) -> Iterable[str]:
+    """Records as ``value`` lines (the columns' values separated by spaces) or ``csv``
+    lines (with a header row unless ``header`` is false); text is shown literally."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    if fmt == "csv" and header:
+        writer.writerow(columns)
+    for record in records:
+        cells = [_plain(record.get(c)) for c in columns]
+        if fmt == "csv":
+            writer.writerow(cells)
+        else:
+            buffer.write(" ".join(printable(c).replace("\n", "\\n") for c in cells) + "\n")
+    yield from buffer.getvalue().splitlines()
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, default=str, separators=(",", ":"))
+    return str(value)
+
+
+def emit_rows(records: list[dict[str, Any]], fmt: str, columns: Sequence[str]) -> None:
+    """Print records as json/yaml (only ``columns``' keys when chosen), value or csv,
+    or a plain table of ``columns``."""
+    if fmt in ("json", "yaml"):
+        emit([{c: r.get(c) for c in columns} for r in records] if columns else records, fmt)
+    elif fmt in ("value", "csv"):
+        for line in row_lines(records, fmt, columns):
+            click.echo(line)
+    else:
+        console().print(table(None, columns, [[_plain(r.get(c)) for c in columns]
+                                              for r in records]))

@@ -10,6 +10,7 @@ and is never retried, failed nor rolled back over. Owns the failure side of the 
 from __future__ import annotations
 
 import heapq
+import logging
 import time
 
 from ..blueprint.spec import RetryPolicy
@@ -19,6 +20,7 @@ from ..store.base import NodeRecord
 from .executor import Outcome
 from .run import IN_FLIGHT, Run
 
+log = logging.getLogger(__name__)
 
 class Completer:
     """Applies outcomes to a run's nodes (the engine thread's only writer of failures)."""
@@ -41,6 +43,8 @@ class Completer:
             run.work.runnable.append(key)
         rec, node = run.records[i], run.graph.nodes[i]
         res = out.result
+        log.debug("%s: %s%s", node.name, out.kind if res is None else
+                  f"exit {res.exit_code}", " (check passed)" if out.satisfied else "")
         if out.kind == "in_doubt" or (res is not None and res.lost):
             # Nobody knows how it ended (a host that lost the run knows it started): kept
             # in doubt for a later run to ask again; only the operator runs it afresh.

@@ -9,6 +9,7 @@ again, by the same plan ids, for what an earlier engine left running. Owns the r
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
@@ -29,6 +30,8 @@ from .run import IN_FLIGHT, Run
 from .share import FairShare
 from .waits import Waits
 from .workers import WorkerPool
+
+log = logging.getLogger(__name__)
 
 TransportFactory = Callable[[str, dict[str, Any]], Transport]
 _Work = tuple[int, Transport, "Plan | None", Plan]
@@ -243,6 +246,8 @@ class Dispatcher:
         if self.share is not None:
             self.share.give(run.dep.id, slots - len(batch))  # taken, but nothing to start
         for i, transport, check, action in batch:
+            log.debug("%s: plan %s (%s%s) to %s", action.node, action.id, action.kind,
+                      f" after check {check.id}" if check else "", run.records[i].host)
             pool.submit(execute, run.done, i, transport, check, action, False)
         return len(batch)
 
@@ -288,5 +293,6 @@ class Dispatcher:
 
     def _transport(self, run: Run, where: plans.Target) -> Transport:
         if where.key not in run.work.transports:
+            log.debug("opening the %s transport to %s", where.kind, where.key)
             run.work.transports[where.key] = self.open_transport(where.kind, where.fields)
         return run.work.transports[where.key]

@@ -201,6 +201,8 @@ class Run:
         events, self.events = self.events, []
         self.store.commit(self.dep.id, list(self.dirty.values()), events, state, reason,
                           owner=self.owner)
+        log.debug("journaled %d nodes, %d events%s", len(self.dirty), len(events),
+                  f", deployment {state}" if state else "")
         self.dirty.clear()
         if self.settled:  # only now: a crash before the commit leaves them to act on again
             settled, self.settled = self.settled, []
