@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..blueprint import Blueprint
-from ..engine import DEFAULT_WORKERS, Engine, Verdict, identity
+from ..engine import DEFAULT_WORKERS, Engine, Verdict, identity, targeting
 from ..engine.verdict import ROLLED_BACK_AFTER
 from ..errors import UsageError
 from ..lifecycle import allowed
@@ -47,6 +47,8 @@ class Drive:
     rerun: tuple[str, ...] = ()
     seen: str | None = None
     notes: list[str] = field(default_factory=list)
+    redo: tuple[str, ...] = ()
+    limit: tuple[str, ...] | None = None
 
     def run(self, listener: Callable[[Event], None] | None = None) -> Verdict:
         """Drive it until it ends, is stopped or is handed over; the verdict says how."""
@@ -54,7 +56,8 @@ class Drive:
         if self.what == "rollback":
             return self.engine.rollback(self.bp, self.dep.id, rerun=self.rerun, seen=self.seen)
         return self.engine.deploy(self.bp, self.dep.id, converge=self.what == "converge",
-                                  rerun=self.rerun, seen=self.seen)
+                                  rerun=self.rerun, seen=self.seen, redo=self.redo,
+                                  limit=self.limit)
 
     def stop(self) -> None:
         """Ask the run to stop cleanly (state saved, resumable); safe in a signal handler."""
@@ -104,13 +107,18 @@ def recorded_exit_code(dep: DeploymentRecord) -> int:
 def deploy(settings: Settings, store: Store, bp: Blueprint, given: dict[str, Any], *,
            deployment_id: str | None = None, on_failure: str | None = None,
            deadline: float | None = None, force_new: bool = False, detach: bool = False,
-           workers: int = DEFAULT_WORKERS) -> Drive | Submitted:
+           workers: int = DEFAULT_WORKERS, redo: tuple[str, ...] = (),
+           with_dependents: bool = False, limit: tuple[str, ...] = ()) -> Drive | Submitted:
     """Journal a new deployment of ``bp`` or, when ``deployment_id`` exists, ``bp`` as its
     new definition (converge: only what is new, changed or failing its check runs).
+    ``redo`` (patterns, see :mod:`~murano_flow.engine.targeting`) runs states in place
+    again, with the states requiring them if ``with_dependents``; ``limit`` keeps the
+    converge to the states it names.
 
     Raises:
         UsageError: an unfinished deployment of the same blueprint exists (unless
-            ``force_new`` or an id is given), or the deployment is driven elsewhere.
+            ``force_new`` or an id is given), the deployment is driven elsewhere, or
+            ``redo``/``limit`` do not apply (checked before anything is journaled).
     """
     source: dict[str, Any] = {"text": bp.text, "scripts": bp.scripts}
     if detach:
@@ -119,6 +127,8 @@ def deploy(settings: Settings, store: Store, bp: Blueprint, given: dict[str, Any
         _refuse_if_unfinished(store, bp.name)
     engine = _engine(settings, store, workers)
     what = "converge" if deployment_id and exists(store, deployment_id) else "deploy"
+    chosen, inside = chosen_states(store, bp, deployment_id if what == "converge" else None,
+                              redo, with_dependents, limit, detach)
     if what == "converge":
         assert deployment_id is not None
         dep = engine.reshape(bp, deployment_id, source, on_failure=on_failure,
@@ -128,7 +138,33 @@ def deploy(settings: Settings, store: Store, bp: Blueprint, given: dict[str, Any
                             deadline=deadline)
     if detach:
         return submit(settings, store, dep.id, given, workers, what)
-    return Drive(engine, bp, dep, what)
+    return Drive(engine, bp, dep, what, redo=chosen, limit=inside)
+
+
+def chosen_states(store: Store | None, bp: Blueprint, deployment_id: str | None,
+                  redo: tuple[str, ...], with_dependents: bool, limit: tuple[str, ...],
+                  detach: bool) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
+    """The states ``redo`` runs again and those ``limit`` allows (None: no limit), as
+    :func:`deploy` takes them; raises UsageError when they do not apply."""
+    if not (redo or limit):
+        if with_dependents:
+            raise UsageError("--with-dependents goes with --redo STATE")
+        return (), None
+    option = "--redo" if redo else "--limit"
+    if deployment_id is None or store is None:
+        raise UsageError(f"{option} applies to a deployment in place: give its --id",
+                         hint="murano-flow list shows the deployments")
+    if detach:
+        raise UsageError(f"{option} cannot be combined with --detach yet",
+                         hint="run it in the foreground")
+    records = store.nodes(deployment_id)
+    chosen = targeting.redo_states(bp, records, redo, with_dependents) if redo else []
+    inside = targeting.limited_states(bp, records, limit) if limit else None
+    if inside is not None:
+        outside = [n for n in chosen if n not in inside]
+        if outside:
+            raise UsageError(f"--redo {outside[0]} is outside --limit {' '.join(limit)}")
+    return tuple(chosen), None if inside is None else tuple(inside)
 
 
 def resume(settings: Settings, store: Store, deployment: str, given: dict[str, Any], *,

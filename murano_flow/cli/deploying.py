@@ -3,6 +3,7 @@ here with progress shown, or handed to the engine services."""
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 from collections.abc import Callable
@@ -10,10 +11,10 @@ from typing import Any
 
 import click
 
-from ..app import deployments
+from ..app import deployments, dryrun
 from ..app.deployments import Drive, Requested, Submitted, exit_code
 from ..app.documents import deployment_dict, node_dict
-from ..blueprint import load_blueprint
+from ..blueprint import Blueprint, load_blueprint
 from ..engine import Verdict
 from ..engine.engine import DEFAULT_WORKERS
 from ..store.base import DeploymentRecord
@@ -37,12 +38,26 @@ from .render import RECAP_COLUMNS, console, emit, recap_rows, styled, table
               help="Stop and fail the deployment if it is not done within this (e.g. 2h).")
 @click.option("--new", "force_new", is_flag=True,
               help="Start a new deployment even if one of this blueprint is unfinished.")
+@click.option("--redo", multiple=True, metavar="PATTERN",
+              help="Run these states in place again though nothing changed (a rotated "
+                   "secret): a state (web[0].Configured), an entity (web[0]), every member "
+                   "(web) or a part; * matches any text. Repeatable; needs --id.")
+@click.option("--with-dependents", is_flag=True,
+              help="With --redo: run every state requiring those again too.")
+@click.option("--limit", multiple=True, metavar="PATTERN",
+              help="Re-converge only these states (patterns as --redo); every other must "
+                   "be in place and is kept as it is. Repeatable; needs --id.")
+@click.option("--dry-run", is_flag=True,
+              help="Run nothing, journal nothing: say per state what this deploy would do "
+                   "(run, probe, keep, undo) and why, with the inputs that changed. Exit 0 "
+                   "when it would change nothing, 1 when it would.")
 @format_option
 @click.pass_obj
 @command
 def deploy(settings: Settings, blueprint: str, params: tuple[str, ...], params_file: str | None,
            workers: int, detach: bool, deployment_id: str | None, on_failure: str | None,
-           deadline: str | None, force_new: bool, fmt: str) -> None:
+           deadline: str | None, force_new: bool, redo: tuple[str, ...],
+           with_dependents: bool, limit: tuple[str, ...], dry_run: bool, fmt: str) -> None:
     """Deploy a blueprint: run every state's action once its requirements are reached.
 
     With --id of an existing deployment, deploy it again (converge): only new states,
@@ -50,12 +65,52 @@ def deploy(settings: Settings, blueprint: str, params: tuple[str, ...], params_f
     """
     given = given_params(params, params_file, blueprint)
     bp = load_blueprint(blueprint, given, strict=True)
+    if dry_run:
+        _dry_run(settings, bp, given, deployment_id, fmt,
+                 {"redo": redo, "with_dependents": with_dependents, "limit": limit})
     with settings.store() as store:
         started = deployments.deploy(settings, store, bp, given, deployment_id=deployment_id,
                                      on_failure=on_failure,
                                      deadline=duration(deadline, "--deadline"),
-                                     force_new=force_new, detach=detach, workers=workers)
+                                     force_new=force_new, detach=detach, workers=workers,
+                                     redo=redo, with_dependents=with_dependents, limit=limit)
         _follow(settings, started, fmt)
+
+
+def _dry_run(settings: Settings, bp: Blueprint, given: dict[str, Any],
+             deployment_id: str | None, fmt: str, targets: dict[str, Any]) -> None:
+    if settings.missing_journal() is not None or deployment_id is None:
+        found = dryrun.dry_run(settings, None, bp, given, None, **targets)
+    else:
+        with settings.existing_store() as store:
+            found = dryrun.dry_run(settings, store, bp, given, deployment_id, **targets)
+    counts = found.counts()
+    if fmt != "table":
+        emit({"deployment": found.deployment, "blueprint": found.blueprint,
+              "changes": found.changes, "counts": counts,
+              "steps": [{"state": s.state, "would": s.would, "why": s.why,
+                         "diff": [{"field": f, "old": a, "new": b} for f, a, b in s.diff]}
+                        for s in found.steps]}, fmt)
+    else:
+        what = f"deploying {found.deployment} again" if found.deployment and any(
+            s.why != "a new deployment" for s in found.steps) else "a new deployment"
+        summary = ", ".join(f"{n} {w}" for w, n in counts.items())
+        out = console()
+        out.print(styled(("dry run", "bold"), f" of {what} from {bp.path}: {summary}"))
+        out.print(table(None, ("state", "would", "why"),
+                        [[s.state, s.would, s.why] for s in found.steps]))
+        for s in found.steps:
+            for f, a, b in s.diff:
+                out.print(styled(f"  {s.state} {f}: ", (_shown(a), "red"), " -> ",
+                                 (_shown(b), "green")))
+        out.print("nothing would change" if not found.changes else
+                  "nothing was run or journaled; deploy without --dry-run to do it")
+    sys.exit(1 if found.changes else 0)
+
+
+def _shown(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, default=str,
+                                                            ensure_ascii=False)
 
 
 def _journaled_command(f: Callable[..., Any]) -> Callable[..., Any]:

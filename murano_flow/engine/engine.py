@@ -136,7 +136,8 @@ class Engine:
 
     def deploy(self, bp: Blueprint, deployment_id: str, *, converge: bool = False,
                drifted: list[str] | None = None, rerun: tuple[str, ...] = (),
-               seen: str | None = None) -> Verdict:
+               seen: str | None = None, redo: tuple[str, ...] = (),
+               limit: tuple[str, ...] | None = None) -> Verdict:
         """Drive ``deployment_id`` forward until its targets are reached or it fails;
         then roll it back if its failure policy says so. With ``converge`` every state
         in place is re-examined (after :meth:`reshape`); with ``drifted`` (states whose
@@ -144,7 +145,10 @@ class Engine:
         re-examined. States in doubt are asked for again by their plan ids, except those
         in ``rerun`` (the operator's explicit choice), which run afresh. ``seen`` is the
         state the caller decided on: if the deployment is in another one when this engine
-        holds it (an operator's cancel came first), nothing is done.
+        holds it (an operator's cancel came first), nothing is done. ``redo`` names states
+        in place whose action runs again, unasked questions of change aside (the
+        operator's ``--redo``); with ``limit``, a converge re-examines only those states
+        and keeps every other as it is (the caller checked they are in place).
 
         Raises:
             UsageError: a name in ``rerun`` is not a state in doubt, or the deployment
@@ -152,7 +156,7 @@ class Engine:
         """
         with paused_gc():
             final = self._forward(bp, deployment_id, converge=converge, drifted=drifted,
-                                  rerun=rerun, seen=seen)
+                                  rerun=rerun, seen=seen, redo=redo, limit=limit)
             if final.state == "rolling_back" and not final.interrupted:  # on_failure: rollback
                 final = self._backward(bp, deployment_id, chained=True)
             return final
@@ -203,7 +207,9 @@ class Engine:
 
     def _forward(self, bp: Blueprint, deployment_id: str, settle: bool = False,
                  converge: bool = False, drifted: list[str] | None = None,
-                 rerun: tuple[str, ...] = (), seen: str | None = None) -> Verdict:
+                 rerun: tuple[str, ...] = (), seen: str | None = None,
+                 redo: tuple[str, ...] = (), limit: tuple[str, ...] | None = None
+                 ) -> Verdict:
         run = self._load(bp, deployment_id, reverse=False, rerun=rerun, seen=seen)
         if any(r.status == NodeState.UNDOING or doubted(r, "revert") for r in run.records):
             self._release(run)
@@ -230,6 +236,15 @@ class Engine:
             run.deployment("start", f"deploying with up to {self.workers} workers")
         if converge:  # every state in place is looked at again, in dependency order
             run.work.candidates = {i for i, r in enumerate(run.records) if r.status in SATISFIED}
+            if limit is not None:  # ... of those the operator's --limit names
+                run.work.candidates &= {run.graph.ids[n] for n in limit}
+        for name in redo:
+            i = run.graph.ids[name]
+            rec = run.records[i]
+            if rec.status in SATISFIED:
+                run.node(rec, "redo", "pending", "the operator asked to run it again (--redo)")
+                run.work.forced.add(i)
+                run.work.candidates.discard(i)
         if drifted:
             self._redo_drifted(run, [run.graph.ids[n] for n in drifted])
         satisfied = [r.status in SATISFIED and i not in run.work.candidates
