@@ -81,7 +81,7 @@ def test_every_option_of_every_command_has_its_environment_variable(project):
 
 @pytest.mark.parametrize(("text", "message"), [
     ("[deploy]\nworkerz = 3\n",
-     "murano-flow.toml: [deploy] has no option 'workerz' (known: deadline, detach, format, id,"),
+     "murano-flow.toml: [deploy] has no option 'workerz' (known: deadline, detach, dry-run,"),
     ("[deploy]\nworkers = 'x'\n", "murano-flow.toml: [deploy] workers: 'x' is not a valid"),
     ("[deploy\n", "murano-flow.toml: not valid TOML: "),
     ("deploy = 3\n", "deploy is a command: give its options as a table [deploy]"),

@@ -178,3 +178,34 @@ def test_redo_and_limit_mistakes_are_refused_before_anything_runs(shop, home, ar
     done = mf("deploy", str(bp), *args)
     assert done.exit_code == 2 and message in done.output, done.output
     assert marks.read_text() == "" and journal(home) == before
+
+
+def recap(output: str) -> dict[str, list[str]]:
+    """The recap table's rows by entity: [state, changed, ok, failed, undone, other, took]."""
+    rows = {}
+    for line in output.splitlines():
+        cells = [c.strip() for c in line.strip().removeprefix("│").removesuffix("│").split("│")]
+        if len(cells) == 8 and cells[0] in ("db", "web[0]", "web[1]"):
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_the_recap_counts_what_this_run_changed_and_how_long_this_run_took(shop, home):
+    bp, _ = shop
+    first = mf("deploy", str(bp), "--id", "s1")
+    assert "this run: 3 changed, 2 ok in " in first.output  # the Deployed checks passed
+    again = mf("deploy", str(bp), "--id", "s1", "-p", "port=81", "--limit", "web[0]")
+    assert again.exit_code == 0
+    assert "this run: 1 changed, 4 ok in " in again.output
+    rows = recap(again.output)
+    assert rows["db"][:3] == ["reached", "0", "1"] and rows["db"][-1] == ""  # nothing ran
+    assert rows["web[0]"][1:3] == ["1", "1"] and rows["web[0]"][-1].endswith("s")
+    assert rows["web[1]"][1:3] == ["0", "2"] and rows["web[1]"][-1] == ""
+    # a converge's words: a probe that looks again is not an action run again
+    events = mf("events", "s1").output
+    assert "its check probe looks again (the action runs only if it fails)" in events
+    assert "running it again" not in events
+    assert "check passed: in place, its action not run" in events
+    back = mf("rollback", "s1")  # nothing has an undo: nothing ran, nothing took time
+    assert back.exit_code == 0 and "this run: 0 changed, 0 ok, 5 undone" in back.output
+    assert all(row[-1] == "" for row in recap(back.output).values())

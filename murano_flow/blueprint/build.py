@@ -107,11 +107,12 @@ def _parse(text: str, file: str, given: dict[str, Any] | None, strict: bool,
     if data is None:
         raise BlueprintError(problems)
     problems.extend(check_schema(data, smap))
-    if problems:
-        raise BlueprintError(problems)
     root = Path(file).resolve().parent
     shared = _Shared(Sources(root, scripts))
     shared.stack.append((Path(file).name, file))
+    if problems:
+        raise BlueprintError(problems + _more_problems(data, smap, root, shared, given, strict,
+                                                       problems))
     top = _Builder(data, smap, root, shared, ())
     nodes, targets = top.build(_Given(given or {}, strict=strict))
     if not shared.problems:
@@ -131,6 +132,20 @@ def _parse(text: str, file: str, given: dict[str, Any] | None, strict: bool,
         deadline=seconds(data["deadline"]) if "deadline" in data else None,
         scopes=shared.scopes, expanded=shared.expanded,
     )
+
+
+def _more_problems(data: Any, smap: SourceMap, root: Path, shared: _Shared,
+                   given: dict[str, Any] | None, strict: bool, found: list[Diagnostic]
+                   ) -> list[Diagnostic]:
+    """What building a blueprint that breaks the schema also finds (unknown names,
+    missing states), so one run reports every mistake; none on a line already
+    reported, and none at all if the broken structure stops the builder."""
+    try:
+        _Builder(data, smap, root, shared, ()).build(_Given(given or {}, strict=strict))
+    except Exception:  # noqa: BLE001 - ill-typed data the schema already reported
+        return []
+    lines = {(d.file, d.line) for d in found}
+    return [d for d in shared.problems if (d.file, d.line) not in lines]
 
 
 @dataclass

@@ -129,11 +129,15 @@ class _Loader(_SAFE):  # type: ignore[misc, valid-type]
         return out
 
 
-def _yaml_problem(exc: yaml.YAMLError, file: str) -> Diagnostic:
+def _yaml_problem(exc: yaml.YAMLError, file: str, text: str) -> Diagnostic:
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = exc.problem or exc.context or "invalid YAML"
+        lines = text.splitlines()
+        at = lines[line - 1][col - 1:col] if line <= len(lines) else ""
+        if at == "\t" and "cannot start any token" in what:  # the C parser does not say
+            what = "a tab character: YAML indents with spaces only (replace it with spaces)"
         if "constructor" in what:
             what += " (only plain YAML data is allowed: no tags such as !!python/...)"
         return Diagnostic(file, line, col, f"YAML syntax error: {what}")
@@ -201,7 +205,7 @@ def load_yaml(text: str, file: str, chain: tuple[str, ...] = ()
     try:
         data = loader.get_single_data()
     except yaml.YAMLError as exc:
-        return None, smap, [_chained(_yaml_problem(exc, file), chain)]
+        return None, smap, [_chained(_yaml_problem(exc, file, text), chain)]
     except (ValueError, TypeError, OverflowError, RecursionError) as exc:  # e.g. bad dates
         return None, smap, [Diagnostic(file, 1, 1, f"YAML value error: {exc}", chain=chain)]
     finally:

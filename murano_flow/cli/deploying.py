@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +21,7 @@ from ..engine.engine import DEFAULT_WORKERS
 from ..store.base import DeploymentRecord
 from .common import Settings, command, duration, format_option, given_params, params_options
 from .progress import Dashboard, LinePrinter
-from .render import RECAP_COLUMNS, console, emit, recap_rows, styled, table
+from .render import RECAP_COLUMNS, console, emit, recap_counts, recap_rows, styled, table
 
 
 @click.command()
@@ -179,8 +180,9 @@ def _follow(settings: Settings, started: Drive | Submitted | Requested, fmt: str
         return
     for note in started.notes:
         click.echo(note, err=True)
+    since = time.time()
     final = _drive(started, fmt)
-    _report(settings, final.deployment, fmt)
+    _report(settings, final.deployment, fmt, since)
     sys.exit(exit_code(final, started.what))
 
 
@@ -207,14 +209,19 @@ def _drive(drive: Drive, fmt: str) -> Verdict:
             signal.signal(s, h)
 
 
-def _report(settings: Settings, dep: DeploymentRecord, fmt: str) -> None:
+def _report(settings: Settings, dep: DeploymentRecord, fmt: str, since: float) -> None:
     with settings.store() as store:
         nodes = store.nodes(dep.id)
     if fmt != "table":
         emit({"deployment": deployment_dict(dep), "nodes": [node_dict(n) for n in nodes]}, fmt)
         return
     out = console()
-    out.print(table(f"{dep.id}: {dep.state}", RECAP_COLUMNS, recap_rows(nodes)))
+    total = recap_counts(nodes, since)
+    done = ", ".join(f"{total[k]} {k}" for k in ("changed", "ok", "failed", "undone")
+                     if total[k] or k in ("changed", "ok"))
+    took = f" in {total['took']}" if total["took"] else ""
+    out.print(table(f"{dep.id}: {dep.state} — this run: {done}{took}", RECAP_COLUMNS,
+                    recap_rows(nodes, since)))
     for n in nodes:
         if n.status in ("failed", "undo_failed", "in_doubt"):
             out.print(styled((n.name, "red"), f" {n.status}: {n.reason}"))

@@ -87,9 +87,12 @@ def _cell(value: Any) -> Text:
     return styled((text, STYLE.get(text, "")))
 
 
-def recap_rows(nodes: list[NodeRecord]) -> list[list[Any]]:
-    """Per entity instance: counts of reached / skipped / failed / other, and duration;
-    the entities of a part (``ad.dc[0]``) indented under one row for the whole part."""
+def recap_rows(nodes: list[NodeRecord], since: float | None = None) -> list[list[Any]]:
+    """Per entity instance: how many states changed (their action ran and succeeded), were
+    ok (in place without running: kept, check passed, no action), failed, were undone or
+    stand otherwise, and how long it took; the entities of a part (``ad.dc[0]``) indented
+    under one row for the whole part. With ``since`` (when this run started), counts and
+    durations are this run's: what ran before it is ok."""
     groups: dict[str, list[NodeRecord]] = {}
     for n in nodes:
         groups.setdefault(n.instance, []).append(n)
@@ -103,8 +106,14 @@ def recap_rows(nodes: list[NodeRecord]) -> list[list[Any]]:
             inside = [n for n in nodes if n.instance == part or n.instance.startswith(part + ".")] \
                 if part in parts else members
             depth = len(_parts_of(part))
-            rows.append(_recap_row("  " * depth + part.rsplit(".", 1)[-1], inside))
+            rows.append(_recap_row("  " * depth + part.rsplit(".", 1)[-1], inside, since))
     return rows
+
+
+def recap_counts(nodes: list[NodeRecord], since: float | None = None) -> dict[str, Any]:
+    """The whole deployment's recap counts (as :func:`recap_rows`) and duration."""
+    row = _recap_row("", nodes, since)
+    return dict(zip(RECAP_COLUMNS[2:], row[2:], strict=True))
 
 
 def _parts_of(instance: str) -> list[str]:
@@ -113,19 +122,28 @@ def _parts_of(instance: str) -> list[str]:
     return [".".join(pieces[:k]) for k in range(1, len(pieces))]
 
 
-def _recap_row(label: str, members: list[NodeRecord]) -> list[Any]:
-    count = {s: sum(1 for m in members if m.status == s) for s in
-             ("reached", "skipped", "failed", "undone")}
+def _recap_row(label: str, members: list[NodeRecord], since: float | None) -> list[Any]:
+    def this_run(m: NodeRecord) -> bool:
+        return since is None or (m.started is not None and m.started >= since)
+
+    count = dict.fromkeys(("changed", "ok", "failed", "undone"), 0)
+    for m in members:
+        if m.status == "reached" and m.has_action and this_run(m):
+            count["changed"] += 1
+        elif m.status in ("reached", "skipped"):
+            count["ok"] += 1
+        elif m.status in ("failed", "undone"):
+            count[m.status] += 1
     other = len(members) - sum(count.values())
-    starts = [m.started for m in members if m.started]
-    ends = [m.finished for m in members if m.finished]
+    ran = [m for m in members if m.started and this_run(m)]
+    starts = [m.started for m in ran if m.started]
+    ends = [m.finished for m in ran if m.finished]
     took = f"{max(ends) - min(starts):.1f}s" if starts and ends else ""
-    return [label, _worst(members), count["reached"], count["skipped"], count["failed"],
+    return [label, _worst(members), count["changed"], count["ok"], count["failed"],
             count["undone"], other, took]
 
 
-RECAP_COLUMNS = ("entity", "state", "reached", "skipped", "failed", "undone", "other",
-                 "duration")
+RECAP_COLUMNS = ("entity", "state", "changed", "ok", "failed", "undone", "other", "took")
 
 
 def _worst(members: list[NodeRecord]) -> str:

@@ -66,7 +66,7 @@ class Completer:
                 return False
             run.publish(i, published)
         if out.satisfied:
-            run.node(rec, "satisfy", "skipped", "check passed: already in place")
+            run.node(rec, "satisfy", "skipped", "check passed: in place, its action not run")
         elif res is not None and res.ok:
             if run.reverse:
                 run.node(rec, "undone", "undone", "undo succeeded")

@@ -173,8 +173,9 @@ class Dispatcher:
             return False
         if changed:  # its probe vouches for the old inputs: run the action itself
             run.work.forced.add(i)
-        why = "its inputs changed" if changed else "its check probe looks again"
-        run.node(rec, "redo", "pending", f"{why}: running it again")
+        why = "its inputs changed: its action runs again" if changed else \
+            "inputs unchanged: its check probe looks again (the action runs only if it fails)"
+        run.node(rec, "redo", "pending", why)
         return True
 
     def place(self, run: Run, i: int, front: bool = False) -> None:
@@ -271,8 +272,9 @@ class Dispatcher:
             run.node(rec, "retry" if retry else "undo", "undoing",
                      f"undo attempt {rec.tries} on {where.key}")
         else:
-            run.node(rec, "retry" if retry else "start", "running",
-                     f"attempt {rec.attempt} on {where.key}")
+            doing = f"checking on {where.key} (attempt {rec.attempt})" if check is not None \
+                else f"attempt {rec.attempt} on {where.key}"
+            run.node(rec, "retry" if retry else "start", "running", doing)
         return i, transport, check, action
 
     def _plans(self, run: Run, i: int, ctx: dict[str, Any], where: plans.Target
