@@ -95,6 +95,7 @@ format: 1
 name: failing
 entities:
   a:
+    host: {transport: local, name: "a-{{ deployment }}"}  # one each: hosts are not shared
     states:
       Deployed:
         action: {inline: "echo 'cannot reach the repo' >&2; exit 7"}
@@ -220,6 +221,7 @@ format: 1
 name: rolls-back
 entities:
   a:
+    host: {transport: local, name: "a-{{ deployment }}"}  # one each: hosts are not shared
     states:
       One: {action: echo one, undo: echo undo}
       Deployed: {requires: One, action: "exit 4"}

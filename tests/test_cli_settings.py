@@ -20,6 +20,7 @@ parameters:
   word: {type: string, default: hi}
 entities:
   a:
+    host: {transport: local, name: "a-{{ deployment }}"}  # one each: hosts are not shared
     states:
       Deployed: {action: "echo {{ params.word }}"}
 """
@@ -120,7 +121,7 @@ def test_a_blueprint_can_come_from_stdin(project):
     assert shown["deployment"]["path"] == "<stdin>"
     broken = BP.replace("Deployed: {action", "Deployed: {requires: b.Deployed, action")
     bad = mf("validate", "-", cwd=project, stdin=broken)
-    assert bad.returncode == 2 and "<stdin>:8:" in bad.stderr and "unknown entity 'b'" \
+    assert bad.returncode == 2 and "<stdin>:9:" in bad.stderr and "unknown entity 'b'" \
         in bad.stderr
     both = mf("deploy", "-", "--params-file", "-", cwd=project, stdin=BP)
     assert both.returncode == 2 and "cannot both be read from stdin" in both.stderr

@@ -403,6 +403,7 @@ def test_a_stop_requested_before_the_loop_starts_is_honoured():
     rec = Recorder()
     engine, store, bp, dep = run(UNDO, rec)  # a first, complete run
     assert dep.state == "succeeded"
+    assert engine.rollback(bp, dep.id).state == "rolled_back"  # its hosts are free again
     bp2 = parse_blueprint(UNDO, "t.yaml", {}, strict=True)
     dep2 = engine.create(bp2)
     engine.request_stop()  # e.g. Ctrl-C while the deployment was loading

@@ -25,6 +25,7 @@ from .common import Settings
 from .config import default_map, name_variables
 from .deploying import deploy, resume, rollback
 from .history import delete, prune
+from .hosts import hosts
 from .journal import events, list_, status, wait
 from .notify import notify
 from .observe import check, observe_command
@@ -67,7 +68,7 @@ def cli(ctx: click.Context, store: str, home: str, broker: str, verbose: int) ->
 
 for _command in (validate, plan, graph, deploy, resume, rollback, list_, status, events, wait,
                  delete, prune, cancel, pause, fsck, signal_command, check, observe_command,
-                 notify, schedule, engine, db):
+                 notify, schedule, engine, db, hosts):
     cli.add_command(_command)
 
 

@@ -30,6 +30,7 @@ from .render import (
     pick_columns,
     recap_rows,
     row_lines,
+    rows_wanted,
     stamp,
     styled,
     table,
@@ -42,15 +43,6 @@ NODE_COLUMNS = ("name", "status", "attempt", "host", "started", "finished", "exi
 EVENT_COLUMNS = ("seq", "ts", "kind", "node", "status", "message")
 
 
-def _rows_wanted(fmt: str, columns: tuple[str, ...], fields: tuple[str, ...],
-                 default: tuple[str, ...]) -> list[str] | None:
-    """The columns to print record by record, or None for the command's own rendering
-    (its table, or its whole JSON/YAML document)."""
-    if columns:
-        return pick_columns(fields, columns)
-    return list(default) if fmt in ("value", "csv") else None
-
-
 @click.command("list")
 @click.option("-n", "--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
 @rows_format_options
@@ -58,7 +50,7 @@ def _rows_wanted(fmt: str, columns: tuple[str, ...], fields: tuple[str, ...],
 @command
 def list_(settings: Settings, limit: int, fmt: str, columns: tuple[str, ...]) -> None:
     """List deployments, newest first."""
-    chosen = _rows_wanted(fmt, columns, DEPLOYMENT_FIELDS, LIST_COLUMNS)
+    chosen = rows_wanted(fmt, columns, DEPLOYMENT_FIELDS, LIST_COLUMNS)
     missing = settings.missing_journal()
     if missing is not None:  # not created by a look: say where we looked instead
         click.echo(f"no journal at {missing} yet: nothing was deployed with this store "
@@ -89,7 +81,7 @@ def status(settings: Settings, deployment: str, show_nodes: bool, fmt: str,
            columns: tuple[str, ...]) -> None:
     """Show a deployment: per entity (or per state with --nodes); -f value|csv and -c
     print its states."""
-    chosen = _rows_wanted(fmt, columns, NODE_FIELDS, NODE_COLUMNS)
+    chosen = rows_wanted(fmt, columns, NODE_FIELDS, NODE_COLUMNS)
     with settings.existing_store() as store:
         dep, nodes = store.deployment(deployment), store.nodes(deployment)
         driven = identity.driving(dep)

@@ -207,3 +207,12 @@ def emit_rows(records: list[dict[str, Any]], fmt: str, columns: Sequence[str]) -
     else:
         console().print(table(None, columns, [[_plain(r.get(c)) for c in columns]
                                               for r in records]))
+
+
+def rows_wanted(fmt: str, columns: tuple[str, ...], fields: tuple[str, ...],
+                default: tuple[str, ...]) -> list[str] | None:
+    """The columns to print record by record, or None for the command's own rendering
+    (its table, or its whole JSON/YAML document)."""
+    if columns:
+        return pick_columns(fields, columns)
+    return list(default) if fmt in ("value", "csv") else None

@@ -22,7 +22,7 @@ from ..lifecycle import fire_node
 from ..states import SATISFIED, NodeState
 from ..transports.base import Transport
 from ..wire.protocol import Plan
-from . import identity, plans
+from . import identity, ownership, plans
 from .completion import Completer
 from .executor import execute
 from .resolver import Flow
@@ -260,6 +260,8 @@ class Dispatcher:
         rec.attempt += 1  # monotonic across runs, so every plan id is new
         rec.started, rec.finished = time.time(), None
         try:
+            if where.key in run.held_elsewhere:
+                raise ownership.refused(where.key, run.held_elsewhere[where.key], run.dep.id)
             transport = self._transport(run, where)
             check, action = self._plans(run, i, ctx, where)
         except (ExpressionError, TransportError, UsageError) as exc:  # UsageError: bad host

@@ -31,7 +31,7 @@ from ..states import ACTIVE, SATISFIED, NodeState
 from ..store.base import DeploymentRecord, Event, Store
 from ..store.sealing import clear_outputs
 from ..wire.masking import Masker
-from . import identity, rows
+from . import identity, ownership, rows
 from .claims import Claims, check_rerun, doubted
 from .completion import Completer
 from .control import HANDOVER, LOST, STOP, Control
@@ -108,6 +108,7 @@ class Engine:
             raise UsageError(f"a deployment called '{dep_id}' already exists",
                              hint=f"'murano-flow resume {dep_id}' continues it; deploying "
                                   "with --id to a finished one converges it")
+        ownership.check_free(self.store, bp, dep_id, exists=False)
         with paused_gc():
             dep = rows.deployment_record(bp, dep_id, source, on_failure=on_failure,
                                             deadline=deadline)
@@ -123,6 +124,7 @@ class Engine:
         pending, states in place kept); ``deploy(..., converge=True)`` then runs only what
         is new, what changed and what its ``check`` probe finds missing."""
         old = self.store.deployment(deployment_id)
+        ownership.check_free(self.store, bp, deployment_id, exists=True)
         self.claims.claim(old)  # refuses a deployment a live engine drives
         try:
             dep, nodes, summary = rows.reshape(old, self.store.nodes(deployment_id), bp,
@@ -306,6 +308,7 @@ class Engine:
                   reverse, [clear_outputs(r.outputs, self.secret) for r in records],
                   owner=self._me, secret=self.secret, secrets=tuple(bp.secrets))
         self.claims.leases.hold(dep.id, lambda: run.done.put(LOST))
+        run.held_elsewhere = ownership.holders(self.store, dep.id)
         run.brakes.on_failure = str(dep.settings.get("on_failure") or bp.on_failure)
         run.brakes.deadline = None if reverse else dep.settings.get("deadline")
         busy = NodeState.UNDOING if reverse else NodeState.RUNNING

@@ -148,6 +148,8 @@ class Run:
     owner: str = ""
     #: The flow-control strategy driving it (set when the run starts).
     flow: Flow | None = None
+    #: Hosts it may not use: held by another deployment ('' handed over by this one).
+    held_elsewhere: dict[str, str] = field(default_factory=dict)
 
     def context(self, node: Node) -> dict[str, Any]:
         """What ``node``'s expressions see: parameters, its index, required outputs.

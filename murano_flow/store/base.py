@@ -144,6 +144,11 @@ class Store(ABC):
         """The most recent deployments, newest first."""
 
     @abstractmethod
+    def hosts_in_use(self) -> list[tuple[str, str]]:
+        """(host, deployment) for every host on which a node of the deployment has done
+        something not undone (any status but pending and undone), sorted."""
+
+    @abstractmethod
     def nodes(self, deployment: str) -> list[NodeRecord]:
         """Every node of ``deployment`` in creation order."""
 

@@ -142,6 +142,12 @@ class MemoryStore(Store):
             recs = sorted(self._deployments.values(), key=lambda d: d.created, reverse=True)
             return [copy.deepcopy(d) for d in recs[:limit]]
 
+    def hosts_in_use(self) -> list[tuple[str, str]]:
+        with self._lock:
+            return sorted({(n.host, dep) for dep, nodes in self._nodes.items()
+                           for n in nodes.values()
+                           if n.host and n.status not in ("pending", "undone")})
+
     def nodes(self, deployment: str) -> list[NodeRecord]:
         with self._lock:
             self._get(deployment)

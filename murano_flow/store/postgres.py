@@ -298,6 +298,12 @@ class PostgresStore(Store):
             self.deployment(deployment)  # raises NotFound
         return str(rows[0][0])
 
+    def hosts_in_use(self) -> list[tuple[str, str]]:
+        rows = self._query("SELECT DISTINCT host, deployment FROM nodes WHERE host <> '' "
+                           "AND status NOT IN ('pending', 'undone') ORDER BY host, deployment",
+                           ())
+        return [(str(h), str(d)) for h, d in rows]
+
     def nodes(self, deployment: str) -> list[NodeRecord]:
         self.deployment(deployment)
         rows = self._query(f"SELECT {_cols(col.NODE)} FROM nodes WHERE deployment = %s "

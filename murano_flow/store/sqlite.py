@@ -327,6 +327,12 @@ class SqliteStore(Store):
                            "ORDER BY created DESC LIMIT ?", (limit,))
         return [_deployment(r) for r in rows]
 
+    def hosts_in_use(self) -> list[tuple[str, str]]:
+        rows = self._query("SELECT DISTINCT host, deployment FROM nodes WHERE host != '' "
+                           "AND status NOT IN ('pending', 'undone') ORDER BY host, deployment",
+                           ())
+        return [(str(h), str(d)) for h, d in rows]
+
     def nodes(self, deployment: str) -> list[NodeRecord]:
         self.deployment(deployment)
         cols = ", ".join(col.NODE)

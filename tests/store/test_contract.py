@@ -54,6 +54,22 @@ class StoreContract:
         assert store.deployment("d1").state == "running"
         assert [e.kind for e in store.events("d1")] == ["deployment", "reached"]
 
+    def test_hosts_in_use_are_those_with_something_not_undone(self, store):
+        self._create(store, "d1")
+        self._create(store, "d2")
+        assert store.hosts_in_use() == []
+        a, b = store.nodes("d1")
+        a.host, a.status = "ssh:web-1", "reached"
+        b.host, b.status = "ssh:web-2", "pending"  # placed there, nothing done yet
+        store.commit("d1", [a, b], [])
+        c = store.nodes("d2")[0]
+        c.host, c.status = "ssh:web-3", "undone"
+        store.commit("d2", [c], [])
+        assert store.hosts_in_use() == [("ssh:web-1", "d1")]
+        c.status = "failed"  # it ran there, whatever it left
+        store.commit("d2", [c], [])
+        assert store.hosts_in_use() == [("ssh:web-1", "d1"), ("ssh:web-3", "d2")]
+
     def test_events_after_a_sequence_number(self, store):
         self._create(store)
         first = store.events("d1")[-1].seq
