@@ -24,6 +24,7 @@ from .blueprints import graph, plan, validate
 from .common import Settings
 from .config import default_map, name_variables
 from .deploying import deploy, resume, rollback
+from .examples import examples, init
 from .history import delete, prune
 from .hosts import hosts
 from .journal import events, list_, status, wait
@@ -68,7 +69,7 @@ def cli(ctx: click.Context, store: str, home: str, broker: str, verbose: int) ->
 
 for _command in (validate, plan, graph, deploy, resume, rollback, list_, status, events, wait,
                  delete, prune, cancel, pause, fsck, signal_command, check, observe_command,
-                 notify, schedule, engine, db, hosts):
+                 notify, schedule, engine, db, hosts, examples, init):
     cli.add_command(_command)
 
 

@@ -270,7 +270,30 @@ class ProcessRunner:
             (rundir / _MASKED_OUTPUTS).touch()
         (rundir / "result.json").write_bytes(kept.encode())
         (rundir / "output.json").unlink(missing_ok=True)
+        prune_runs(rundir)
         return result
+
+
+#: Run directories kept per state and kind (action, check, undo): the newest, collected.
+KEEP_RUNS = 5
+
+
+def prune_runs(rundir: Path, keep: int = KEEP_RUNS) -> list[Path]:
+    """Remove the oldest collected run directories of ``rundir``'s state and kind beyond
+    the newest ``keep`` (``rundir`` itself stays); what was removed. A directory without
+    a collected result (running, or in doubt) is never removed: a resumed engine asks
+    it again. Drift probes and retries would otherwise add one per run, forever."""
+    kind = rundir.name.rsplit("-", 1)[0]
+    siblings = []
+    for path in rundir.parent.glob(f"{kind}-*"):
+        number = path.name.rsplit("-", 1)[1]
+        if path != rundir and number.isdigit() and (path / "result.json").exists():
+            siblings.append((int(number), path))
+    siblings.sort()
+    doomed = [path for _, path in siblings[:max(0, len(siblings) - (keep - 1))]]
+    for path in doomed:
+        shutil.rmtree(path, ignore_errors=True)
+    return doomed
 
 
 #: Marks a collected result whose outputs carried a secret and were kept masked.
