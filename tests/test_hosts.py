@@ -125,3 +125,11 @@ def test_deleting_a_deployment_frees_its_hosts(tmp_path, home, marks):
     assert mf("delete", "broken").exit_code == 0
     assert mf("hosts", "list", "-f", "value").output == ""
     assert mf("deploy", bp, "--id", "other").exit_code == 1  # its own failure this time
+
+
+def test_a_host_the_blueprint_says_is_shared_serves_several_deployments(tmp_path, home, marks):
+    shared = BP.replace("name: shared-box}", "name: shared-box, shared: true}")
+    bp = write(tmp_path, "pair", shared, marks)
+    assert mf("deploy", bp, "--id", "first").exit_code == 0
+    assert mf("deploy", bp, "--id", "second").exit_code == 0
+    assert marks.read_text() == "first\nsecond\n"

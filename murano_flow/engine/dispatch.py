@@ -260,7 +260,7 @@ class Dispatcher:
         rec.attempt += 1  # monotonic across runs, so every plan id is new
         rec.started, rec.finished = time.time(), None
         try:
-            if where.key in run.held_elsewhere:
+            if where.key in run.held_elsewhere and where.fields.get("shared") is not True:
                 raise ownership.refused(where.key, run.held_elsewhere[where.key], run.dep.id)
             transport = self._transport(run, where)
             check, action = self._plans(run, i, ctx, where)

@@ -4,9 +4,10 @@ A deployment holds a host once one of its states has done something there that i
 undone; it lets go when that is undone, when the deployment is deleted, or when the
 operator hands the host over (``murano-flow hosts release``: journaled in the
 deployment's settings, and from then on that deployment runs nothing there). No other
-deployment runs anything on a held host: a deploy whose hosts are known before it runs
-is refused before anything is journaled, and a host only known at run time (rendered
-from outputs) fails its state when it comes to it.
+deployment runs anything on a held host, unless the blueprint says the host is
+``shared: true`` (a build runner, the engine's own machine): a deploy whose hosts are
+known before it runs is refused before anything is journaled, and a host only known at
+run time (rendered from outputs) fails its state when it comes to it.
 """
 
 from __future__ import annotations
@@ -68,5 +69,5 @@ def check_free(store: Store, bp: Blueprint, deployment: str, exists: bool) -> No
             where = plans.target(node, plans.context(bp, node, deployment, None))
         except ExpressionError:  # it reads outputs: checked when it runs
             continue
-        if where.key in taken:
+        if where.key in taken and where.fields.get("shared") is not True:
             raise refused(where.key, taken[where.key], deployment)

@@ -23,6 +23,7 @@ format: 1
 name: n
 entities:
   a:
+    host: {transport: local, name: "a-{{ deployment }}"}  # one each: hosts are not shared
     states:
       Deployed: {action: echo hi}
 """

@@ -59,6 +59,7 @@ def write(directory: Path, members: int = 10, on_failure: str = "stop") -> Path:
           ssh_port: {{type: integer, default: 22}}
           ssh_key: {{type: string, default: ""}}
           ssh_workdir: {{type: string, default: .murano-flow}}
+          shared: {{type: boolean, default: false}}  # several deployments on the same agents
         entities:
           svc:
             count: {members}
@@ -66,6 +67,7 @@ def write(directory: Path, members: int = 10, on_failure: str = "stop") -> Path:
               transport: "{{{{ params.transport }}}}"
               name: "svc-{{{{ index }}}}"
               queue: "{{{{ params.queue }}}}.{{{{ index % 2 }}}}"
+              shared: "{{{{ params.shared }}}}"
               {ssh}
             states:
               Prepared: {{action: {step}, undo: {undo}}}
@@ -81,6 +83,7 @@ def write(directory: Path, members: int = 10, on_failure: str = "stop") -> Path:
               transport: "{{{{ params.transport }}}}"
               name: lb
               queue: "{{{{ params.queue }}}}.0"
+              shared: "{{{{ params.shared }}}}"
               {ssh}
             states:
               Configured: {{requires: ["svc[*].Started"], action: {step}, undo: {undo}}}

@@ -67,7 +67,8 @@ def _submit(store, blueprint: Path, tmp_path: Path, prefix: str, numbers) -> Non
     for d in numbers:
         bp = load_blueprint(blueprint, {
             "counter": str(tmp_path / f"counter-{d:02}.txt"), "pause": "0.15",
-            "transport": "amqp", "queue": f"{prefix}-{d % GROUPS}"}, strict=True)
+            "transport": "amqp", "queue": f"{prefix}-{d % GROUPS}",
+            "shared": True}, strict=True)
         submitter.create(bp, f"d{d:02}", {"text": bp.text, "scripts": bp.scripts})
     for d in numbers:
         store.set_request(f"d{d:02}", "deploy")

@@ -41,6 +41,7 @@ entities:
     host:
       transport: amqp
       queue: "{{{{ params.queue }}}}"
+      shared: true  # deployments after one another on one agent
       options: {{heartbeat_timeout: {heartbeat}}}
     states:
       Done:

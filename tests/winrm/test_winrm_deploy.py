@@ -27,6 +27,7 @@ entities:
     host:
       transport: winrm
       address: 127.0.0.1
+      shared: true  # one peer for the tests' deployments
       port: "{{ params.port }}"
       user: Administrator
       password: "{{ params.password }}"
