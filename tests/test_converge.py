@@ -110,14 +110,33 @@ def test_changed_inputs_run_again_without_asking_the_probe():
     assert sorted(rec.nodes()) == ["web[0].Serving", "web[1].Serving"]
 
 
-def test_dropping_deployed_states_is_refused_and_changes_nothing():
+def test_dropped_states_are_undone_after_their_dependents_converged_without_them():
     rec = _recorder()
     engine, store = engine_for(rec)
-    dep = engine.create(_farm(count=3))
+    dep = engine.create(_farm(count=3), None, {"text": FARM})  # to undo dropped states by
     engine.deploy(_farm(count=3), dep.id)
+    engine.reshape(_farm(count=2), dep.id, {"text": FARM})
+    rec.calls.clear()
+    final = engine.deploy(_farm(count=2), dep.id, converge=True)
+    assert final.state == "succeeded"
+    # the load balancer re-converges on two members before the third is undone
+    ran = [(p.node, p.kind) for p in rec.calls if p.kind != "check"]
+    assert ran[0] == ("lb.Configured", "action") and ran[-1] == ("web[2].Serving", "undo")
+    assert ran.count(("web[2].Serving", "undo")) == 1
+    assert "web[2].Serving" not in {n.name for n in store.nodes(dep.id)}
+
+
+def test_dropping_more_states_while_some_are_still_to_be_undone_is_refused():
+    rec = _recorder()
+    rec.behaviour["web[2].Serving/undo"] = lambda p: Result(p.id, "failed", 1)
+    engine, store = engine_for(rec)
+    dep = engine.create(_farm(count=3), None, {"text": FARM})  # to undo dropped states by
+    engine.deploy(_farm(count=3), dep.id)
+    engine.reshape(_farm(count=2), dep.id, {"text": FARM})
+    assert engine.deploy(_farm(count=2), dep.id, converge=True).state == "failed"
     before = [(n.name, n.status) for n in store.nodes(dep.id)]
-    with pytest.raises(UsageError, match=r"drops 1 states .* \(web\[2\]\.Serving\)"):
-        engine.reshape(_farm(count=2), dep.id)
+    with pytest.raises(UsageError, match=r"still removing 1 states .*\(web\[2\]\.Serving\)"):
+        engine.reshape(_farm(count=1), dep.id)
     assert [(n.name, n.status) for n in store.nodes(dep.id)] == before
 
 

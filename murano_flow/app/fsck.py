@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..engine import identity
+from ..engine.rows import retiring_of
 from ..states import ACTIVE, SATISFIED, UNSETTLED, DeploymentState, NodeState
 from ..store.base import DeploymentRecord, Event, NodeRecord
 
@@ -100,7 +101,8 @@ def _check_events(nodes: list[NodeRecord], events: list[Event], report: Report) 
 
 def _check_outcome(dep: DeploymentRecord, nodes: list[NodeRecord], report: Report) -> None:
     if dep.state == DeploymentState.SUCCEEDED:
-        bad = [n.name for n in nodes if n.status not in SATISFIED]
+        dropped = set(retiring_of(dep))  # undone, or still to be, after the rest converged
+        bad = [n.name for n in nodes if n.status not in SATISFIED and n.name not in dropped]
         if bad:
             report.problems.append(f"succeeded, but {len(bad)} nodes are not reached: "
                                    f"{', '.join(bad[:5])}")

@@ -19,6 +19,7 @@ was interrupted or handed over, whether a host was unreachable, what is in doubt
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from typing import Any
@@ -39,6 +40,7 @@ from .dispatch import Dispatcher, TransportFactory
 from .lease import DEFAULT_TTL, Leases
 from .loop import HANDED_OVER, Loop
 from .resolver import Direct, Flow, Forward, Reverse, handles_failure, ran
+from .retire import retiring_blueprint
 from .run import Listener, Run
 from .share import FairShare
 from .verdict import NOT_UNDONE, Verdict, conclude, verdict
@@ -160,7 +162,9 @@ class Engine:
             final = self._forward(bp, deployment_id, converge=converge, drifted=drifted,
                                   rerun=rerun, seen=seen, redo=redo, limit=limit)
             if final.state == "rolling_back" and not final.interrupted:  # on_failure: rollback
-                final = self._backward(bp, deployment_id, chained=True)
+                final = self._then_dropped(bp, self._backward(bp, deployment_id, chained=True))
+            elif final.state == "succeeded" and rows.retiring_of(final.deployment):
+                final = self._retire(bp, deployment_id)
             return final
 
     def rollback(self, bp: Blueprint, deployment_id: str, *, rerun: tuple[str, ...] = (),
@@ -178,12 +182,21 @@ class Engine:
             for name in rerun:  # refused now, not after collecting (which may stop short)
                 check_rerun(deployment_id, name, by_name.get(name), reverse=True)
             if not any(r.status == NodeState.RUNNING or doubted(r, "execute") for r in nodes):
-                return self._backward(bp, deployment_id, rerun=rerun, seen=seen)
+                return self._then_dropped(bp, self._backward(bp, deployment_id, rerun=rerun,
+                                                             seen=seen))
             # Journaled as rolling back from here on: a crash while collecting still rolls back.
             collected = self._forward(bp, deployment_id, settle=True, seen=seen)
             if collected.interrupted or collected.state != "rolling_back":
                 return collected
-            return self._backward(bp, deployment_id, chained=True, rerun=rerun)
+            return self._then_dropped(bp, self._backward(bp, deployment_id, chained=True,
+                                                         rerun=rerun))
+
+    def _then_dropped(self, bp: Blueprint, final: Verdict) -> Verdict:
+        """A rollback done with the blueprint's states undoes, last, those a re-deploy
+        dropped that were still to be undone."""
+        if final.state == "rolled_back" and rows.retiring_of(final.deployment):
+            return self._retire(bp, final.deployment.id, rollback=True)
+        return final
 
     def request_stop(self) -> None:
         """Ask the running deployment to stop; safe to call from a signal handler.
@@ -296,6 +309,37 @@ class Engine:
                 run.dirty[i] = rec
         run.deployment("rollback", f"rolling back {sum(todo)} nodes", reason=run.cause)
         return self._drive(run, Reverse(run.graph.preds, run.graph.succ, todo))
+
+    def _retire(self, bp: Blueprint, deployment_id: str, rollback: bool = False) -> Verdict:
+        """Undo the states a re-deploy dropped (scale-in), now that the rest converged
+        without them (or, in a ``rollback``, was undone), in reverse dependency order, by
+        the blueprint they came from; then forget them. After a deploy the deployment
+        stays succeeded unless an undo fails; a rollback ends rolled back."""
+        dep = self.store.deployment(deployment_id)
+        spec = dep.settings[rows.RETIRING]
+        present = {r.name for r in self.store.nodes(deployment_id)}
+        old = retiring_blueprint(spec, bp, present)
+        run = self._load(old, deployment_id, reverse=True, chained=True)
+        run.retiring = not rollback
+        todo = [r.status in NOT_UNDONE and r.status != NodeState.RUNNING for r in run.records]
+        for i, (rec, flag) in enumerate(zip(run.records, todo, strict=True)):
+            if flag and i not in run.work.inflight:
+                rec.intention = "revert"
+                run.dirty[i] = rec
+        run.deployment("rollback" if rollback else "start",
+                       f"undoing {sum(todo)} states the blueprint no longer has, in reverse "
+                       "order")
+        final = self._drive(run, Reverse(run.graph.preds, run.graph.succ, todo))
+        if final.state == ("rolled_back" if rollback else "succeeded"):  # all undone: forget
+            dep = self.store.deployment(deployment_id)
+            dep.settings.pop(rows.RETIRING, None)
+            kept = [r for r in self.store.nodes(deployment_id) if r.name not in old.nodes]
+            self.store.reshape(dep, kept, [Event(dep.id, time.time(), "deployment",
+                                                 status=dep.state,
+                                                 message=f"removed {len(old.nodes)} states "
+                                                         "the blueprint no longer has")])
+            final = dataclasses.replace(final, deployment=self.store.deployment(deployment_id))
+        return final
 
     def _load(self, bp: Blueprint, deployment_id: str, *, reverse: bool,
               chained: bool = False, rerun: tuple[str, ...] = (), seen: str | None = None

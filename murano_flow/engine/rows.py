@@ -78,9 +78,12 @@ def reshape(old: DeploymentRecord, nodes: list[NodeRecord], bp: Blueprint,
             deadline: float | None = None) -> tuple[DeploymentRecord, list[NodeRecord], str]:
     """The rows of ``old`` re-deployed from ``bp``, and a one-line summary.
 
+    States that did something and that ``bp`` no longer has are kept, with the blueprint
+    they came from, to be undone once the rest converged (see ``Engine._retire``).
+
     Raises:
-        UsageError: actions may still be running, or states that were done would be
-            dropped (undo them first).
+        UsageError: actions may still be running, an earlier removal is unfinished, or
+            states to undo have no journaled blueprint to undo them with.
     """
     if old.blueprint != bp.name:
         raise UsageError(f"deployment {old.id} is of blueprint '{old.blueprint}', not "
@@ -91,23 +94,54 @@ def reshape(old: DeploymentRecord, nodes: list[NodeRecord], bp: Blueprint,
                          f"({', '.join(busy[:3])})",
                          hint=f"finish them first: murano-flow resume {old.id} (or rollback)")
     kept = {n.name: n for n in nodes}
+    retiring = retiring_of(old)
+    back = sorted(set(retiring) & set(bp.nodes))
+    if retiring and (back or any(n.name not in bp.nodes and n.name not in retiring
+                                 and n.status in _DONE and n.has_action for n in nodes)):
+        raise UsageError(f"deployment {old.id} is still removing {len(retiring)} states an "
+                         f"earlier deploy dropped ({', '.join(retiring[:3])})",
+                         hint=f"finish that first: murano-flow resume {old.id}")
+    # Dropped states that did something on a host are undone after the rest converges,
+    # by the blueprint they came from (journaled here: a crash in between resumes it).
     gone = [n.name for n in nodes if n.name not in bp.nodes and n.status in _DONE
             and n.has_action]
-    if gone:
-        raise UsageError(
-            f"the new blueprint drops {len(gone)} states of deployment {old.id} that were "
-            f"done on their hosts ({', '.join(gone[:4])})",
-            hint="removing deployed states is not automatic yet: roll the deployment back "
-                 "first, or deploy the new blueprint under another --id")
+    if gone and not (old.source or {}).get("text"):
+        raise UsageError(f"the new blueprint drops {len(gone)} states of deployment {old.id} "
+                         f"that were done on their hosts ({', '.join(gone[:4])}), and the "
+                         "journal has no blueprint to undo them with",
+                         hint="roll the deployment back first, or deploy under another --id")
     dep = deployment_record(bp, old.id, source, on_failure=on_failure, deadline=deadline,
                             created=old.created)
     dep = replace(dep, state=old.state, reason=old.reason)
+    if gone:
+        dep.settings[RETIRING] = retiring_spec(old, gone) if not retiring else \
+            old.settings[RETIRING]
     rows = []
     for fresh in node_records(bp, old.id):
         was = kept.get(fresh.name)
         rows.append(fresh if was is None else
                     replace(was, requires=fresh.requires, has_action=fresh.has_action))
+    rows += [kept[name] for name in gone]
     added = sum(1 for n in bp.nodes if n not in kept)
     dropped = sum(1 for n in kept if n not in bp.nodes)
     return dep, rows, (f"deployed again from {bp.path}: {added} new states, "
-                       f"{dropped} dropped, {len(rows) - added} to re-examine")
+                       f"{dropped} dropped" + (f" ({len(gone)} to undo once the rest "
+                                               "converged)" if gone else "")
+                       + f", {len(rows) - added - len(gone)} to re-examine")
+
+
+#: Key in DeploymentRecord.settings: states a re-deploy dropped that are still to be undone,
+#: with the blueprint they came from.
+RETIRING = "retiring"
+
+
+def retiring_spec(old: DeploymentRecord, names: list[str]) -> dict[str, Any]:
+    """What undoing ``names`` of ``old`` needs later: its blueprint's text and values."""
+    src = old.source or {}
+    return {"text": src.get("text", ""), "scripts": src.get("scripts", {}),
+            "path": old.path, "params": old.params, "nodes": names}
+
+
+def retiring_of(dep: DeploymentRecord) -> list[str]:
+    """The dropped states ``dep`` still has to undo (none for most)."""
+    return list((dep.settings.get(RETIRING) or {}).get("nodes") or [])

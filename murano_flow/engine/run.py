@@ -148,6 +148,8 @@ class Run:
     owner: str = ""
     #: The flow-control strategy driving it (set when the run starts).
     flow: Flow | None = None
+    #: Undoing states a re-deploy dropped: the deployment is not rolled back by it.
+    retiring: bool = False
     #: Hosts it may not use: held by another deployment ('' handed over by this one).
     held_elsewhere: dict[str, str] = field(default_factory=dict)
 

@@ -98,6 +98,12 @@ def limited_states(bp: Blueprint, records: Sequence[NodeRecord], patterns: Seque
     """
     inside = matching(bp, patterns, "--limit")
     status = {r.name: r.status for r in records}
+    dropped = [r.name for r in records if r.name not in bp.nodes and r.has_action
+               and r.status not in ("pending", "undone")]
+    if dropped:
+        raise UsageError(f"--limit {' '.join(patterns)}: this deploy would also remove "
+                         f"{len(dropped)} states the blueprint no longer has ({dropped[0]})",
+                         hint="remove them in a deploy without --limit")
     missing = [n.name for n in bp.nodes.values() if n.name not in inside and n.action
                and status.get(n.name) not in SATISFIED]
     if missing:

@@ -77,6 +77,16 @@ def conclude(run: Run) -> None:
     elif run.settle:
         run.note("collected the actions that were running")
         run.flush()
+    elif run.retiring:
+        left = [r for r in run.records if r.status in NOT_UNDONE]
+        failed = [r for r in left if r.status == NodeState.UNDO_FAILED]
+        if left:
+            run.deployment("fail", doubt or (
+                f"could not undo {failed[0].name}, which the blueprint no longer has: "
+                f"{failed[0].reason}" if failed else f"{len(left)} dropped states not undone"))
+        else:
+            run.deployment("succeed", f"undid {len(run.records)} states the blueprint no "
+                                      "longer has")
     elif run.reverse:
         _conclude_rollback(run, doubt)
     elif all(r.status in SATISFIED or r.name in handled for r in run.records):
