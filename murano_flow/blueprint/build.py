@@ -509,7 +509,43 @@ class _Builder:
                     node = self._node(group, index, state, raw or {}, base, shared)
                     nodes[node.name] = node
                     self.shared.where[node.name] = (self, base)
+            if "serial" in entity:
+                self._serial(group, entity, count, nodes)
         return nodes
+
+    def _serial(self, group: str, entity: dict[str, Any], count: int | None,
+                nodes: dict[str, Node]) -> None:
+        """Batches of ``serial`` members: the first states of each member of a batch
+        also require the last states of every member of the batch before it."""
+        path: YPath = ("entities", group, "serial")
+        size = self._static(entity["serial"], path, self._context(group, None))
+        if count is None:
+            self.diag(path, "serial rolls out the members of a counted entity: add a count")
+            return
+        if entity.get("flow") == "direct":
+            self.diag(path, "serial needs a dependency-driven entity (not flow: direct)")
+            return
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            if size is not None:
+                self.diag(path, f"serial must be a whole number of 1 or more, got {size!r}")
+            return
+        full = self.prefix + group
+        states = list(entity.get("states") or {})
+
+        def member(index: int) -> list[Node]:
+            return [nodes[node_name(full, index, s)] for s in states]
+
+        for index in range(size, count):
+            mine = member(index)
+            own = {n.name for n in mine}
+            before = range((index // size - 1) * size, index // size * size)
+            last = [n.name for i in before for n in member(i)
+                    if not any(n.name in m.requires for m in member(i))]
+            for node in mine:
+                if not own.intersection(node.requires):  # where this member starts
+                    nodes[node.name] = dataclasses.replace(
+                        node, requires=tuple(dict.fromkeys((*node.requires, *last))))
+        self.shared.edges += (count - size) * size
 
     def _state_parts(self, raw: dict[str, Any], entity: dict[str, Any], base: YPath,
                      group: str, direct: bool) -> dict[str, Any]:
