@@ -167,7 +167,7 @@ class Spool:
             marks = [self._path(d, plan_id).exists()
                      for d in ("running", "results", "published", "rebooting")]
             wanted = (started, finished, confirmed, rebooting)
-            if all(w is None or w == m for w, m in zip(wanted, marks, strict=True)):
+            if all(w is None or w == m for w, m in zip(wanted, marks)):  # noqa: B905 - Python 3.9
                 out.append(plan_id)
         return out
 

@@ -84,8 +84,8 @@ def agent_wheel(location: str, sha256: str | None, index_url: str | None) -> Age
 def _check_name(name: str, location: str) -> None:
     if not _WHEEL_NAME.fullmatch(name):
         raise UsageError(f"--agent-wheel {location} does not name a wheel "
-                         "(murano_flow-VERSION-py3-none-any.whl; build one with: "
-                         "pip wheel --no-deps . -w dist)")
+                         "(murano_flow_agent-VERSION-py3-none-any.whl; build one with: "
+                         "murano-flow agent wheel)")
 
 
 _UNIT = """\

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import secrets
@@ -47,6 +48,23 @@ def run(config: str, debug: bool) -> None:
     from murano_flow_agent.__main__ import main as agent_main
 
     sys.exit(agent_main(["--config", config, *(["--debug"] if debug else [])]))
+
+
+@agent.command("wheel")
+@click.option("-o", "--output", "directory", default="dist", show_default=True,
+              type=click.Path(file_okay=False), help="Directory to write the wheel to.")
+def wheel(directory: str) -> None:
+    """Build the guest agent's own wheel (Python 3.9+, pika; tens of KB) from this
+    installation, and print its path and SHA-256 for `agent config --agent-wheel`."""
+    from ..app.agentwheel import build
+
+    try:
+        path = build(Path(directory))
+    except OSError as exc:
+        click.echo(f"error: cannot write {exc.filename or directory}: {exc.strerror}", err=True)
+        sys.exit(2)
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    click.echo(f"{path} {sha}")
 
 
 @agent.command("config")
@@ -177,9 +195,9 @@ def _wheel_for(user_data: str, location: str | None, sha256: str | None,
                              "--user-data cloud-init|powershell")
         return None
     if not location:
-        raise UsageError(f"--user-data {user_data} needs --agent-wheel: the murano-flow wheel "
-                         "(URL or file) the VM installs the agent from; build it with: "
-                         "pip wheel --no-deps . -w dist")
+        raise UsageError(f"--user-data {user_data} needs --agent-wheel: the wheel (URL or "
+                         "file) the VM installs the agent from; build it with: "
+                         "murano-flow agent wheel")
     return agent_wheel(location, sha256, index_url)
 
 

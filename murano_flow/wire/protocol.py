@@ -37,7 +37,7 @@ MAX_TIMEOUT = 7 * 24 * 3600.0
 MAX_TEXT = 16 * 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Plan:
     """One script run on one host; ``id`` is stable across re-sends so hosts can deduplicate.
 
@@ -81,7 +81,7 @@ class Plan:
                       "secrets": tuple(raw.get("secrets", ()))})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Result:
     """The outcome of one plan."""
 
@@ -131,7 +131,7 @@ RESULTS_EXCHANGE = "murano-flow.results"
 NOTICE_KINDS = ("accepted", "heartbeat", "result")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Notice:
     """A message from an agent (its queue name) about one plan; ``result`` iff kind is
     result; ``note`` says what a heartbeat is about (e.g. "queued behind P")."""
