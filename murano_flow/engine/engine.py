@@ -150,8 +150,8 @@ class Engine:
         in ``rerun`` (the operator's explicit choice), which run afresh. ``seen`` is the
         state the caller decided on: if the deployment is in another one when this engine
         holds it (an operator's cancel came first), nothing is done. ``redo`` names states
-        in place whose action runs again, unasked questions of change aside (the
-        operator's ``--redo``); with ``limit``, a converge re-examines only those states
+        in place whose action runs again though nothing changed (the operator's
+        ``--redo``); with ``limit``, a converge re-examines only those states
         and keeps every other as it is (the caller checked they are in place).
 
         Raises:
