@@ -511,6 +511,10 @@ class _Builder:
                     self.shared.where[node.name] = (self, base)
             if "serial" in entity:
                 self._serial(group, entity, count, nodes)
+            elif "max_failures" in entity:
+                self.diag(("entities", group, "max_failures"),
+                          "max_failures is how many members a rollout may lose: it goes with "
+                          "serial", key=True)
         return nodes
 
     def _serial(self, group: str, entity: dict[str, Any], count: int | None,
@@ -531,9 +535,15 @@ class _Builder:
             return
         full = self.prefix + group
         states = list(entity.get("states") or {})
+        budget = self._max_failures(group, entity)
 
         def member(index: int) -> list[Node]:
             return [nodes[node_name(full, index, s)] for s in states]
+
+        if budget is not None:
+            for index in range(count):
+                for node in member(index):
+                    nodes[node.name] = dataclasses.replace(node, max_failures=budget)
 
         for index in range(size, count):
             mine = member(index)
@@ -541,11 +551,24 @@ class _Builder:
             before = range((index // size - 1) * size, index // size * size)
             last = [n.name for i in before for n in member(i)
                     if not any(n.name in m.requires for m in member(i))]
-            for node in mine:
+            for node in member(index):
                 if not own.intersection(node.requires):  # where this member starts
                     nodes[node.name] = dataclasses.replace(
-                        node, requires=tuple(dict.fromkeys((*node.requires, *last))))
+                        node, requires=tuple(dict.fromkeys((*node.requires, *last))),
+                        after_batch=tuple(last))
         self.shared.edges += (count - size) * size
+
+    def _max_failures(self, group: str, entity: dict[str, Any]) -> int | None:
+        if "max_failures" not in entity:
+            return None
+        path: YPath = ("entities", group, "max_failures")
+        value = self._static(entity["max_failures"], path, self._context(group, None))
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            if value is not None:
+                self.diag(path, f"max_failures must be a whole number of 0 or more, got "
+                                f"{value!r}")
+            return None
+        return value
 
     def _state_parts(self, raw: dict[str, Any], entity: dict[str, Any], base: YPath,
                      group: str, direct: bool) -> dict[str, Any]:

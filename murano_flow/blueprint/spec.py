@@ -172,6 +172,12 @@ class Node:
     on_complete: tuple[str, ...] = ()
     #: Direct flow: 'any' (runs on its first incoming transition) or 'all'.
     join: str = "any"
+    #: Rollout in batches (``serial``): the last states of the batch before that this
+    #: node, where its member starts, waits for (also in ``requires``) ...
+    after_batch: tuple[str, ...] = ()
+    #: ... and how many of its entity's members may fail without stopping the rollout
+    #: (None: a failure applies its on_failure as anywhere).
+    max_failures: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

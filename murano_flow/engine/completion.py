@@ -130,8 +130,13 @@ class Completer:
         branch = run.flow.failed(i) if run.flow is not None else None
         if branch is None:
             self.apply_policy(run, i)
-        else:  # a direct flow handles it: its error branch runs, nothing stops
+        elif run.graph.nodes[i].direct:  # a direct flow handles it: its error branch runs
             run.note(f"{rec.name} failed: its on_error/on_complete states run")
+            run.work.unblocked.extend(branch)
+        else:  # a rollout's budget covers it: its member stops, the next batch goes on
+            run.note(f"{rec.name} failed: {rec.instance} stops there, within its rollout's "
+                     f"max_failures ({run.graph.nodes[i].max_failures}); the next batch "
+                     "goes on without it")
             run.work.unblocked.extend(branch)
 
     def apply_policy(self, run: Run, i: int) -> None:

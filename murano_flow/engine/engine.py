@@ -39,7 +39,7 @@ from .control import HANDOVER, LOST, STOP, Control
 from .dispatch import Dispatcher, TransportFactory
 from .lease import DEFAULT_TTL, Leases
 from .loop import HANDED_OVER, Loop
-from .resolver import Direct, Flow, Forward, Reverse, handles_failure, ran
+from .resolver import Direct, Flow, Forward, Reverse, Rollout, handles_failure, ran
 from .retire import retiring_blueprint
 from .run import Listener, Run
 from .share import FairShare
@@ -236,10 +236,14 @@ class Engine:
             run.brakes.stopping = (run.brakes.stopping
                                    or "collecting what was running before rolling back")
             run.brakes.deadline = None
+        kept_failed: list[int] = []  # in a rollout's budget, maybe: the resolver decides
         for i, rec in enumerate(run.records):
             if rec.status == NodeState.FAILED and (settle or run.recovered):
                 # the run it failed in goes on: no second try (a branch handling it goes on)
-                if not handles_failure(run.graph.nodes[i]):
+                node = run.graph.nodes[i]
+                if node.max_failures is not None and not settle:
+                    kept_failed.append(i)
+                elif not handles_failure(node):
                     self.completer.apply_policy(run, i)
             elif rec.status in (NodeState.FAILED, NodeState.UNDO_FAILED, NodeState.UNDONE):
                 rec.tries = 0
@@ -269,7 +273,13 @@ class Engine:
                 for i, (s, r) in enumerate(zip(satisfied, run.records, strict=True))]
         graph = run.graph
         if not graph.direct:
-            return self._drive(run, Forward(graph.preds, graph.succ, satisfied, todo))
+            rollout = Rollout(graph.nodes, graph.ids) if any(
+                n.max_failures is not None for n in graph.nodes) else None
+            forward = Forward(graph.preds, graph.succ, satisfied, todo, rollout, graph.nodes,
+                              kept_failed)
+            for i in forward.beyond_budget:
+                self.completer.apply_policy(run, i)
+            return self._drive(run, forward)
         return self._drive(run, Direct(graph.nodes, graph.ids, graph.requires, satisfied, todo,
                                        [r.status for r in run.records],
                                        [ran(r.status, r.attempt) for r in run.records]))

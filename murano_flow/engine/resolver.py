@@ -45,9 +45,17 @@ class Forward:
     """Deploying: a node may start once every node it requires is satisfied."""
 
     def __init__(self, preds: Sequence[Sequence[int]], succ: Sequence[Sequence[int]],
-                 satisfied: Sequence[bool], todo: Sequence[bool]) -> None:
+                 satisfied: Sequence[bool], todo: Sequence[bool],
+                 rollout: Rollout | None = None, nodes: Sequence[Node] = (),
+                 failed: Sequence[int] = ()) -> None:
         self.succ, self.todo = succ, todo
         self.missing = [sum(1 for p in ps if not satisfied[p]) for ps in preds]
+        self.rollout, self.nodes = rollout, nodes
+        self.settled = {i for i, done in enumerate(satisfied) if done}
+        #: (node, waiter) edges a member given up no longer holds.
+        self.let_go: set[tuple[int, int]] = set()
+        #: Failed nodes (found failed by a resumed run) whose policy applies after all.
+        self.beyond_budget = [i for i in failed if self._released(i) is None]
 
     def initial(self) -> list[int]:
         """Nodes to do that wait for nothing."""
@@ -56,7 +64,10 @@ class Forward:
     def completed(self, node: int) -> list[int]:
         """Record that ``node`` is satisfied; return the nodes that became ready."""
         ready = []
+        self.settled.add(node)
         for s in self.succ[node]:
+            if (node, s) in self.let_go:
+                continue  # already let go when its member failed
             self.missing[s] -= 1
             if self.missing[s] == 0 and self._go(s):
                 ready.append(s)
@@ -71,8 +82,26 @@ class Forward:
         return self.completed(node)
 
     def failed(self, node: int) -> list[int] | None:
-        """Nothing handles a failure here: its policy applies."""
-        return None
+        """A failure within its rollout's budget: the nodes no longer waiting for its
+        member that became ready; else None (its policy applies)."""
+        released = self._released(node)
+        if released is None:
+            return None
+        return [s for s in dict.fromkeys(released) if self.missing[s] == 0 and self._go(s)]
+
+    def _released(self, node: int) -> list[int] | None:
+        """Take the rollout budget for ``node``'s member and let its waiters go: the
+        waiters, or None when no budget covers it."""
+        if self.rollout is None:
+            return None
+        edges = self.rollout.give_up(self.nodes[node])
+        if edges is None:
+            return None
+        for source, waiter in edges:
+            if source not in self.settled and (source, waiter) not in self.let_go:
+                self.let_go.add((source, waiter))
+                self.missing[waiter] -= 1
+        return [waiter for _, waiter in edges]
 
     def passed_over(self) -> list[int]:
         """Every node runs once its requirements are met: none is passed over."""
@@ -200,3 +229,38 @@ def ran(status: str, attempt: int) -> bool:
     """Whether a satisfied node ran (reached, or its check passed), rather than being
     passed over (skipped without an attempt)."""
     return status in SATISFIED and not (status == NodeState.SKIPPED and attempt == 0)
+
+
+class Rollout:
+    """The failure budgets of entities rolled out in batches (``serial`` with
+    ``max_failures``): a member that fails within its entity's budget stops there, and
+    the next batch no longer waits for it. Shared by :class:`Forward` runs."""
+
+    def __init__(self, nodes: Sequence[Node], ids: dict[str, int]) -> None:
+        self.budget: dict[str, int] = {}
+        #: Member (entity instance) -> the node indices of its states.
+        self.members: dict[str, list[int]] = {}
+        #: Node -> the nodes whose batch waits for it (their ``after_batch``).
+        self.waiting: dict[int, list[int]] = {}
+        for i, node in enumerate(nodes):
+            if node.max_failures is None:
+                continue
+            self.budget.setdefault(node.group, node.max_failures)
+            self.members.setdefault(node.instance, []).append(i)
+            for name in node.after_batch:
+                self.waiting.setdefault(ids[name], []).append(i)
+        self.given_up: set[str] = set()
+
+    def give_up(self, node: Node) -> list[tuple[int, int]] | None:
+        """``node`` failed: the (state of its member, waiter) edges that no longer hold if
+        the budget of its entity allows one more failed member, else None (its policy
+        applies)."""
+        if node.max_failures is None:
+            return None
+        if node.instance in self.given_up:
+            return []
+        if self.budget[node.group] <= 0:
+            return None
+        self.budget[node.group] -= 1
+        self.given_up.add(node.instance)
+        return [(i, w) for i in self.members[node.instance] for w in self.waiting.get(i, [])]
