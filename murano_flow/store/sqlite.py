@@ -75,6 +75,8 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             info TEXT NOT NULL)""",
     ),
 )
+#: Seconds a connection waits for another one's lock before giving up.
+BUSY_TIMEOUT = 30.0
 #: Version of the schema, kept in ``PRAGMA user_version``.
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -97,10 +99,7 @@ class SqliteStore(Store):
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             try:
-                self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
-                                           check_same_thread=False)
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute(f"PRAGMA synchronous={sync.upper()}")
+                self._db = self._open_wal(sync)
             except sqlite3.OperationalError:
                 if not self._unwritable():
                     raise
@@ -116,6 +115,24 @@ class SqliteStore(Store):
         except OSError as exc:
             raise _unopenable(self.path, exc) from exc
 
+    def _open_wal(self, sync: str) -> sqlite3.Connection:
+        """A connection in WAL mode. Several processes opening a new journal at once race
+        to switch it to WAL, and SQLite does not wait for that lock as for others (seen:
+        'database is locked' at once): wait for it here, as long as for any other."""
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        while True:
+            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None,
+                                 check_same_thread=False)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute(f"PRAGMA synchronous={sync.upper()}")
+                return db
+            except sqlite3.OperationalError as exc:
+                db.close()
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+
     def _unwritable(self) -> bool:
         """Whether the journal exists but this process may not write it or its folder (a
         read-only mount, or another user's journal): reading it is still possible."""
@@ -127,8 +144,8 @@ class SqliteStore(Store):
         (it then reads the file as it is, which nothing can change from here)."""
         uri = self.path.resolve().as_uri()
         for mode in ("mode=ro", "mode=ro&immutable=1"):
-            db = sqlite3.connect(f"{uri}?{mode}", uri=True, timeout=30, isolation_level=None,
-                                 check_same_thread=False)
+            db = sqlite3.connect(f"{uri}?{mode}", uri=True, timeout=BUSY_TIMEOUT,
+                                 isolation_level=None, check_same_thread=False)
             try:
                 db.execute("SELECT count(*) FROM sqlite_master").fetchone()
             except sqlite3.OperationalError:
