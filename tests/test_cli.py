@@ -214,6 +214,11 @@ def test_detached_deploy_runs_in_the_background(home, write_blueprint):
     follow = mf("events", "bg1", "--follow")
     assert follow.exit_code == 0
     assert "slow.Deployed" in follow.output and "nodes reached" in follow.output
+    # a detached rollback of the finished deployment: wait waits for the rollback, not
+    # for the verdict the journal still holds until an engine takes it
+    assert mf("rollback", "bg1", "--detach").exit_code == 0
+    waited = mf("wait", "bg1")
+    assert waited.exit_code == 0 and "bg1: rolled_back" in waited.output, waited.output
 
 
 ROLLS_BACK = """

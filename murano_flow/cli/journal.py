@@ -187,8 +187,8 @@ def _nothing_more(store: Store, deployment: str) -> bool:
     """Whether no engine will add events to the deployment: it finished, or its engine
     died and no engine service is there to take it over."""
     dep = store.deployment(deployment)
-    if dep.state in FINISHED:
-        return True
+    if dep.state in FINISHED:  # unless an engine was asked to take it again (detached)
+        return not dep.request
     if dep.state in ACTIVE and not identity.driving(dep):
         if dep.request and store.engines():
             return False  # a service takes it over once the dead engine's lease runs out
