@@ -24,8 +24,8 @@ _EXPORTS = {
     "LocalTransport": "transports", "StubTransport": "transports", "Transport": "transports",
     "open_transport": "transports",
     **{name: "errors" for name in (
-        "BlueprintError", "BrokerUnreachable", "ConnectError", "CorruptState", "DecodeError",
-        "Diagnostic", "ExpressionError", "HostKeyRefused", "InDoubt", "LeaseLost",
+        "AccessDenied", "BlueprintError", "BrokerUnreachable", "ConnectError", "CorruptState",
+        "DecodeError", "Diagnostic", "ExpressionError", "HostKeyRefused", "InDoubt", "LeaseLost",
         "MuranoFlowError", "NotFound", "SignatureError", "StoreError", "TransitionError",
         "TransportError", "UsageError")},
 }

@@ -16,6 +16,7 @@
      |    +-- NotFound                   no such deployment                         (2)
      |    +-- CorruptState               the journal contradicts itself             (3)
      |    +-- LeaseLost                  another engine now drives the deployment   (3)
+     +-- AccessDenied                    no valid API token, or one without the scope (2)
      +-- DecodeError                     a message or stored value does not decode  (2)
           +-- SignatureError             unsigned, mis-signed, stale or replayed message
 
@@ -148,6 +149,17 @@ class CorruptState(StoreError):
 
 class LeaseLost(StoreError):
     """This engine's lease on a deployment expired or was taken: it must not write more."""
+
+
+class AccessDenied(MuranoFlowError):
+    """An API request without a valid token (``needed`` ''), or whose token lacks the
+    scope ``needed``."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, needed: str = "", hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.needed = needed
 
 
 class DecodeError(MuranoFlowError):

@@ -469,3 +469,18 @@ def test_read_commands_in_a_folder_without_a_journal_say_so_and_create_none(home
         result = mf(*args)
         assert result.exit_code == 2 and f"no journal at {journal}" in result.output, args
     assert not journal.exists() and not home.exists()
+
+
+def test_log_format_json_writes_one_json_object_per_line(tmp_path):
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "murano_flow", "--store",
+                          f"sqlite:///{tmp_path}/j.db", "--log-format", "json", "-vv",
+                          "token", "create", "ci", "--scope", "read"],
+                         capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    logged = [json.loads(line) for line in run.stderr.splitlines() if line.startswith("{")]
+    assert any(r["logger"] == "murano_flow.app.settings" and r["level"] == "debug" and
+               r["message"].startswith("journal sqlite:///") for r in logged), run.stderr
+    assert all(set(r) >= {"time", "level", "logger", "message"} for r in logged)

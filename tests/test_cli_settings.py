@@ -87,7 +87,8 @@ def test_every_option_of_every_command_has_its_environment_variable(project):
     ("[deploy\n", "murano-flow.toml: not valid TOML: "),
     ("deploy = 3\n", "deploy is a command: give its options as a table [deploy]"),
     ("[engine.serve]\nnope = 1\n", "[engine.serve] has no option 'nope'"),
-    ("colour = 'red'\n", "the top level has no option 'colour' (known: broker, home, store,"),
+    ("colour = 'red'\n",
+     "the top level has no option 'colour' (known: broker, home, log-format, store,"),
 ])
 def test_a_config_file_mistake_names_the_file_and_what_is_known(project, text, message):
     (project / "murano-flow.toml").write_text(text)

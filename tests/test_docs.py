@@ -54,3 +54,15 @@ def test_the_cli_reference_lists_every_option_and_variable_as_the_cli_has_them()
         sys.path.remove(str(ROOT / "scripts"))
     assert (ROOT / "docs" / "cli-reference.md").read_text() == reference(), \
         "regenerate: .venv/bin/python scripts/cli_reference.py > docs/cli-reference.md"
+
+
+def test_the_openapi_document_is_the_one_the_server_generates():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from openapi import document
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    assert (ROOT / "docs" / "openapi.json").read_text() == document(), \
+        "regenerate: .venv/bin/python scripts/openapi.py > docs/openapi.json"

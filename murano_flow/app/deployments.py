@@ -108,9 +108,11 @@ def deploy(settings: Settings, store: Store, bp: Blueprint, given: dict[str, Any
            deployment_id: str | None = None, on_failure: str | None = None,
            deadline: float | None = None, force_new: bool = False, detach: bool = False,
            workers: int = DEFAULT_WORKERS, redo: tuple[str, ...] = (),
-           with_dependents: bool = False, limit: tuple[str, ...] = ()) -> Drive | Submitted:
+           with_dependents: bool = False, limit: tuple[str, ...] = (),
+           stored: dict[str, Any] | None = None) -> Drive | Submitted:
     """Journal a new deployment of ``bp`` or, when ``deployment_id`` exists, ``bp`` as its
     new definition (converge: only what is new, changed or failing its check runs).
+    ``stored`` says which stored blueprint version ``bp`` is (see :mod:`.library`).
     ``redo`` (patterns, see :mod:`~murano_flow.engine.targeting`) runs states in place
     again, with the states requiring them if ``with_dependents``; ``limit`` keeps the
     converge to the states it names.
@@ -121,6 +123,8 @@ def deploy(settings: Settings, store: Store, bp: Blueprint, given: dict[str, Any
             ``redo``/``limit`` do not apply (checked before anything is journaled).
     """
     source: dict[str, Any] = {"text": bp.text, "scripts": bp.scripts}
+    if stored:
+        source["stored"] = stored
     if detach:
         _seal_secrets(settings, bp, given, source)
     if not force_new and deployment_id is None:

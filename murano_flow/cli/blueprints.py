@@ -1,9 +1,9 @@
-"""``murano-flow validate | plan | graph``: reading a blueprint, with no side effects."""
+"""``murano-flow validate | plan | graph | bundle``: reading a blueprint, with no side
+effects."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ import click
 from ..blueprint import Blueprint, load_blueprint
 from ..engine import plans
 from ..errors import MuranoFlowError, UsageError
+from ..graph.render import rendered
 from ..graph.stategraph import StateGraph
 from ..wire.masking import Masker
 from .common import command, format_option, given_params, params_options
@@ -137,14 +138,18 @@ def graph(blueprint: str, params: tuple[str, ...], params_file: str | None, fmt:
         else:
             click.echo(dot, nl=False)
         return
-    exe = shutil.which("dot")
-    if exe is None:
-        raise UsageError(f"--format {fmt} needs Graphviz's 'dot' program",
-                         hint="install graphviz (apt-get install graphviz) or use --format dot")
     if not output:
         raise UsageError(f"--format {fmt} writes a binary file: give -o FILE")
-    proc = subprocess.run([exe, f"-T{fmt}", "-o", output], input=dot.encode(),
-                          capture_output=True, check=False)
-    if proc.returncode:
-        raise UsageError(f"dot failed: {proc.stderr.decode(errors='replace').strip()}")
+    Path(output).write_bytes(rendered(dot, fmt))
     click.echo(f"wrote {output}")
+
+
+@click.command()
+@click.argument("blueprint", type=click.Path(dir_okay=False, exists=True))
+@command
+def bundle(blueprint: str) -> None:
+    """Print BLUEPRINT with every file it reads as the JSON the API's upload takes
+    (POST /v1/blueprints): murano-flow bundle farm.yaml | curl --data @- ..."""
+    bp = load_blueprint(blueprint)
+    click.echo(json.dumps({"path": Path(blueprint).name, "text": bp.text,
+                           "files": dict(sorted(bp.scripts.items()))}))

@@ -10,7 +10,6 @@ murano-flow, never a verdict on the deployment); 130 interrupted (resumable).
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 
@@ -20,7 +19,9 @@ from .. import __version__
 from ..errors import MuranoFlowError
 from ..store import DEFAULT_STORE
 from ..wire.broker import DEFAULT_BROKER
-from .blueprints import graph, plan, validate
+from . import logs
+from .api import serve, token
+from .blueprints import bundle, graph, plan, validate
 from .common import Settings
 from .config import default_map, name_variables
 from .deploying import deploy, resume, rollback
@@ -36,8 +37,6 @@ from .schedule import schedule
 from .service import db, engine
 from .signal import signal as signal_command
 
-log = logging.getLogger(__name__)
-
 #: Exit code of an internal error (sysexits' EX_SOFTWARE): 1 means "the deployment failed".
 EXIT_INTERNAL = 70
 
@@ -52,24 +51,19 @@ EXIT_INTERNAL = 70
               show_default=True, help="RabbitMQ URL for agent hosts.")
 @click.option("-v", "--verbose", count=True,
               help="Log more: -v murano-flow's info, -vv its debug log, -vvv the libraries' too.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Log lines as text, or as one JSON object each.")
 @click.pass_context
-def cli(ctx: click.Context, store: str, home: str, broker: str, verbose: int) -> None:
+def cli(ctx: click.Context, store: str, home: str, broker: str, verbose: int,
+        log_format: str) -> None:
     """murano-flow: deploy multi-host services from blueprint state graphs."""
-    # -v: our info, -vv: our debug log, -vvv: the libraries' debug logs too.
-    ours = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
-    logging.basicConfig(level=logging.DEBUG if verbose >= 3 else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("murano_flow").setLevel(ours)
-    logging.getLogger("murano_flow_agent").setLevel(ours)
-    # pika logs every failed connection attempt, with tracebacks: only at -vvv. Our own
-    # transport says once that the broker is out of reach and once that it is back.
-    logging.getLogger("pika").setLevel(logging.DEBUG if verbose >= 3 else logging.CRITICAL)
+    logs.configure(verbose, log_format)
     ctx.obj = Settings(store, home, broker)
 
 
 for _command in (validate, plan, graph, deploy, resume, rollback, list_, status, events, wait,
                  delete, prune, cancel, pause, fsck, signal_command, check, observe_command,
-                 notify, schedule, engine, db, hosts, examples, init):
+                 notify, schedule, engine, db, hosts, examples, init, serve, token, bundle):
     cli.add_command(_command)
 
 

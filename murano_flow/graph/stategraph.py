@@ -36,7 +36,8 @@ class StateGraph:
 
     def to_dot(self, status: dict[str, str] | None = None) -> str:
         """Graphviz source: one cluster per entity instance (inside one per part), edges
-        from requirement to user; ``status`` (node -> status) colours the nodes."""
+        from requirement to user; ``status`` (node -> status) colours the nodes. Each
+        node's id is its state's name, so an SVG of it can be coloured live."""
         colors = {"reached": "palegreen", "skipped": "lightblue", "failed": "salmon",
                   "running": "khaki", "in_doubt": "plum", "undone": "lightgrey",
                   "undo_failed": "salmon"}
@@ -55,7 +56,8 @@ class StateGraph:
             node = self.nodes[i]
             fill = colors.get((status or {}).get(node.name, ""), "white")
             shape = ", shape=ellipse" if node.action is None else ""
-            return f'{pad}n{i} [label="{_esc(node.state)}", fillcolor={fill}{shape}];'
+            return (f'{pad}n{i} [id="{_esc(node.name)}", label="{_esc(node.state)}", '
+                    f'fillcolor={fill}{shape}];')
 
         def emit(scope: str, depth: int) -> None:
             pad = "  " * depth

@@ -114,6 +114,44 @@ class Signal:
     seq: int = 0
 
 
+@dataclass
+class BlueprintVersion:
+    """One version of a stored blueprint (uploaded through the API): never changed once
+    stored; a deployment made from it records its name and version."""
+
+    name: str
+    version: int
+    #: The file name it was uploaded as: messages about it cite ``path:line``.
+    path: str
+    #: sha256 of the text and every file, so an identical upload is the same version.
+    digest: str
+    text: str
+    #: The files it reads (scripts, parts, libraries) by path from its folder.
+    files: dict[str, str]
+    created: float
+    #: Who stored it (the API token's name).
+    author: str = ""
+
+
+#: API token scopes, each allowing what the ones before it allow.
+SCOPES = ("read", "operate", "admin")
+
+
+@dataclass
+class ApiToken:
+    """An API token as journaled: only a digest of its secret is kept."""
+
+    id: str
+    name: str
+    #: sha256 of the token's secret part (tokens are random, so no slow hash is needed).
+    digest: str
+    #: One of SCOPES.
+    scope: str
+    created: float
+    #: When it was revoked (epoch seconds); 0 while it is valid.
+    revoked: float = 0.0
+
+
 class Store(ABC):
     """Where deployments are journaled. Implementations: memory, sqlite, postgres."""
 
@@ -233,6 +271,42 @@ class Store(ABC):
     def set_cursor(self, name: str, seq: int) -> None:
         """Save how far the reader ``name`` has got in :meth:`feed`."""
 
+    @abstractmethod
+    def add_blueprint(self, version: BlueprintVersion) -> BlueprintVersion:
+        """Store ``version`` as the next version of its name (its ``version`` field is
+        ignored) and return it as stored; when the newest version has the same digest,
+        return that one and store nothing. Versions are never changed nor reused."""
+
+    @abstractmethod
+    def blueprint(self, name: str, version: int | None = None) -> BlueprintVersion:
+        """Version ``version`` (None: the newest) of the stored blueprint ``name``; raise
+        NotFound."""
+
+    @abstractmethod
+    def blueprint_versions(self, name: str) -> list[BlueprintVersion]:
+        """Every version of the stored blueprint ``name``, oldest first (none: [])."""
+
+    @abstractmethod
+    def blueprints(self) -> list[BlueprintVersion]:
+        """The newest version of every stored blueprint, by name."""
+
+    @abstractmethod
+    def add_token(self, token: ApiToken) -> None:
+        """Journal a new API token."""
+
+    @abstractmethod
+    def token(self, token_id: str) -> ApiToken:
+        """The API token ``token_id`` (revoked ones too); raise NotFound."""
+
+    @abstractmethod
+    def tokens(self) -> list[ApiToken]:
+        """Every API token, revoked ones too, oldest first."""
+
+    @abstractmethod
+    def revoke_token(self, token_id: str) -> bool:
+        """Revoke the token ``token_id`` for good; False if it was revoked already.
+        Raises NotFound for an unknown token."""
+
     def upgrade(self) -> tuple[int, int]:
         """Create or migrate the schema: (version before, version after). A journal that
         migrates itself when opened reports what it did then."""
@@ -257,3 +331,15 @@ def lease_lost(deployment: str, owner: str, holder: str) -> str:
     now = f"engine {holder} drives it now" if holder and holder != owner else \
         "its lease ran out"
     return f"deployment {deployment}: engine {owner} lost its lease ({now})"
+
+
+def missing_blueprint(name: str, version: int | None, versions: int) -> str:
+    """Why a stored blueprint version is not found (``versions``: how many ``name`` has)."""
+    if not versions:
+        return f"no stored blueprint '{name}'"
+    return f"blueprint '{name}' has no version {version} (it has 1 to {versions})"
+
+
+def missing_token(token_id: str) -> str:
+    """Why an API token is not found."""
+    return f"no API token '{token_id}'"

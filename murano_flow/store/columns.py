@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .base import DeploymentRecord, Event, NodeRecord, Signal
+from .base import ApiToken, BlueprintVersion, DeploymentRecord, Event, NodeRecord, Signal
 
 DEPLOYMENT = ("id", "blueprint", "path", "digest", "state", "created", "updated", "params",
               "targets", "reason", "source", "owner", "control", "settings", "lease", "request")
@@ -21,6 +21,9 @@ PROGRESS = ("status", "intention", "host", "attempt", "started", "finished", "ex
             "waiting")
 EVENT = ("deployment", "ts", "kind", "node", "status", "attempt", "message", "data", "engine")
 SIGNAL = ("deployment", "node", "ts", "kind", "source", "data", "status", "note")
+BLUEPRINT = ("name", "version", "path", "digest", "text", "files", "created", "author")
+BLUEPRINT_JSON = {"files"}
+TOKEN = ("id", "name", "digest", "scope", "created", "revoked")
 #: The JSON column of events and of signals.
 DATA_JSON = {"data"}
 
@@ -58,3 +61,13 @@ def signal_values(s: Signal, encode: Encode) -> tuple[Any, ...]:
 def progress_values(n: NodeRecord, encode: Encode) -> tuple[Any, ...]:
     """A node's progress, then its deployment and name (for ``UPDATE ... WHERE``)."""
     return (*values(n, PROGRESS, NODE_JSON, encode), n.deployment, n.name)
+
+
+def blueprint_values(b: BlueprintVersion, encode: Encode) -> tuple[Any, ...]:
+    """A stored blueprint version's row."""
+    return values(b, BLUEPRINT, BLUEPRINT_JSON, encode)
+
+
+def token_values(t: ApiToken) -> tuple[Any, ...]:
+    """An API token's row."""
+    return tuple(getattr(t, c) for c in TOKEN)

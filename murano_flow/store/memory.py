@@ -9,7 +9,19 @@ from typing import Any
 
 from ..errors import LeaseLost, NotFound
 from ..states import FINISHED
-from .base import SIGNAL_OPEN, DeploymentRecord, Event, NodeRecord, Signal, Store, lease_lost
+from .base import (
+    SIGNAL_OPEN,
+    ApiToken,
+    BlueprintVersion,
+    DeploymentRecord,
+    Event,
+    NodeRecord,
+    Signal,
+    Store,
+    lease_lost,
+    missing_blueprint,
+    missing_token,
+)
 
 
 def _clone(record: Any) -> Any:
@@ -31,6 +43,8 @@ class MemoryStore(Store):
         self._inbox: list[Signal] = []
         self._cursors: dict[str, int] = {}
         self._engines: dict[str, dict[str, Any]] = {}
+        self._library: dict[str, list[BlueprintVersion]] = {}
+        self._tokens: dict[str, ApiToken] = {}
         self._lock = threading.Lock()
 
     def create(self, deployment: DeploymentRecord, nodes: list[NodeRecord],
@@ -191,6 +205,57 @@ class MemoryStore(Store):
     def set_cursor(self, name: str, seq: int) -> None:
         with self._lock:
             self._cursors[name] = seq
+
+    def add_blueprint(self, version: BlueprintVersion) -> BlueprintVersion:
+        with self._lock:
+            versions = self._library.setdefault(version.name, [])
+            if versions and versions[-1].digest == version.digest:
+                return copy.deepcopy(versions[-1])
+            stored = copy.deepcopy(version)
+            stored.version = len(versions) + 1
+            versions.append(stored)
+            return copy.deepcopy(stored)
+
+    def blueprint(self, name: str, version: int | None = None) -> BlueprintVersion:
+        with self._lock:
+            versions = self._library.get(name, [])
+            found = [v for v in versions if version is None or v.version == version][-1:]
+            if not found:
+                raise NotFound(missing_blueprint(name, version, len(versions)))
+            return copy.deepcopy(found[0])
+
+    def blueprint_versions(self, name: str) -> list[BlueprintVersion]:
+        with self._lock:
+            return copy.deepcopy(self._library.get(name, []))
+
+    def blueprints(self) -> list[BlueprintVersion]:
+        with self._lock:
+            return [copy.deepcopy(v[-1]) for _, v in sorted(self._library.items())]
+
+    def add_token(self, token: ApiToken) -> None:
+        with self._lock:
+            self._tokens[token.id] = copy.copy(token)
+
+    def token(self, token_id: str) -> ApiToken:
+        with self._lock:
+            if token_id not in self._tokens:
+                raise NotFound(missing_token(token_id))
+            return copy.copy(self._tokens[token_id])
+
+    def tokens(self) -> list[ApiToken]:
+        with self._lock:
+            return sorted((copy.copy(t) for t in self._tokens.values()),
+                          key=lambda t: (t.created, t.id))
+
+    def revoke_token(self, token_id: str) -> bool:
+        with self._lock:
+            if token_id not in self._tokens:
+                raise NotFound(missing_token(token_id))
+            token = self._tokens[token_id]
+            if token.revoked:
+                return False
+            token.revoked = time.time()
+            return True
 
     def _get(self, deployment: str) -> DeploymentRecord:
         try:

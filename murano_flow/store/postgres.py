@@ -25,7 +25,19 @@ from ..faults import crash_point
 from ..states import FINISHED
 from ..wire.masking import masked_url
 from . import columns as col
-from .base import SIGNAL_OPEN, DeploymentRecord, Event, NodeRecord, Signal, Store, lease_lost
+from .base import (
+    SIGNAL_OPEN,
+    ApiToken,
+    BlueprintVersion,
+    DeploymentRecord,
+    Event,
+    NodeRecord,
+    Signal,
+    Store,
+    lease_lost,
+    missing_blueprint,
+    missing_token,
+)
 
 #: The database clock, in epoch seconds (ownership is judged by it alone).
 NOW = "extract(epoch from clock_timestamp())::float8"
@@ -71,6 +83,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TABLE engines (
             id text PRIMARY KEY, seen double precision NOT NULL,
             expires double precision NOT NULL, info jsonb NOT NULL)""",
+    ),
+    (  # 2: stored blueprint versions (immutable) and API tokens (digests only)
+        """CREATE TABLE blueprints (
+            name text NOT NULL, version integer NOT NULL, path text NOT NULL,
+            digest text NOT NULL, text text NOT NULL, files jsonb NOT NULL,
+            created double precision NOT NULL, author text NOT NULL,
+            PRIMARY KEY (name, version))""",
+        """CREATE TABLE tokens (
+            id text PRIMARY KEY, name text NOT NULL, digest text NOT NULL,
+            scope text NOT NULL, created double precision NOT NULL,
+            revoked double precision NOT NULL)""",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -277,7 +300,65 @@ class PostgresStore(Store):
             cur.execute("INSERT INTO cursors (name, seq) VALUES (%s, %s) ON CONFLICT (name) "
                         "DO UPDATE SET seq = excluded.seq", (name, seq))
 
+    def add_blueprint(self, version: BlueprintVersion) -> BlueprintVersion:
+        with self._tx() as cur:  # one uploader of a name at a time: versions stay dense
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (version.name,))
+            cur.execute(f"SELECT {_cols(col.BLUEPRINT)} FROM blueprints WHERE name = %s "
+                        "ORDER BY version DESC LIMIT 1", (version.name,))
+            newest = cur.fetchone()
+            if newest is not None and newest[3] == version.digest:
+                return _blueprint(newest)
+            stored = BlueprintVersion(**{**version.__dict__,
+                                         "version": newest[1] + 1 if newest else 1})
+            cur.execute(f"INSERT INTO blueprints ({_cols(col.BLUEPRINT)}) VALUES "
+                        f"({_marks(len(col.BLUEPRINT))})",
+                        col.blueprint_values(stored, _jsonb))
+            return stored
+
+    def add_token(self, token: ApiToken) -> None:
+        with self._tx() as cur:
+            cur.execute(f"INSERT INTO tokens ({_cols(col.TOKEN)}) VALUES "
+                        f"({_marks(len(col.TOKEN))})", col.token_values(token))
+
+    def revoke_token(self, token_id: str) -> bool:
+        self.token(token_id)
+        with self._tx() as cur:
+            cur.execute(f"UPDATE tokens SET revoked = {NOW} WHERE id = %s AND revoked = 0",
+                        (token_id,))
+            return bool(cur.rowcount == 1)
+
     # -- reads -----------------------------------------------------------------
+
+    def blueprint(self, name: str, version: int | None = None) -> BlueprintVersion:
+        rows = self._query(f"SELECT {_cols(col.BLUEPRINT)} FROM blueprints WHERE name = %s "
+                           "AND (%s::integer IS NULL OR version = %s) "
+                           "ORDER BY version DESC LIMIT 1", (name, version, version))
+        if not rows:
+            count = self._query("SELECT count(*) FROM blueprints WHERE name = %s", (name,))
+            raise NotFound(missing_blueprint(name, version, int(count[0][0])))
+        return _blueprint(rows[0])
+
+    def blueprint_versions(self, name: str) -> list[BlueprintVersion]:
+        rows = self._query(f"SELECT {_cols(col.BLUEPRINT)} FROM blueprints WHERE name = %s "
+                           "ORDER BY version", (name,))
+        return [_blueprint(r) for r in rows]
+
+    def blueprints(self) -> list[BlueprintVersion]:
+        rows = self._query(f"SELECT DISTINCT ON (name) {_cols(col.BLUEPRINT)} FROM blueprints "
+                           "ORDER BY name, version DESC", ())
+        return [_blueprint(r) for r in rows]
+
+    def token(self, token_id: str) -> ApiToken:
+        rows = self._query(f"SELECT {_cols(col.TOKEN)} FROM tokens WHERE id = %s",
+                           (token_id,))
+        if not rows:
+            raise NotFound(missing_token(token_id))
+        return ApiToken(*rows[0])
+
+    def tokens(self) -> list[ApiToken]:
+        rows = self._query(f"SELECT {_cols(col.TOKEN)} FROM tokens ORDER BY created, id", ())
+        return [ApiToken(*r) for r in rows]
+
 
     def deployment(self, deployment: str) -> DeploymentRecord:
         rows = self._query(f"SELECT {_cols(col.DEPLOYMENT)} FROM deployments WHERE id = %s",
@@ -399,6 +480,10 @@ def _jsonb(value: Any) -> Any:
 
 def _event(row: tuple[Any, ...]) -> Event:
     return Event(**dict(zip(("seq", *col.EVENT), row[:10], strict=True)))
+
+
+def _blueprint(row: tuple[Any, ...]) -> BlueprintVersion:
+    return BlueprintVersion(**dict(zip(col.BLUEPRINT, row, strict=True)))
 
 
 def _one(cur: Any) -> Any:

@@ -23,7 +23,19 @@ from ..errors import CorruptState, LeaseLost, NotFound, StoreError
 from ..faults import crash_point
 from ..states import FINISHED
 from . import columns as col
-from .base import SIGNAL_OPEN, DeploymentRecord, Event, NodeRecord, Signal, Store, lease_lost
+from .base import (
+    SIGNAL_OPEN,
+    ApiToken,
+    BlueprintVersion,
+    DeploymentRecord,
+    Event,
+    NodeRecord,
+    Signal,
+    Store,
+    lease_lost,
+    missing_blueprint,
+    missing_token,
+)
 
 #: Each schema version's statements; a journal at version N runs N+1 onwards.
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -73,6 +85,15 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TABLE IF NOT EXISTS engines (
             id TEXT PRIMARY KEY, seen REAL NOT NULL, expires REAL NOT NULL,
             info TEXT NOT NULL)""",
+    ),
+    (  # 5: stored blueprint versions (immutable) and API tokens (digests only)
+        """CREATE TABLE IF NOT EXISTS blueprints (
+            name TEXT NOT NULL, version INTEGER NOT NULL, path TEXT NOT NULL,
+            digest TEXT NOT NULL, text TEXT NOT NULL, files TEXT NOT NULL,
+            created REAL NOT NULL, author TEXT NOT NULL, PRIMARY KEY (name, version))""",
+        """CREATE TABLE IF NOT EXISTS tokens (
+            id TEXT PRIMARY KEY, name TEXT NOT NULL, digest TEXT NOT NULL,
+            scope TEXT NOT NULL, created REAL NOT NULL, revoked REAL NOT NULL)""",
     ),
 )
 #: Seconds a connection waits for another one's lock before giving up.
@@ -406,6 +427,63 @@ class SqliteStore(Store):
             db.execute("INSERT INTO cursors (name, seq) VALUES (?, ?) ON CONFLICT (name) "
                        "DO UPDATE SET seq = excluded.seq", (name, seq))
 
+    def add_blueprint(self, version: BlueprintVersion) -> BlueprintVersion:
+        with self._tx() as db:
+            newest = db.execute(f"SELECT {', '.join(col.BLUEPRINT)} FROM blueprints WHERE "
+                                "name = ? ORDER BY version DESC LIMIT 1",
+                                (version.name,)).fetchone()
+            if newest is not None and newest[3] == version.digest:
+                return _blueprint(newest)
+            stored = BlueprintVersion(**{**version.__dict__,
+                                         "version": newest[1] + 1 if newest else 1})
+            db.execute(f"INSERT INTO blueprints ({', '.join(col.BLUEPRINT)}) VALUES "
+                       f"({', '.join('?' * len(col.BLUEPRINT))})",
+                       col.blueprint_values(stored, json.dumps))
+            return stored
+
+    def blueprint(self, name: str, version: int | None = None) -> BlueprintVersion:
+        rows = self._query(f"SELECT {', '.join(col.BLUEPRINT)} FROM blueprints WHERE name = ? "
+                           "AND (? IS NULL OR version = ?) ORDER BY version DESC LIMIT 1",
+                           (name, version, version))
+        if not rows:
+            count = self._query("SELECT count(*) FROM blueprints WHERE name = ?", (name,))
+            raise NotFound(missing_blueprint(name, version, int(count[0][0])))
+        return _blueprint(rows[0])
+
+    def blueprint_versions(self, name: str) -> list[BlueprintVersion]:
+        rows = self._query(f"SELECT {', '.join(col.BLUEPRINT)} FROM blueprints WHERE name = ? "
+                           "ORDER BY version", (name,))
+        return [_blueprint(r) for r in rows]
+
+    def blueprints(self) -> list[BlueprintVersion]:
+        rows = self._query(f"SELECT {', '.join(col.BLUEPRINT)} FROM blueprints b WHERE "
+                           "version = (SELECT max(version) FROM blueprints WHERE "
+                           "name = b.name) ORDER BY name", ())
+        return [_blueprint(r) for r in rows]
+
+    def add_token(self, token: ApiToken) -> None:
+        with self._tx() as db:
+            db.execute(f"INSERT INTO tokens ({', '.join(col.TOKEN)}) VALUES "
+                       f"({', '.join('?' * len(col.TOKEN))})", col.token_values(token))
+
+    def token(self, token_id: str) -> ApiToken:
+        rows = self._query(f"SELECT {', '.join(col.TOKEN)} FROM tokens WHERE id = ?",
+                           (token_id,))
+        if not rows:
+            raise NotFound(missing_token(token_id))
+        return ApiToken(*rows[0])
+
+    def tokens(self) -> list[ApiToken]:
+        rows = self._query(f"SELECT {', '.join(col.TOKEN)} FROM tokens ORDER BY created, id",
+                           ())
+        return [ApiToken(*r) for r in rows]
+
+    def revoke_token(self, token_id: str) -> bool:
+        self.token(token_id)
+        with self._tx() as db:
+            return db.execute("UPDATE tokens SET revoked = ? WHERE id = ? AND revoked = 0",
+                              (time.time(), token_id)).rowcount == 1
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -453,6 +531,11 @@ def _decode(row: dict[str, Any], json_cols: set[str]) -> dict[str, Any]:
 def _deployment(row: tuple[Any, ...]) -> DeploymentRecord:
     return DeploymentRecord(**_decode(dict(zip(col.DEPLOYMENT, row, strict=True)),
                                       col.DEPLOYMENT_JSON))
+
+
+def _blueprint(row: tuple[Any, ...]) -> BlueprintVersion:
+    return BlueprintVersion(**_decode(dict(zip(col.BLUEPRINT, row, strict=True)),
+                                      col.BLUEPRINT_JSON))
 
 
 _INSERT_DEPLOYMENT = (f"INSERT INTO deployments ({', '.join(col.DEPLOYMENT)}) "

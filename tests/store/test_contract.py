@@ -10,7 +10,15 @@ import pytest
 
 from murano_flow.errors import LeaseLost, NotFound, StoreError
 from murano_flow.store import MemoryStore, SqliteStore, open_store
-from murano_flow.store.base import DeploymentRecord, Event, NodeRecord, Signal, Store
+from murano_flow.store.base import (
+    ApiToken,
+    BlueprintVersion,
+    DeploymentRecord,
+    Event,
+    NodeRecord,
+    Signal,
+    Store,
+)
 
 
 class StoreContract:
@@ -191,6 +199,39 @@ class StoreContract:
         store.heartbeat("e2", {}, 0.05)
         time.sleep(0.1)
         assert [(e["id"], e["info"]) for e in store.engines()] == [("e1", {"deployments": 2})]
+
+    @staticmethod
+    def _version(text: str, name: str = "farm") -> BlueprintVersion:
+        return BlueprintVersion(name, 0, "farm.yaml", f"sha-{text}", text,
+                                {"scripts/x.sh": "echo"}, time.time(), "ops")
+
+    def test_blueprint_versions_are_numbered_once_and_never_change(self, store):
+        assert store.blueprint_versions("farm") == [] and store.blueprints() == []
+        first = store.add_blueprint(self._version("a"))
+        again = store.add_blueprint(self._version("a"))  # the same upload: the same version
+        second = store.add_blueprint(self._version("b"))
+        store.add_blueprint(self._version("z", name="alpha"))
+        assert (first.version, again.version, second.version) == (1, 1, 2)
+        assert [v.text for v in store.blueprint_versions("farm")] == ["a", "b"]
+        assert store.blueprint("farm").version == 2
+        assert store.blueprint("farm", 1).files == {"scripts/x.sh": "echo"}
+        back = store.add_blueprint(self._version("a"))  # back to the first text: a new one
+        assert back.version == 3 and store.blueprint("farm", 1).text == "a"
+        assert [(v.name, v.version) for v in store.blueprints()] == [("alpha", 1), ("farm", 3)]
+        with pytest.raises(NotFound, match="has no version 7 .it has 1 to 3"):
+            store.blueprint("farm", 7)
+        with pytest.raises(NotFound, match="no stored blueprint 'nope'"):
+            store.blueprint("nope")
+
+    def test_tokens_are_revoked_for_good(self, store):
+        store.add_token(ApiToken("t1", "ci", "d1", "read", 1000.0))
+        store.add_token(ApiToken("t2", "ops", "d2", "admin", 1001.0))
+        assert [t.id for t in store.tokens()] == ["t1", "t2"]
+        assert store.token("t2").scope == "admin" and not store.token("t2").revoked
+        assert store.revoke_token("t1") is True and store.revoke_token("t1") is False
+        assert store.token("t1").revoked > 0
+        with pytest.raises(NotFound):
+            store.revoke_token("nope")
 
 
 class TestMemoryStore(StoreContract):

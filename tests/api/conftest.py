@@ -1,0 +1,3 @@
+"""Fixtures for the tests of the HTTP API (defined in tests/kits/api.py)."""
+
+from kits.api import api  # noqa: F401 - a fixture
