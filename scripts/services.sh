@@ -2,7 +2,8 @@
 # Make sure the services the integration tests use are up: start RabbitMQ if it is
 # installed but stopped, start PostgreSQL likewise (the multi-engine tests use it),
 # install OpenSSH's server if missing (the ssh tests start their own sshd on a
-# loopback port) and cloud-init (its schema validator checks the agent's user-data).
+# loopback port), cloud-init (its schema validator checks the agent's user-data),
+# Graphviz (SVG graphs) and Chromium with its driver (the dashboard's browser tests).
 # Tests fail, rather than skip, when a service is missing.
 set -eu
 
@@ -51,28 +52,25 @@ if [ -z "${MURANO_FLOW_TEST_PG:-}" ] && ! port_open 127.0.0.1 5432; then
     fi
 fi
 
-if [ ! -x /usr/sbin/sshd ] && ! command -v sshd >/dev/null 2>&1; then
+apt_install() {  # package why: install a Debian package as root, or say what is missing
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "installing openssh-server (the ssh transport's tests run a real sshd)"
-        apt-get install -y -qq openssh-server >/dev/null 2>&1 \
+        echo "installing $1 ($2)"
+        apt-get install -y -qq --no-install-recommends "$1" >/dev/null 2>&1 \
             || { apt-get update -qq >/dev/null 2>&1 \
-                 && apt-get install -y -qq openssh-server >/dev/null 2>&1; } \
-            || { echo "could not install openssh-server" >&2; exit 1; }
+                 && apt-get install -y -qq --no-install-recommends "$1" >/dev/null 2>&1; } \
+            || { echo "could not install $1" >&2; exit 1; }
     else
-        echo "OpenSSH's sshd is missing: install openssh-server (as root)" >&2
+        echo "$1 is missing ($2): install it (apt-get install $1, as root)" >&2
         exit 1
     fi
-fi
+}
 
-if ! command -v cloud-init >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "installing cloud-init (its schema validator checks the agent's user-data)"
-        apt-get install -y -qq --no-install-recommends cloud-init >/dev/null 2>&1 \
-            || { apt-get update -qq >/dev/null 2>&1 \
-                 && apt-get install -y -qq --no-install-recommends cloud-init >/dev/null 2>&1; } \
-            || { echo "could not install cloud-init" >&2; exit 1; }
-    else
-        echo "cloud-init is missing: install it (apt-get install cloud-init, as root)" >&2
-        exit 1
-    fi
+if [ ! -x /usr/sbin/sshd ] && ! command -v sshd >/dev/null 2>&1; then
+    apt_install openssh-server "the ssh transport's tests run a real sshd"
 fi
+command -v cloud-init >/dev/null 2>&1 \
+    || apt_install cloud-init "its schema validator checks the agent's user-data"
+command -v dot >/dev/null 2>&1 || apt_install graphviz "graphs as SVG: the API and reports"
+command -v chromium >/dev/null 2>&1 || apt_install chromium "the dashboard's browser tests"
+command -v chromedriver >/dev/null 2>&1 \
+    || apt_install chromium-driver "Selenium drives chromium through it"

@@ -19,7 +19,9 @@ def test_the_wheel_carries_the_license_and_the_package_data(built_wheel: Path):
     assert shipped == (ROOT / "LICENSE").read_text() and "Apache License" in shipped
     for data in ("murano_flow/blueprint/schema.json", "murano_flow/py.typed",
                  "murano_flow/transports/winrs/bootstrap.ps1",
-                 "murano_flow_agent/__main__.py"):
+                 "murano_flow_agent/__main__.py",
+                 *(f"murano_flow/dashboard/{p.name}"
+                   for p in (ROOT / "murano_flow" / "dashboard").iterdir())):
         assert data in names, data
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -20,13 +19,12 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
+from ..app.report import ASSETS
 from ..app.settings import Settings
 from ..errors import UsageError
 from . import blueprints, deployments, events, problems, service
 from .problems import MEDIA_TYPE
 from .security import MAX_BODY, Guard
-
-STATIC = Path(__file__).parent / "static"
 
 
 def create_app(settings: Settings, *, max_body: int = MAX_BODY) -> FastAPI:
@@ -54,7 +52,7 @@ def create_app(settings: Settings, *, max_body: int = MAX_BODY) -> FastAPI:
     problems.install(app)
     for module in (service, blueprints, deployments, events):
         app.include_router(module.router)
-    app.mount("/ui", StaticFiles(directory=STATIC, html=True), name="ui")
+    app.mount("/ui", StaticFiles(directory=ASSETS, html=True), name="ui")
     app.add_api_route("/", lambda: RedirectResponse("/ui/"), include_in_schema=False)
     app.add_middleware(Guard, limit=max_body)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

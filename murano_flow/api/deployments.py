@@ -15,10 +15,10 @@ from ..app import control, history, library
 from ..app import deployments as use
 from ..app.documents import deployment_dict, node_dict
 from ..app.dryrun import dry_run
-from ..app.settings import exists, journaled_blueprint
+from ..app.report import deployment_dot
+from ..app.settings import exists
 from ..durations import seconds
 from ..graph.render import rendered
-from ..graph.stategraph import StateGraph
 from ..store.base import BlueprintVersion, DeploymentRecord, Store
 from .models import (
     DEPLOYMENT_ID,
@@ -201,10 +201,7 @@ def graph(deployment: Id, request: Request,
           format: Literal["svg", "dot"] = "svg") -> Response:  # noqa: A002 - the query name
     """The deployment's state graph coloured by each state's status; parts of composed
     blueprints are clusters; each SVG node's id is its state's name."""
-    store = _store(request)
-    dep = store.deployment(deployment)
-    status = {n.name: n.status for n in store.nodes(dep.id)}
-    dot = StateGraph(journaled_blueprint(dep, {}, strict=False)).to_dot(status)
+    dot = deployment_dot(_store(request), deployment)
     if format == "dot":
         return Response(dot, media_type="text/vnd.graphviz")
     return Response(rendered(dot, "svg"), media_type="image/svg+xml")

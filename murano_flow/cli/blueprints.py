@@ -10,13 +10,14 @@ from typing import Any
 
 import click
 
+from ..app.report import deployment_dot
 from ..blueprint import Blueprint, load_blueprint
 from ..engine import plans
 from ..errors import MuranoFlowError, UsageError
 from ..graph.render import rendered
 from ..graph.stategraph import StateGraph
 from ..wire.masking import Masker
-from .common import command, format_option, given_params, params_options
+from .common import Settings, command, exists, format_option, given_params, params_options
 from .render import console, emit, table
 
 
@@ -120,18 +121,22 @@ def _host_label(bp: Blueprint, node: Any) -> str:
 
 
 @click.command()
-@click.argument("blueprint", type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument("blueprint", metavar="BLUEPRINT|DEPLOYMENT")
 @params_options
 @click.option("--format", "fmt", type=click.Choice(["dot", "png", "svg"]), default="dot",
               show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Write here instead of stdout (required for png/svg).")
+@click.pass_obj
 @command
-def graph(blueprint: str, params: tuple[str, ...], params_file: str | None, fmt: str,
-          output: str | None) -> None:
-    """Export the state graph (Graphviz DOT; png/svg need Graphviz's 'dot')."""
-    given = given_params(params, params_file, blueprint)
-    dot = StateGraph(load_blueprint(blueprint, given)).to_dot()
+def graph(settings: Settings, blueprint: str, params: tuple[str, ...], params_file: str | None,
+          fmt: str, output: str | None) -> None:
+    """Export the state graph (Graphviz DOT; png/svg need Graphviz's 'dot'). Given a
+    deployment's id instead of a blueprint file, each state is coloured by its status."""
+    dot = None if params or params_file else _journaled_dot(settings, blueprint)
+    if dot is None:
+        given = given_params(params, params_file, blueprint)
+        dot = StateGraph(load_blueprint(blueprint, given)).to_dot()
     if fmt == "dot":
         if output:
             Path(output).write_text(dot, "utf-8")
@@ -142,6 +147,15 @@ def graph(blueprint: str, params: tuple[str, ...], params_file: str | None, fmt:
         raise UsageError(f"--format {fmt} writes a binary file: give -o FILE")
     Path(output).write_bytes(rendered(dot, fmt))
     click.echo(f"wrote {output}")
+
+
+def _journaled_dot(settings: Settings, name: str) -> str | None:
+    """The graph of the deployment ``name``, coloured by status, when ``name`` is no file
+    but a deployment in the journal; else None."""
+    if name == "-" or Path(name).exists() or settings.missing_journal() is not None:
+        return None
+    with settings.existing_store() as store:
+        return deployment_dot(store, name) if exists(store, name) else None
 
 
 @click.command()

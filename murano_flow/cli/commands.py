@@ -28,7 +28,7 @@ from .deploying import deploy, resume, rollback
 from .examples import examples, init
 from .history import delete, prune
 from .hosts import hosts
-from .journal import events, list_, status, wait
+from .journal import events, list_, report, status, wait
 from .notify import notify
 from .observe import check, observe_command
 from .ops import cancel, fsck, pause
@@ -63,7 +63,8 @@ def cli(ctx: click.Context, store: str, home: str, broker: str, verbose: int,
 
 for _command in (validate, plan, graph, deploy, resume, rollback, list_, status, events, wait,
                  delete, prune, cancel, pause, fsck, signal_command, check, observe_command,
-                 notify, schedule, engine, db, hosts, examples, init, serve, token, bundle):
+                 notify, schedule, engine, db, hosts, examples, init, serve, token, bundle,
+                 report):
     cli.add_command(_command)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 import click
 
@@ -17,6 +18,7 @@ from ..app.documents import (
     event_dict,
     node_dict,
 )
+from ..app.report import report as make_report
 from ..engine import identity
 from ..states import ACTIVE, FINISHED
 from ..store import Store
@@ -175,6 +177,22 @@ def wait(settings: Settings, deployment: str, timeout: str | None) -> None:
         dep = store.deployment(deployment)
         click.echo(f"{deployment}: {dep.state}" + (f" ({dep.reason})" if dep.reason else ""))
         sys.exit(_verdict_code(store, deployment))
+
+
+@click.command()
+@click.argument("deployment")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
+              help="The HTML file to write.")
+@click.pass_obj
+@command
+def report(settings: Settings, deployment: str, output: str) -> None:
+    """Write one self-contained HTML file about a deployment: its graph coloured by state,
+    the timeline of every action per host, the failures with their log tails, the events
+    (secrets masked; opens offline, to attach to a ticket)."""
+    with settings.existing_store() as store:
+        page = make_report(store, deployment)
+    Path(output).write_text(page, "utf-8")
+    click.echo(f"wrote {output}")
 
 
 def _verdict_code(store: Store, deployment: str) -> int:
