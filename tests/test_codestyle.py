@@ -90,7 +90,8 @@ def test_the_agent_imports_only_the_wire_package_and_the_errors():
 #: The Store methods that write the journal (see murano_flow.store.base.Store).
 JOURNAL_WRITES = {"create", "commit", "claim", "acquire", "renew", "set_request", "heartbeat",
                   "set_control", "reshape", "add_signal", "settle_signals", "set_cursor",
-                  "upgrade", "add_blueprint", "add_token", "revoke_token"}
+                  "upgrade", "add_blueprint", "add_token", "revoke_token", "add_trigger",
+                  "remove_trigger", "take_trigger", "record_firing"}
 
 
 def test_the_cli_and_the_api_never_write_the_journal_nor_drive_an_engine():

@@ -22,7 +22,7 @@ from .. import __version__
 from ..app.report import ASSETS
 from ..app.settings import Settings
 from ..errors import UsageError
-from . import blueprints, deployments, events, problems, service
+from . import blueprints, deployments, events, problems, service, triggers
 from .problems import MEDIA_TYPE
 from .security import MAX_BODY, Guard
 
@@ -50,7 +50,7 @@ def create_app(settings: Settings, *, max_body: int = MAX_BODY) -> FastAPI:
                   docs_url=None, redoc_url=None)  # those pages load scripts from a CDN
     app.state.settings = settings
     problems.install(app)
-    for module in (service, blueprints, deployments, events):
+    for module in (service, blueprints, deployments, events, triggers):
         app.include_router(module.router)
     app.mount("/ui", StaticFiles(directory=ASSETS, html=True), name="ui")
     app.add_api_route("/", lambda: RedirectResponse("/ui/"), include_in_schema=False)

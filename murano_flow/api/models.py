@@ -245,3 +245,36 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     422: _problem("Invalid fields, or an invalid blueprint (every problem as file:line)"),
     503: _problem("The journal cannot be used"),
 }
+
+
+class NewTrigger(Strict):
+    """A trigger the engine services fire: ``cron`` (with ``timezone``) or ``on_message``
+    (``EXCHANGE:ROUTING_KEY``, with ``match`` filters and ``from_user``)."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+    blueprint: str = Field(pattern=BLUEPRINT_NAME, max_length=128)
+    version: int | None = Field(None, ge=1, le=2**31 - 1,
+                                description="Default: the newest version when it fires")
+    deployment: str = Field("", pattern=r"^(|[A-Za-z0-9][A-Za-z0-9._-]{0,127})$",
+                            max_length=128,
+                            description="Converge this deployment each time ('': a new one)")
+    params: Params = Field(default_factory=dict)
+    cron: str | None = Field(None, max_length=200)
+    timezone: str = Field("UTC", max_length=100)
+    on_message: str | None = Field(None, max_length=400)
+    match: dict[str, Any] = Field(default_factory=dict)
+    from_user: str = Field("", max_length=200)
+
+
+class TriggerDoc(BaseModel):
+    id: str
+    kind: str
+    spec: dict[str, Any]
+    blueprint: str
+    version: int | None
+    deployment: str
+    params: dict[str, Any]
+    due: float
+    created: float
+    fired: int
+    last: str

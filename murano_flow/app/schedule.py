@@ -16,6 +16,7 @@ import json
 import logging
 import time
 import zoneinfo
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -107,15 +108,16 @@ class MessageTrigger:
         self.match, self.user = match, user
         self.queue = f"murano-flow.trigger.{name}.{exchange}.{self.key}"[:200]
 
-    def next(self) -> str:
-        """Block until a message passes; ack it and every other one waiting (coalesced)."""
+    def next(self, stop: Callable[[], bool] = lambda: False) -> str:
+        """Block until a message passes (or ``stop()``: ''); ack it and every other one
+        waiting (coalesced)."""
         why: list[str] = []
-        keep_connected(self.url, lambda conn, _: self._take(conn, why), what="schedule",
-                       until=lambda: bool(why), wait=time.sleep,
+        keep_connected(self.url, lambda conn, _: self._take(conn, why, stop), what="schedule",
+                       until=lambda: bool(why) or stop(), wait=time.sleep,
                        backoff=Backoff(first=1.0, most=5.0))
-        return why[0]
+        return why[0] if why else ""
 
-    def _take(self, conn: Any, found: list[str]) -> bool:
+    def _take(self, conn: Any, found: list[str], stop: Callable[[], bool]) -> bool:
         """Consume until the queue is drained after a message passed (True, and ``found``
         says which), acking every message: what came meanwhile collapses into one run."""
         try:
@@ -128,6 +130,8 @@ class MessageTrigger:
                 if method is None:  # the queue is drained
                     if why:
                         found.append(why)
+                        return True
+                    if stop():
                         return True
                     continue
                 _, problem = judge_message(raw, getattr(props, "user_id", None) or "",

@@ -10,7 +10,8 @@ up to its ``max_deployments``, and drives each on a thread of its own, exactly a
 Limits: each deployment runs at most ``per_deployment`` actions at once, and the
 engine at most ``max_actions`` over all its deployments, shared fairly
 (:mod:`murano_flow.engine.share`). SIGTERM hands every deployment over: running actions go
-on, the leases are released, and another engine re-attaches at once.
+on, the leases are released, and another engine re-attaches at once. Each service also
+fires the registered triggers (:mod:`.triggers`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from ..states import ACTIVE
 from ..store.base import DeploymentRecord, Event, Store
 from ..store.sealing import unseal
 from .settings import Settings, journaled_blueprint
+from .triggers import Firing
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,8 @@ class EngineService:
         self._runs: dict[str, tuple[threading.Thread, Engine]] = {}
         #: Deployments this service finished driving (for --count and tests).
         self.finished = 0
+        #: Its part in firing triggers (set by :meth:`of`; none without settings).
+        self.firing: Firing | None = None
 
     @classmethod
     def of(cls, settings: Settings, store: Store, **options: Any) -> EngineService:
@@ -70,8 +74,10 @@ class EngineService:
             sealed = (dep.source or {}).get("sealed")
             return journaled_blueprint(dep, unseal(secret, sealed) if sealed else {})
 
-        return cls(store, settings.transports, load, messages=settings.message_waits,
-                   secret=secret, **options)
+        service = cls(store, settings.transports, load, messages=settings.message_waits,
+                      secret=secret, **options)
+        service.firing = Firing(settings, store, service.stopping)
+        return service
 
     def idle_for(self, seconds: float) -> Callable[[], bool]:
         """A test for :meth:`serve`'s ``until``: true once nothing was driven for
@@ -103,6 +109,8 @@ class EngineService:
                 if time.monotonic() - beat >= self.ttl / 3:
                     beat = time.monotonic()
                     self._heartbeat(self.ttl)
+                if self.firing is not None:
+                    self.firing.tick()
                 self.stopping.wait(self.poll)
         finally:
             self._shutdown()
@@ -204,3 +212,6 @@ class EngineService:
         self._reap()
         self.leases.close()
         self._heartbeat(0)
+        if self.firing is not None:
+            self.stopping.set()  # the consumers stop with the service, whatever ended it
+            self.firing.join()

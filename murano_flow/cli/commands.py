@@ -36,6 +36,7 @@ from .render import printable
 from .schedule import schedule
 from .service import db, engine
 from .signal import signal as signal_command
+from .triggers import push, trigger
 
 #: Exit code of an internal error (sysexits' EX_SOFTWARE): 1 means "the deployment failed".
 EXIT_INTERNAL = 70
@@ -64,7 +65,7 @@ def cli(ctx: click.Context, store: str, home: str, broker: str, verbose: int,
 for _command in (validate, plan, graph, deploy, resume, rollback, list_, status, events, wait,
                  delete, prune, cancel, pause, fsck, signal_command, check, observe_command,
                  notify, schedule, engine, db, hosts, examples, init, serve, token, bundle,
-                 report):
+                 report, push, trigger):
     cli.add_command(_command)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -17,16 +18,30 @@ from .progress import LinePrinter
 from .render import printable
 
 
+def when_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """What starts a run: ``--cron`` (``--timezone``) or ``--on-message`` (``--match``,
+    ``--from-user``); for ``schedule`` and ``trigger add``."""
+    for option in reversed((
+            click.option("--cron", metavar="EXPR",
+                         help="Run at these times (5 fields, or 6 with seconds)."),
+            click.option("--timezone", default="UTC", show_default=True,
+                         help="Zone --cron is read in."),
+            click.option("--on-message", metavar="EXCHANGE:KEY",
+                         help="Run when a message with this routing key arrives on this "
+                              "exchange."),
+            click.option("--match", "matches", multiple=True, metavar="PATH=VALUE",
+                         help="Only messages whose JSON body has this value here "
+                              "(repeatable)."),
+            click.option("--from-user", default="",
+                         help="Only messages RabbitMQ validated as from this user_id."))):
+        f = option(f)
+    return f
+
+
 @click.command()
 @click.argument("blueprint", type=click.Path(dir_okay=False))
 @params_options
-@click.option("--cron", metavar="EXPR", help="Run at these times (5 fields, or 6 with seconds).")
-@click.option("--timezone", default="UTC", show_default=True, help="Zone --cron is read in.")
-@click.option("--on-message", metavar="EXCHANGE:KEY",
-              help="Run when a message with this routing key arrives on this exchange.")
-@click.option("--match", "matches", multiple=True, metavar="PATH=VALUE",
-              help="Only messages whose JSON body has this value here (repeatable).")
-@click.option("--from-user", help="Only messages RabbitMQ validated as from this user_id.")
+@when_options
 @click.option("--id", "deployment_id", help="Converge this deployment on each run.")
 @click.option("--runs", type=click.IntRange(1), help="Stop after this many runs.")
 @click.option("-w", "--workers", type=click.IntRange(1, 1024), default=DEFAULT_WORKERS,

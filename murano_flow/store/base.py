@@ -152,6 +152,32 @@ class ApiToken:
     revoked: float = 0.0
 
 
+@dataclass
+class Trigger:
+    """A deployment trigger that the engine services fire: at the times of a cron
+    expression, or when a matching broker message arrives."""
+
+    id: str
+    #: cron | message
+    kind: str
+    #: cron: expr, timezone; message: exchange, key, match, from_user.
+    spec: dict[str, Any]
+    #: The stored blueprint it deploys, and which version (None: the newest when it fires).
+    blueprint: str
+    version: int | None
+    #: The deployment each firing converges ('' : a new one each time).
+    deployment: str
+    #: Parameter values, secrets masked; their clear values are in ``sealed``.
+    params: dict[str, Any] = field(default_factory=dict)
+    sealed: str = ""
+    #: When a cron trigger fires next (epoch seconds); 0 for a message trigger.
+    due: float = 0.0
+    created: float = 0.0
+    #: How many times it fired, and what its last firing did.
+    fired: int = 0
+    last: str = ""
+
+
 class Store(ABC):
     """Where deployments are journaled. Implementations: memory, sqlite, postgres."""
 
@@ -307,6 +333,31 @@ class Store(ABC):
         """Revoke the token ``token_id`` for good; False if it was revoked already.
         Raises NotFound for an unknown token."""
 
+    @abstractmethod
+    def add_trigger(self, trigger: Trigger) -> bool:
+        """Journal a new trigger; False, and nothing written, if its id is taken."""
+
+    @abstractmethod
+    def trigger(self, trigger_id: str) -> Trigger:
+        """The trigger ``trigger_id``; raise NotFound."""
+
+    @abstractmethod
+    def triggers(self) -> list[Trigger]:
+        """Every trigger, by id."""
+
+    @abstractmethod
+    def remove_trigger(self, trigger_id: str) -> bool:
+        """Delete a trigger; False if there was none."""
+
+    @abstractmethod
+    def take_trigger(self, trigger_id: str, due: float, next_due: float) -> bool:
+        """Move a cron trigger from ``due`` to ``next_due`` if it is still due then
+        (compare-and-set): the one engine that gets True fires it for ``due``."""
+
+    @abstractmethod
+    def record_firing(self, trigger_id: str, last: str) -> None:
+        """Count one firing of the trigger and say what it did (gone: nothing happens)."""
+
     def upgrade(self) -> tuple[int, int]:
         """Create or migrate the schema: (version before, version after). A journal that
         migrates itself when opened reports what it did then."""
@@ -343,3 +394,8 @@ def missing_blueprint(name: str, version: int | None, versions: int) -> str:
 def missing_token(token_id: str) -> str:
     """Why an API token is not found."""
     return f"no API token '{token_id}'"
+
+
+def missing_trigger(trigger_id: str) -> str:
+    """Why a trigger is not found."""
+    return f"no trigger '{trigger_id}'"

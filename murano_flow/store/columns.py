@@ -6,7 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .base import ApiToken, BlueprintVersion, DeploymentRecord, Event, NodeRecord, Signal
+from .base import (
+    ApiToken,
+    BlueprintVersion,
+    DeploymentRecord,
+    Event,
+    NodeRecord,
+    Signal,
+    Trigger,
+)
 
 DEPLOYMENT = ("id", "blueprint", "path", "digest", "state", "created", "updated", "params",
               "targets", "reason", "source", "owner", "control", "settings", "lease", "request")
@@ -24,6 +32,9 @@ SIGNAL = ("deployment", "node", "ts", "kind", "source", "data", "status", "note"
 BLUEPRINT = ("name", "version", "path", "digest", "text", "files", "created", "author")
 BLUEPRINT_JSON = {"files"}
 TOKEN = ("id", "name", "digest", "scope", "created", "revoked")
+TRIGGER = ("id", "kind", "spec", "blueprint", "version", "deployment", "params", "sealed", "due",
+           "created", "fired", "last")
+TRIGGER_JSON = {"spec", "params"}
 #: The JSON column of events and of signals.
 DATA_JSON = {"data"}
 
@@ -71,3 +82,8 @@ def blueprint_values(b: BlueprintVersion, encode: Encode) -> tuple[Any, ...]:
 def token_values(t: ApiToken) -> tuple[Any, ...]:
     """An API token's row."""
     return tuple(getattr(t, c) for c in TOKEN)
+
+
+def trigger_values(t: Trigger, encode: Encode) -> tuple[Any, ...]:
+    """A trigger's row."""
+    return values(t, TRIGGER, TRIGGER_JSON, encode)

@@ -18,9 +18,11 @@ from .base import (
     NodeRecord,
     Signal,
     Store,
+    Trigger,
     lease_lost,
     missing_blueprint,
     missing_token,
+    missing_trigger,
 )
 
 
@@ -45,6 +47,7 @@ class MemoryStore(Store):
         self._engines: dict[str, dict[str, Any]] = {}
         self._library: dict[str, list[BlueprintVersion]] = {}
         self._tokens: dict[str, ApiToken] = {}
+        self._triggers: dict[str, Trigger] = {}
         self._lock = threading.Lock()
 
     def create(self, deployment: DeploymentRecord, nodes: list[NodeRecord],
@@ -256,6 +259,41 @@ class MemoryStore(Store):
                 return False
             token.revoked = time.time()
             return True
+
+    def add_trigger(self, trigger: Trigger) -> bool:
+        with self._lock:
+            if trigger.id in self._triggers:
+                return False
+            self._triggers[trigger.id] = copy.deepcopy(trigger)
+            return True
+
+    def trigger(self, trigger_id: str) -> Trigger:
+        with self._lock:
+            if trigger_id not in self._triggers:
+                raise NotFound(missing_trigger(trigger_id))
+            return copy.deepcopy(self._triggers[trigger_id])
+
+    def triggers(self) -> list[Trigger]:
+        with self._lock:
+            return [copy.deepcopy(t) for _, t in sorted(self._triggers.items())]
+
+    def remove_trigger(self, trigger_id: str) -> bool:
+        with self._lock:
+            return self._triggers.pop(trigger_id, None) is not None
+
+    def take_trigger(self, trigger_id: str, due: float, next_due: float) -> bool:
+        with self._lock:
+            found = self._triggers.get(trigger_id)
+            if found is None or found.due != due:
+                return False
+            found.due = next_due
+            return True
+
+    def record_firing(self, trigger_id: str, last: str) -> None:
+        with self._lock:
+            found = self._triggers.get(trigger_id)
+            if found is not None:
+                found.fired, found.last = found.fired + 1, last
 
     def _get(self, deployment: str) -> DeploymentRecord:
         try:

@@ -34,9 +34,11 @@ from .base import (
     NodeRecord,
     Signal,
     Store,
+    Trigger,
     lease_lost,
     missing_blueprint,
     missing_token,
+    missing_trigger,
 )
 
 #: The database clock, in epoch seconds (ownership is judged by it alone).
@@ -94,6 +96,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             id text PRIMARY KEY, name text NOT NULL, digest text NOT NULL,
             scope text NOT NULL, created double precision NOT NULL,
             revoked double precision NOT NULL)""",
+    ),
+    (  # 3: triggers that engine services fire
+        """CREATE TABLE triggers (
+            id text PRIMARY KEY, kind text NOT NULL, spec jsonb NOT NULL,
+            blueprint text NOT NULL, version integer, deployment text NOT NULL,
+            params jsonb NOT NULL, sealed text NOT NULL, due double precision NOT NULL,
+            created double precision NOT NULL, fired integer NOT NULL, last text NOT NULL)""",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -327,7 +336,41 @@ class PostgresStore(Store):
                         (token_id,))
             return bool(cur.rowcount == 1)
 
+    def add_trigger(self, trigger: Trigger) -> bool:
+        with self._tx() as cur:
+            cur.execute(f"INSERT INTO triggers ({_cols(col.TRIGGER)}) VALUES "
+                        f"({_marks(len(col.TRIGGER))}) ON CONFLICT (id) DO NOTHING",
+                        col.trigger_values(trigger, _jsonb))
+            return bool(cur.rowcount == 1)
+
+    def remove_trigger(self, trigger_id: str) -> bool:
+        with self._tx() as cur:
+            cur.execute("DELETE FROM triggers WHERE id = %s", (trigger_id,))
+            return bool(cur.rowcount == 1)
+
+    def take_trigger(self, trigger_id: str, due: float, next_due: float) -> bool:
+        with self._tx() as cur:
+            cur.execute("UPDATE triggers SET due = %s WHERE id = %s AND due = %s",
+                        (next_due, trigger_id, due))
+            return bool(cur.rowcount == 1)
+
+    def record_firing(self, trigger_id: str, last: str) -> None:
+        with self._tx() as cur:
+            cur.execute("UPDATE triggers SET fired = fired + 1, last = %s WHERE id = %s",
+                        (last, trigger_id))
+
     # -- reads -----------------------------------------------------------------
+
+    def trigger(self, trigger_id: str) -> Trigger:
+        rows = self._query(f"SELECT {_cols(col.TRIGGER)} FROM triggers WHERE id = %s",
+                           (trigger_id,))
+        if not rows:
+            raise NotFound(missing_trigger(trigger_id))
+        return Trigger(*rows[0])
+
+    def triggers(self) -> list[Trigger]:
+        rows = self._query(f"SELECT {_cols(col.TRIGGER)} FROM triggers ORDER BY id", ())
+        return [Trigger(*r) for r in rows]
 
     def blueprint(self, name: str, version: int | None = None) -> BlueprintVersion:
         rows = self._query(f"SELECT {_cols(col.BLUEPRINT)} FROM blueprints WHERE name = %s "

@@ -32,9 +32,11 @@ from .base import (
     NodeRecord,
     Signal,
     Store,
+    Trigger,
     lease_lost,
     missing_blueprint,
     missing_token,
+    missing_trigger,
 )
 
 #: Each schema version's statements; a journal at version N runs N+1 onwards.
@@ -94,6 +96,13 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TABLE IF NOT EXISTS tokens (
             id TEXT PRIMARY KEY, name TEXT NOT NULL, digest TEXT NOT NULL,
             scope TEXT NOT NULL, created REAL NOT NULL, revoked REAL NOT NULL)""",
+    ),
+    (  # 6: triggers that engine services fire
+        """CREATE TABLE IF NOT EXISTS triggers (
+            id TEXT PRIMARY KEY, kind TEXT NOT NULL, spec TEXT NOT NULL,
+            blueprint TEXT NOT NULL, version INTEGER, deployment TEXT NOT NULL,
+            params TEXT NOT NULL, sealed TEXT NOT NULL, due REAL NOT NULL,
+            created REAL NOT NULL, fired INTEGER NOT NULL, last TEXT NOT NULL)""",
     ),
 )
 #: Seconds a connection waits for another one's lock before giving up.
@@ -484,6 +493,38 @@ class SqliteStore(Store):
             return db.execute("UPDATE tokens SET revoked = ? WHERE id = ? AND revoked = 0",
                               (time.time(), token_id)).rowcount == 1
 
+    def add_trigger(self, trigger: Trigger) -> bool:
+        with self._tx() as db:
+            return db.execute(f"INSERT INTO triggers ({', '.join(col.TRIGGER)}) VALUES "
+                              f"({', '.join('?' * len(col.TRIGGER))}) ON CONFLICT (id) "
+                              "DO NOTHING", col.trigger_values(trigger, json.dumps)
+                              ).rowcount == 1
+
+    def trigger(self, trigger_id: str) -> Trigger:
+        rows = self._query(f"SELECT {', '.join(col.TRIGGER)} FROM triggers WHERE id = ?",
+                           (trigger_id,))
+        if not rows:
+            raise NotFound(missing_trigger(trigger_id))
+        return _trigger(rows[0])
+
+    def triggers(self) -> list[Trigger]:
+        rows = self._query(f"SELECT {', '.join(col.TRIGGER)} FROM triggers ORDER BY id", ())
+        return [_trigger(r) for r in rows]
+
+    def remove_trigger(self, trigger_id: str) -> bool:
+        with self._tx() as db:
+            return db.execute("DELETE FROM triggers WHERE id = ?", (trigger_id,)).rowcount == 1
+
+    def take_trigger(self, trigger_id: str, due: float, next_due: float) -> bool:
+        with self._tx() as db:
+            return db.execute("UPDATE triggers SET due = ? WHERE id = ? AND due = ?",
+                              (next_due, trigger_id, due)).rowcount == 1
+
+    def record_firing(self, trigger_id: str, last: str) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE triggers SET fired = fired + 1, last = ? WHERE id = ?",
+                       (last, trigger_id))
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -531,6 +572,10 @@ def _decode(row: dict[str, Any], json_cols: set[str]) -> dict[str, Any]:
 def _deployment(row: tuple[Any, ...]) -> DeploymentRecord:
     return DeploymentRecord(**_decode(dict(zip(col.DEPLOYMENT, row, strict=True)),
                                       col.DEPLOYMENT_JSON))
+
+
+def _trigger(row: tuple[Any, ...]) -> Trigger:
+    return Trigger(**_decode(dict(zip(col.TRIGGER, row, strict=True)), col.TRIGGER_JSON))
 
 
 def _blueprint(row: tuple[Any, ...]) -> BlueprintVersion:

@@ -2,3 +2,4 @@
 
 from kits.api import api  # noqa: F401 - a fixture
 from kits.browser import browser  # noqa: F401 - a fixture
+from kits.postgres import pg_url  # noqa: F401 - a fixture

@@ -81,6 +81,8 @@ def test_a_web_farm_deployed_from_the_page_turns_green(api: ApiServer, browser):
         assert ops.post("/v1/deployments/farm/rollback", json={}).status_code == 202
     until(browser, lambda d: d.find_element(By.ID, "dep-state").text == "rolled_back",
           "the rollback, followed live")
+    until(browser, lambda d: any("rolled_back" in r.text for r in d.find_elements(
+        By.CSS_SELECTOR, "#events tbody tr")), "the rollback's last event in the log")
     rows = browser.find_elements(By.CSS_SELECTOR, "#events tbody tr")
     assert len(rows) > journaled  # the rollback's events came in after the page loaded
 
@@ -115,7 +117,10 @@ def test_the_page_follows_a_deployment_live_and_pauses_and_resumes_it(
     until(browser, lambda d: d.find_element(By.ID, "dep-state").text == "succeeded",
           "the deployment resumed to success")
     assert _status(browser, "second.Deployed") == "reached"
-    texts = [r.text for r in browser.find_elements(By.CSS_SELECTOR, "#events tbody tr")]
-    assert any("second.Deployed" in t and "reached" in t for t in texts)  # came live
+    # the node rows fetched after a deployment event may show it first; the stream's
+    # own event follows
+    until(browser, lambda d: any("second.Deployed" in r.text and "reached" in r.text
+                                 for r in d.find_elements(By.CSS_SELECTOR, "#events tbody tr")),
+          "second.Deployed's event in the log, as it came")
     assert not browser.find_elements(By.CSS_SELECTOR, "#events b")  # shown as text
     browser.save_screenshot(str(shots / "3-succeeded.png"))

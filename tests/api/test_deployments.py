@@ -101,3 +101,23 @@ def test_unknown_things_are_404_problems_in_the_cli_words(api: ApiServer):
     with api.client("operate") as ops:
         r = ops.post("/v1/deployments", json={"blueprint": "nope"})
         assert r.status_code == 404 and "no stored blueprint 'nope'" in r.json()["detail"]
+
+
+def test_triggers_are_registered_read_and_removed_through_the_api(api: ApiServer):
+    with api.client("operate") as ops, api.client("read") as reader:
+        assert ops.post("/v1/blueprints", json=bundle()).status_code == 201
+        nightly = {"id": "nightly", "blueprint": "webfarm", "deployment": "farm",
+                   "cron": "0 3 * * *", "timezone": "Europe/Paris",
+                   "params": {"web_count": 2}}
+        assert reader.post("/v1/triggers", json=nightly).status_code == 403
+        made = ops.post("/v1/triggers", json=nightly)
+        assert made.status_code == 201, made.text
+        assert made.json()["kind"] == "cron" and made.json()["due"] > 0
+        assert ops.post("/v1/triggers", json=nightly).status_code == 409  # the id is taken
+        bad = ops.post("/v1/triggers", json={**nightly, "id": "bad", "cron": "61 * * * *"})
+        assert bad.status_code == 409 and "not a cron expression" in bad.json()["detail"]
+        assert [t["id"] for t in reader.get("/v1/triggers").json()] == ["nightly"]
+        assert api.cli("trigger", "list", "-f", "value", "-c", "id").stdout.split() == [
+            "nightly"]  # the CLI sees the same journal
+        assert ops.delete("/v1/triggers/nightly").status_code == 204
+        assert ops.delete("/v1/triggers/nightly").status_code == 404

@@ -47,8 +47,10 @@ class ApiServer:
         return self.log.read_text(errors="replace")
 
 
-def start(tmp_path: Path, store: str | None = None, *extra: str) -> ApiServer:
-    """Start a server (the caller stops it with :func:`stop`); tokens made with the CLI."""
+def start(tmp_path: Path, store: str | None = None, *extra: str,
+          tokens: dict[str, str] | None = None) -> ApiServer:
+    """Start a server (the caller stops it with :func:`stop`) with ``tokens``, or new ones
+    made with the CLI."""
     home = tmp_path / "home"
     home.mkdir(parents=True, exist_ok=True)
     store = store or f"sqlite:///{home}/journal.db"
@@ -56,6 +58,9 @@ def start(tmp_path: Path, store: str | None = None, *extra: str) -> ApiServer:
     log = tmp_path / f"serve-{port}.log"
     server = ApiServer(f"http://127.0.0.1:{port}", home, store, None, log)  # type: ignore[arg-type]
     for scope in ("read", "operate", "admin"):
+        if tokens:
+            server.tokens[scope] = tokens[scope]
+            continue
         made = server.cli("token", "create", f"{scope}-tests", "--scope", scope)
         assert made.returncode == 0, made.stderr
         server.tokens[scope] = made.stdout.strip()

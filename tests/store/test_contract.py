@@ -18,6 +18,7 @@ from murano_flow.store.base import (
     NodeRecord,
     Signal,
     Store,
+    Trigger,
 )
 
 
@@ -232,6 +233,23 @@ class StoreContract:
         assert store.token("t1").revoked > 0
         with pytest.raises(NotFound):
             store.revoke_token("nope")
+
+    def test_a_due_trigger_is_taken_by_one_engine_only(self, store):
+        cron = Trigger("nightly", "cron", {"expr": "0 2 * * *", "timezone": "UTC"}, "farm",
+                       None, "farm-1", {"n": 2, "pw": "******"}, "sealed!", 1000.0, 1.0)
+        assert store.add_trigger(cron) is True
+        assert store.add_trigger(cron) is False  # the id is taken
+        assert store.trigger("nightly").spec == {"expr": "0 2 * * *", "timezone": "UTC"}
+        assert store.trigger("nightly").version is None
+        assert store.take_trigger("nightly", 1000.0, 2000.0) is True
+        assert store.take_trigger("nightly", 1000.0, 2000.0) is False  # fired for 1000 once
+        store.record_firing("nightly", "converged farm-1")
+        got = store.trigger("nightly")
+        assert (got.due, got.fired, got.last) == (2000.0, 1, "converged farm-1")
+        assert [t.id for t in store.triggers()] == ["nightly"]
+        assert store.remove_trigger("nightly") and not store.remove_trigger("nightly")
+        with pytest.raises(NotFound, match="no trigger 'nightly'"):
+            store.trigger("nightly")
 
 
 class TestMemoryStore(StoreContract):
