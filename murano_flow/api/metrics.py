@@ -5,6 +5,7 @@ reconnects) is on ``engine serve --metrics``."""
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Iterator
 
@@ -13,7 +14,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from ..states import ACTIVE
-from ..store.base import Store
+from ..store.base import Event, Store
 
 #: Deployments looked at per scrape (the newest); older ones are finished history.
 SCRAPED = 10_000
@@ -63,3 +64,68 @@ def exposition(store: Store) -> tuple[bytes, str]:
     registry = CollectorRegistry()
     registry.register(JournalCollector(store))
     return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+#: Node statuses that end an attempt, an undo or a wait.
+_ENDS = {"reached", "failed", "in_doubt", "skipped", "undone", "undo_failed", "pending",
+         "interrupted"}
+
+
+class EngineMetrics:
+    """What one engine service does, as Prometheus metrics (``engine serve --metrics``):
+    deployments driven and taken over, actions running, action durations by outcome,
+    leases lost. An :class:`~murano_flow.app.service.Observer`."""
+
+    def __init__(self) -> None:
+        from prometheus_client import Counter as Count
+        from prometheus_client import Gauge, Histogram
+
+        self.registry = CollectorRegistry()
+        self.driving = Gauge("murano_flow_engine_deployments_driving",
+                             "Deployments this engine drives now", registry=self.registry)
+        self.taken_total = Count("murano_flow_engine_deployments_taken",
+                                 "Deployments this engine took: new, or taken over from an "
+                                 "engine whose lease ran out", ["how"], registry=self.registry)
+        self.running = Gauge("murano_flow_engine_actions_running",
+                             "Actions (and undos) running now", registry=self.registry)
+        self.seconds = Histogram("murano_flow_engine_action_seconds",
+                                 "How long actions and undos took, by outcome", ["outcome"],
+                                 registry=self.registry,
+                                 buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
+                                          900, 3600))
+        self.leases_lost = Count("murano_flow_engine_leases_lost",
+                                 "Deployments this engine lost to another one",
+                                 registry=self.registry)
+        self._started: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+
+    def taken(self, deployment: str, previous: str) -> None:
+        self.driving.inc()
+        self.taken_total.labels("takeover" if previous else "new").inc()
+
+    def released(self, deployment: str) -> None:
+        self.driving.dec()
+        with self._lock:  # what it ran and did not see end is no longer its own
+            for key in [k for k in self._started if k[0] == deployment]:
+                del self._started[key]
+                self.running.dec()
+
+    def event(self, event: Event) -> None:
+        key = (event.deployment, event.node)
+        with self._lock:
+            if event.kind in ("running", "undoing"):
+                if key not in self._started:
+                    self.running.inc()
+                self._started[key] = event.ts
+            elif event.node and event.status in _ENDS and key in self._started:
+                self.running.dec()
+                self.seconds.labels(event.status).observe(event.ts - self._started.pop(key))
+
+    def lost(self, deployment: str) -> None:
+        self.leases_lost.inc()
+
+    def serve(self, host: str, port: int) -> None:
+        """Answer ``GET /metrics`` on ``host:port`` from a thread of its own."""
+        from prometheus_client import start_http_server
+
+        start_http_server(port, addr=host, registry=self.registry)

@@ -278,3 +278,14 @@ class TriggerDoc(BaseModel):
     created: float
     fired: int
     last: str
+
+
+class AgentInfo(BaseModel):
+    queue: str
+    connected: bool | None = Field(description="A consumer is on its queue now (None: the "
+                                               "broker could not be asked; see note)")
+    consumers: int
+    waiting: int = Field(description="Plans waiting in its queue")
+    holds: list[str] = Field(description="deployment/state (status) it holds now")
+    deployments: list[str]
+    note: str

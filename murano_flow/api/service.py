@@ -8,10 +8,11 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from ..app import tokens
+from ..app.agents import agents as agent_list
 from ..store.base import ApiToken, Store
 from ..wire.masking import masked_url
 from . import metrics
-from .models import PROBLEMS, CreatedToken, EngineInfo, Health, NewToken, Token
+from .models import PROBLEMS, AgentInfo, CreatedToken, EngineInfo, Health, NewToken, Token
 from .problems import problem
 from .security import ADMIN, READ
 
@@ -51,6 +52,15 @@ def prometheus(request: Request) -> Response:
 def engines(request: Request) -> list[EngineInfo]:
     """Engine services alive now, and what each drives."""
     return [EngineInfo(**e) for e in _store(request).engines()]
+
+
+@router.get("/v1/agents", response_model=list[AgentInfo], tags=["service"],
+            dependencies=[Depends(READ)])
+def agents(request: Request) -> list[AgentInfo]:
+    """The guest agents of the deployments' amqp hosts: connected now or not (asked of the
+    broker, passively), plans waiting in their queues, and the states each holds."""
+    return [AgentInfo(**vars(a)) for a in agent_list(request.app.state.settings,
+                                                     _store(request))]
 
 
 def _token(t: ApiToken) -> Token:

@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from ..blueprint.spec import Blueprint
 from ..engine.engine import Engine, TransportFactory
@@ -39,6 +39,19 @@ from .triggers import Firing
 log = logging.getLogger(__name__)
 
 Loader = Callable[[DeploymentRecord], Blueprint]
+
+
+class Observer(Protocol):
+    """Told what a service does (its metrics): deployments taken, let go and lost to
+    another engine, every event its engines journal (from their threads)."""
+
+    def taken(self, deployment: str, previous: str) -> None: ...
+
+    def released(self, deployment: str) -> None: ...
+
+    def lost(self, deployment: str) -> None: ...
+
+    def event(self, event: Event) -> None: ...
 
 
 class EngineService:
@@ -62,6 +75,8 @@ class EngineService:
         self.finished = 0
         #: Its part in firing triggers (set by :meth:`of`; none without settings).
         self.firing: Firing | None = None
+        #: Who is told what it does (metrics), if anyone.
+        self.observer: Observer | None = None
 
     @classmethod
     def of(cls, settings: Settings, store: Store, **options: Any) -> EngineService:
@@ -128,7 +143,10 @@ class EngineService:
     def _start(self, dep_id: str, previous: str) -> None:
         engine = Engine(self.store, self.transports, workers=self.per_deployment,
                         messages=self.messages, leases=self.leases, share=self.share,
-                        me=self.me, secret=self.secret)
+                        me=self.me, secret=self.secret,
+                        listener=self.observer.event if self.observer else None)
+        if self.observer is not None:
+            self.observer.taken(dep_id, previous)
         engine.took_over = previous
         thread = threading.Thread(target=self._drive, args=(engine, dep_id),
                                   name=f"drive-{dep_id}", daemon=True)
@@ -155,6 +173,8 @@ class EngineService:
             log.info("%s: %s", dep_id, final.state)
         except LeaseLost as exc:
             log.warning("%s: %s", dep_id, exc)
+            if self.observer is not None:
+                self.observer.lost(dep_id)
         except StoreError as exc:
             if isinstance(exc, CorruptState):
                 self._answer(dep_id, f"the engine {self.me} cannot drive it: {exc}")
@@ -169,6 +189,8 @@ class EngineService:
         finally:  # whatever happened, nothing of it stays held here
             self.leases.drop(dep_id)
             self.share.leave(dep_id)
+            if self.observer is not None:
+                self.observer.released(dep_id)
             try:
                 self.store.claim(dep_id, "", self.me)  # a no-op when the engine released it
             except MuranoFlowError as exc:

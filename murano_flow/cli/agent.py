@@ -28,7 +28,8 @@ from ..errors import MuranoFlowError, UsageError
 from ..transports.amqp import agent_queue, agent_secret
 from ..wire.protocol import RESULTS_EXCHANGE
 from ..wire.signing import agent_key
-from .common import journaled_blueprint
+from .common import Settings, command, journaled_blueprint, rows_format_options
+from .render import emit_rows, rows_wanted
 
 #: Nova's limit on user-data (65,535 bytes, base64-encoded by the client: 3/4 of it raw).
 USER_DATA_LIMIT = 65535 * 3 // 4
@@ -48,6 +49,29 @@ def run(config: str, debug: bool) -> None:
     from murano_flow_agent.__main__ import main as agent_main
 
     sys.exit(agent_main(["--config", config, *(["--debug"] if debug else [])]))
+
+
+@agent.command("list")
+@rows_format_options
+@click.pass_obj
+@command
+def list_agents(settings: Settings, fmt: str, columns: tuple[str, ...]) -> None:
+    """The agents of the deployments' amqp hosts: connected now or not (asked of the
+    broker), plans waiting in their queues, the states each holds."""
+    from ..app.agents import agents
+
+    with settings.existing_store() as store:
+        rows = [vars(a) for a in agents(settings, store)]
+    if not rows and fmt == "table":
+        click.echo("no deployment has an amqp host")
+        return
+    chosen = rows_wanted(fmt, columns, AGENT_FIELDS, AGENT_COLUMNS)
+    emit_rows(rows, fmt, chosen or list(AGENT_COLUMNS if fmt == "table" else AGENT_FIELDS))
+
+
+#: The fields of `agent list`, and those its table shows.
+AGENT_FIELDS = ("queue", "connected", "consumers", "waiting", "holds", "deployments", "note")
+AGENT_COLUMNS = ("queue", "connected", "waiting", "holds", "note")
 
 
 @agent.command("wheel")

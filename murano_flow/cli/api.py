@@ -11,18 +11,11 @@ import click
 from ..app import tokens
 from ..errors import UsageError
 from ..wire.masking import masked_url
-from .common import Settings, command, rows_format_options
+from .common import Settings, command, listen_address, rows_format_options
 from .render import emit_rows, rows_wanted
 
 log = logging.getLogger(__name__)
 TOKEN_FIELDS = ("id", "name", "scope", "created", "revoked")
-
-
-def _listen(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536 or not host:
-        raise UsageError(f"--listen {text!r}: give HOST:PORT, e.g. 127.0.0.1:8080")
-    return host.strip("[]"), int(port)
 
 
 def _loopback(host: str) -> bool:
@@ -62,7 +55,7 @@ def serve(settings: Settings, listen: str, tls_cert: str | None, tls_key: str | 
     except ImportError as exc:
         raise UsageError("serve needs the API's libraries",
                          hint="pip install 'murano-flow[api]'") from exc
-    host, port = _listen(listen)
+    host, port = listen_address(listen, "--listen")
     if bool(tls_cert) != bool(tls_key):
         raise UsageError("--tls-cert and --tls-key go together")
     app = create_app(settings, max_body=max_body)

@@ -18,7 +18,7 @@ from ..errors import MuranoFlowError, UsageError
 from .render import ROW_FORMATS, printable
 
 __all__ = ["Settings", "command", "duration", "exists", "format_option", "given_params",
-           "journaled_blueprint", "params_options", "rows_format_options"]
+           "journaled_blueprint", "listen_address", "params_options", "rows_format_options"]
 
 FORMATS = click.Choice(["table", "json", "yaml"])
 
@@ -61,6 +61,14 @@ def duration(text: str | None, option: str) -> float | None:
     if value <= 0:
         raise UsageError(f"{option} must be longer than zero")
     return value
+
+
+def listen_address(text: str, option: str) -> tuple[str, int]:
+    """(host, port) of a HOST:PORT option; UsageError saying how to write it."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536 or not host:
+        raise UsageError(f"{option} {text!r}: give HOST:PORT, e.g. 127.0.0.1:8080")
+    return host.strip("[]"), int(port)
 
 
 def format_option(f: Callable[..., Any]) -> Callable[..., Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import signal
+from typing import Any
 
 import click
 
@@ -13,7 +14,7 @@ from ..engine import identity
 from ..engine.lease import DEFAULT_TTL
 from ..errors import UsageError
 from ..wire.masking import masked_url
-from .common import Settings, command, duration, format_option
+from .common import Settings, command, duration, format_option, listen_address
 from .render import emit
 
 log = logging.getLogger(__name__)
@@ -38,10 +39,14 @@ def engine() -> None:
               help="How often to look for deployments to take.")
 @click.option("--exit-when-idle", "idle_text", metavar="DURATION",
               help="Stop after this long with nothing to drive (batch runs, tests).")
+@click.option("--metrics", "metrics_at", metavar="HOST:PORT",
+              help="Serve this engine's Prometheus metrics there (no token: keep it on "
+                   "loopback or a private network).")
 @click.pass_obj
 @command
 def serve(settings: Settings, max_deployments: int, max_actions: int, per_deployment: int,
-          lease_text: str, poll_text: str, idle_text: str | None) -> None:
+          lease_text: str, poll_text: str, idle_text: str | None,
+          metrics_at: str | None) -> None:
     """Drive submitted deployments until SIGTERM; SIGTERM hands them over to other engines.
 
     Run one per machine (or several); they share the journal given by --store, which must
@@ -58,12 +63,30 @@ def serve(settings: Settings, max_deployments: int, max_actions: int, per_deploy
         service = EngineService.of(settings, store, max_deployments=max_deployments,
                                    per_deployment=per_deployment, max_actions=max_actions,
                                    ttl=ttl, poll=poll)
+        if metrics_at:
+            service.observer = _metrics(metrics_at)
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: service.stop())
         click.echo(f"engine {service.me} serving {masked_url(settings.store_url)}", err=True)
         service.serve(until=service.idle_for(idle) if idle else lambda: False)
         click.echo(f"engine {service.me} stopped after {service.finished} deployments",
                    err=True)
+
+
+def _metrics(where: str) -> Any:
+    """This engine's metrics, served on ``where`` (HOST:PORT)."""
+    try:
+        from ..api.metrics import EngineMetrics
+    except ImportError as exc:
+        raise UsageError("--metrics needs prometheus-client",
+                         hint="pip install 'murano-flow[api]'") from exc
+    host, port = listen_address(where, "--metrics")
+    metrics = EngineMetrics()
+    try:
+        metrics.serve(host, port)
+    except OSError as exc:
+        raise UsageError(f"--metrics {where}: cannot listen there ({exc.strerror})") from exc
+    return metrics
 
 
 @engine.command("list")

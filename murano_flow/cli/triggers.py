@@ -79,8 +79,8 @@ def list_triggers(settings: Settings, fmt: str, columns: tuple[str, ...]) -> Non
     if not rows and fmt == "table":
         click.echo("no trigger ('murano-flow trigger add' registers one)")
         return
-    emit_rows(rows, fmt, rows_wanted(fmt, columns, TRIGGER_FIELDS, TRIGGER_COLUMNS)
-              or list(TRIGGER_COLUMNS))
+    chosen = rows_wanted(fmt, columns, TRIGGER_FIELDS, TRIGGER_COLUMNS)
+    emit_rows(rows, fmt, chosen or list(TRIGGER_COLUMNS if fmt == "table" else TRIGGER_FIELDS))
 
 
 @trigger.command("remove")

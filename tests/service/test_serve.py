@@ -269,3 +269,34 @@ def test_resume_detach_seals_the_secrets_given_again(tmp_path, env):
     assert out.read_text().split() == ["start", "end", CHECKED], output
     journal = b"".join(p.read_bytes() for p in tmp_path.glob("j.db*"))
     assert b"s3cret-value" not in journal
+
+
+def test_engine_metrics_count_what_the_engine_did(tmp_path, env):
+    import httpx
+    from kits.common import free_ports, wait_until
+
+    port = free_ports(1)[0]
+    out = tmp_path / "out.txt"
+    serve = _serve(env, "--metrics", f"127.0.0.1:{port}")
+    try:
+        assert _mf(env, "deploy", str(tmp_path / "bp.yaml"), "--detach", "--id", "m1",
+                   "-p", f"out={out}", "-p", "pw=x").returncode == 0
+
+        def scraped() -> dict[str, float]:
+            text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+            return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+                    for line in text.splitlines() if line and not line.startswith("#")}
+
+        wait_until(lambda: scraped().get(
+            'murano_flow_engine_action_seconds_count{outcome="reached"}') == 2,
+            "two actions measured")
+        metrics = scraped()
+        assert metrics['murano_flow_engine_deployments_taken_total{how="new"}'] == 1
+        assert metrics["murano_flow_engine_actions_running"] == 0
+        wait_until(lambda: scraped()["murano_flow_engine_deployments_driving"] == 0,
+                   "the deployment let go")
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.communicate(timeout=60)
+    bad = _mf(env, "engine", "serve", "--metrics", "nowhere")
+    assert bad.returncode == 2 and "HOST:PORT" in bad.stderr
