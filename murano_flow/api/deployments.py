@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 
-from ..app import control, history, library
+from ..app import control, drift, history, library
 from ..app import deployments as use
 from ..app.documents import deployment_dict, node_dict
 from ..app.dryrun import dry_run
@@ -24,6 +24,7 @@ from .models import (
     DEPLOYMENT_ID,
     PROBLEMS,
     Accepted,
+    CheckDoc,
     Continue,
     Deployment,
     DeploymentDetail,
@@ -31,6 +32,7 @@ from .models import (
     DryRunRequest,
     NewDeployment,
     Node,
+    ProbeDoc,
     SignalRequest,
     Step,
     Stop,
@@ -39,6 +41,8 @@ from .security import ADMIN, OPERATE, READ, Operator
 
 router = APIRouter(prefix="/v1/deployments", tags=["deployments"], responses=PROBLEMS)
 Id = Annotated[str, Path(pattern=DEPLOYMENT_ID, max_length=128)]
+#: Check probes run at once by one request.
+PROBE_WORKERS = 16
 
 
 def document(dep: DeploymentRecord) -> Deployment:
@@ -192,6 +196,17 @@ def signal(deployment: Id, body: SignalRequest, request: Request,
     live = "its engine applies it" if sent.live else "applied when an engine drives it"
     return Accepted(deployment=deployment, what="signal", engines=int(sent.live),
                     message=f"signal {sent.seq} for {sent.node} journaled; {live}")
+
+
+@router.post("/{deployment}/check", response_model=CheckDoc, dependencies=[Depends(OPERATE)])
+def check(deployment: Id, body: Continue, request: Request) -> CheckDoc:
+    """Ask every reached state's check probe of a succeeded deployment whether it still
+    holds (run from this process, as ``murano-flow check``; the verdicts are journaled).
+    Repairing drift is a converge: ``murano-flow check --fix`` or a deploy of its version."""
+    _, _, probes = drift.look(request.app.state.settings, _store(request), deployment,
+                              body.params, PROBE_WORKERS)
+    return CheckDoc(deployment=deployment, drifted=drift.drifted(probes),
+                    probes=[ProbeDoc(**vars(p)) for p in probes])
 
 
 @router.get("/{deployment}/graph", dependencies=[Depends(READ)],

@@ -289,3 +289,16 @@ class AgentInfo(BaseModel):
     holds: list[str] = Field(description="deployment/state (status) it holds now")
     deployments: list[str]
     note: str
+
+
+class ProbeDoc(BaseModel):
+    node: str
+    host: str
+    verdict: Literal["holds", "drifted", "unknown"]
+    detail: str
+
+
+class CheckDoc(BaseModel):
+    deployment: str
+    drifted: list[str]
+    probes: list[ProbeDoc]

@@ -50,11 +50,16 @@ def test_the_web_farm_through_the_api(api: ApiServer):
         assert dep["state"] == "succeeded" and dep["stored"]["version"] == 1
         assert {n["status"] for n in dep["nodes"]} == {"reached"}
         assert httpx.get(f"http://127.0.0.1:{base}/", timeout=10).status_code == 200
+        checked = ops.post("/v1/deployments/farm/check", json={}).json()
+        assert checked["drifted"] == [] and {p["node"]: p["verdict"] for p in
+                                             checked["probes"]} == {
+            "web[0].Serving": "holds", "web[1].Serving": "holds", "lb.Configured": "holds"}
 
         # a reconnecting client continues after the last event it saw, from the header
         middle = events[len(events) // 2]["seq"]
         rest = follow(ops, "farm", last_event_id=str(middle))
-        assert [e["seq"] for e in rest] == [e["seq"] for e in events if e["seq"] > middle]
+        journal = ops.get("/v1/deployments/farm/events").json()  # the check's verdicts too
+        assert [e["seq"] for e in rest] == [e["seq"] for e in journal if e["seq"] > middle]
 
         # version 2 changes the title: the dry run says what converge would run
         changed = bundle()
@@ -69,8 +74,7 @@ def test_the_web_farm_through_the_api(api: ApiServer):
         converge = ops.post("/v1/deployments", json={"blueprint": "webfarm", "id": "farm",
                                                      "params": params})
         assert converge.json()["what"] == "converge"
-        after = max(e["seq"] for e in events)
-        follow(ops, "farm", after)
+        follow(ops, "farm", journal[-1]["seq"])
         assert ops.get("/v1/deployments/farm").json()["stored"]["version"] == 2
         assert "Hello, v2" in httpx.get(f"http://127.0.0.1:{base}/", timeout=10).text
 
@@ -84,6 +88,7 @@ def test_the_web_farm_through_the_api(api: ApiServer):
         assert ops.post("/v1/deployments/farm/rollback", json={}).status_code == 202
         follow(ops, "farm", ops.get("/v1/deployments/farm/events").json()[-1]["seq"])
         assert ops.get("/v1/deployments/farm").json()["state"] == "rolled_back"
+        assert ops.post("/v1/deployments/farm/check", json={}).status_code == 409
     with api.client("admin") as admin:
         assert admin.delete("/v1/deployments/farm").status_code == 204
         assert admin.get("/v1/deployments/farm").status_code == 404
