@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -124,8 +125,30 @@ class EngineMetrics:
     def lost(self, deployment: str) -> None:
         self.leases_lost.inc()
 
-    def serve(self, host: str, port: int) -> None:
-        """Answer ``GET /metrics`` on ``host:port`` from a thread of its own."""
-        from prometheus_client import start_http_server
+    def serve(self, host: str, port: int, health: Callable[[], tuple[bool, str]]) -> None:
+        """Answer ``GET /metrics`` and ``GET /healthz`` (200 or 503, from ``health``) on
+        ``host:port`` from a thread of its own. Raises OSError if it cannot listen."""
+        registry = self.registry
 
-        start_http_server(port, addr=host, registry=self.registry)
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the http.server protocol
+                if self.path.split("?")[0] == "/metrics":
+                    self._answer(200, CONTENT_TYPE_LATEST, generate_latest(registry))
+                elif self.path.split("?")[0] == "/healthz":
+                    ok, why = health()
+                    self._answer(200 if ok else 503, "text/plain", why.encode() + b"\n")
+                else:
+                    self._answer(404, "text/plain", b"/metrics or /healthz\n")
+
+            def _answer(self, status: int, media_type: str, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", media_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+                return  # scrapes every few seconds: not worth a log line each
+
+        server = ThreadingHTTPServer((host, port), Handler)
+        threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()

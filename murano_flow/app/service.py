@@ -77,6 +77,8 @@ class EngineService:
         self.firing: Firing | None = None
         #: Who is told what it does (metrics), if anyone.
         self.observer: Observer | None = None
+        self._ticked = time.monotonic()
+        self._journal_problem = ""
 
     @classmethod
     def of(cls, settings: Settings, store: Store, **options: Any) -> EngineService:
@@ -113,6 +115,7 @@ class EngineService:
         beat = 0.0
         try:
             while not self.stopping.is_set() and not until():
+                self._ticked = time.monotonic()
                 self._reap()
                 free = self.max_deployments - len(self._runs)
                 if free > 0:
@@ -220,8 +223,20 @@ class EngineService:
                                 "per_deployment": self.per_deployment, "lease": self.ttl}
         try:
             self.store.heartbeat(self.me, info, ttl)
+            self._journal_problem = ""
         except MuranoFlowError as exc:
             log.warning("heartbeat: %s", exc)
+            self._journal_problem = exc.message
+
+    def health(self) -> tuple[bool, str]:
+        """Whether the service loop goes round and its last heartbeat reached the journal
+        (``/healthz`` of ``engine serve --metrics``), and why not."""
+        if self._journal_problem:
+            return False, f"the journal refused its heartbeat: {self._journal_problem}"
+        idle = time.monotonic() - self._ticked
+        if idle > max(10.0, 3 * self.poll):
+            return False, f"its loop has not gone round for {idle:.0f} s"
+        return True, f"ok: driving {len(self._runs)} deployments"
 
     def _shutdown(self) -> None:
         runs = list(self._runs.values())

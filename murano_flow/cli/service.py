@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import signal
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -64,7 +65,7 @@ def serve(settings: Settings, max_deployments: int, max_actions: int, per_deploy
                                    per_deployment=per_deployment, max_actions=max_actions,
                                    ttl=ttl, poll=poll)
         if metrics_at:
-            service.observer = _metrics(metrics_at)
+            service.observer = _metrics(metrics_at, service.health)
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: service.stop())
         click.echo(f"engine {service.me} serving {masked_url(settings.store_url)}", err=True)
@@ -73,8 +74,8 @@ def serve(settings: Settings, max_deployments: int, max_actions: int, per_deploy
                    err=True)
 
 
-def _metrics(where: str) -> Any:
-    """This engine's metrics, served on ``where`` (HOST:PORT)."""
+def _metrics(where: str, health: Callable[[], tuple[bool, str]]) -> Any:
+    """This engine's metrics and health, served on ``where`` (HOST:PORT)."""
     try:
         from ..api.metrics import EngineMetrics
     except ImportError as exc:
@@ -83,7 +84,7 @@ def _metrics(where: str) -> Any:
     host, port = listen_address(where, "--metrics")
     metrics = EngineMetrics()
     try:
-        metrics.serve(host, port)
+        metrics.serve(host, port, health)
     except OSError as exc:
         raise UsageError(f"--metrics {where}: cannot listen there ({exc.strerror})") from exc
     return metrics

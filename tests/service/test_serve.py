@@ -295,8 +295,38 @@ def test_engine_metrics_count_what_the_engine_did(tmp_path, env):
         assert metrics["murano_flow_engine_actions_running"] == 0
         wait_until(lambda: scraped()["murano_flow_engine_deployments_driving"] == 0,
                    "the deployment let go")
+        health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
+        assert health.status_code == 200 and health.text.startswith("ok: driving 0")
     finally:
         serve.send_signal(signal.SIGTERM)
         serve.communicate(timeout=60)
     bad = _mf(env, "engine", "serve", "--metrics", "nowhere")
     assert bad.returncode == 2 and "HOST:PORT" in bad.stderr
+
+
+def test_an_engine_is_unhealthy_when_its_loop_stalls_or_the_journal_refuses():
+    from murano_flow.app.service import EngineService
+    from murano_flow.errors import StoreError
+    from murano_flow.store import MemoryStore
+
+    class Refusing(MemoryStore):
+        refuse = False
+
+        def heartbeat(self, engine, info, ttl):
+            if self.refuse:
+                raise StoreError("disk full")
+            super().heartbeat(engine, info, ttl)
+
+    store = Refusing()
+    service = EngineService(store, lambda kind, fields: None, lambda dep: None, poll=0.05)
+    service.serve(until=lambda: True)  # no round of the loop; its last heartbeat only
+    assert service.health() == (True, "ok: driving 0 deployments")
+    store.refuse = True
+    service.serve(until=lambda: True)
+    ok, why = service.health()
+    assert not ok and "refused its heartbeat: disk full" in why
+    store.refuse = False
+    service.serve(until=lambda: True)
+    service._ticked -= 60  # as if the loop had been stuck for a minute
+    ok, why = service.health()
+    assert not ok and "has not gone round" in why
