@@ -4,9 +4,12 @@ secrets that must never come back (nor be stored or logged in the clear)."""
 
 from __future__ import annotations
 
+import ssl
+import subprocess
+
 import httpx
 import pytest
-from kits.api import ApiServer, bundle
+from kits.api import MF, ApiServer, bundle
 
 PROBLEM = "application/problem+json"
 SECRET_BP = """\
@@ -139,3 +142,26 @@ def test_secrets_are_accepted_but_never_returned_logged_or_stored_in_clear(api: 
     journal = (api.home / "journal.db").read_bytes()
     wal = api.home / "journal.db-wal"
     assert SECRET.encode() not in journal + (wal.read_bytes() if wal.exists() else b"")
+
+
+def test_serve_speaks_https_with_the_certificate_given(tmp_path):
+    from kits.api import start, stop
+    from kits.common import test_ca
+
+    test_ca(tmp_path)
+    server = start(tmp_path, None, "--tls-cert", str(tmp_path / "server.pem"), "--tls-key",
+                   str(tmp_path / "server.key"))
+    try:
+        assert server.url.startswith("https://")
+        trusted = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+        with httpx.Client(base_url=server.url, verify=trusted, headers={
+                "Authorization": f"Bearer {server.tokens['read']}"}) as client:
+            assert client.get("/v1/deployments").json() == []
+        with pytest.raises(httpx.HTTPError):  # plain HTTP is not answered there
+            httpx.get(server.url.replace("https://", "http://") + "/healthz", timeout=10)
+    finally:
+        stop(server)
+    half = subprocess.run([*MF, "--store", f"sqlite:///{tmp_path}/j.db", "serve",
+                           "--tls-cert", str(tmp_path / "server.pem")],
+                          capture_output=True, text=True, check=False)
+    assert half.returncode == 2 and "go together" in half.stderr

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import pika
 import pytest
 
-from kits.common import AGENT_SECRET
+from kits.common import AGENT_SECRET, test_ca
 from murano_flow.wire.signing import agent_key
 
 #: Read before the autouse fixture clears MURANO_FLOW_* variables.
@@ -257,41 +257,6 @@ class TlsBroker:
     ca: Path
 
 
-def _test_ca(directory: Path) -> None:
-    """A CA and a certificate for localhost/127.0.0.1 signed by it, as PEM files."""
-    import datetime
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "murano-flow test CA")])
-
-    def cert(subject: x509.Name, public: Any, *extensions: tuple[Any, bool]) -> Any:
-        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(ca_name)
-                   .public_key(public).serial_number(x509.random_serial_number())
-                   .not_valid_before(now - datetime.timedelta(hours=1))
-                   .not_valid_after(now + datetime.timedelta(days=1)))
-        for extension, critical in extensions:
-            builder = builder.add_extension(extension, critical=critical)
-        return builder.sign(ca_key, hashes.SHA256())
-
-    ca = cert(ca_name, ca_key.public_key(), (x509.BasicConstraints(ca=True, path_length=0), True))
-    names = x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                         x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
-    server = cert(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]),
-                  key.public_key(), (names, False))
-    pem = serialization.Encoding.PEM
-    (directory / "ca.pem").write_bytes(ca.public_bytes(pem))
-    (directory / "server.pem").write_bytes(server.public_bytes(pem))
-    (directory / "server.key").write_bytes(key.private_bytes(
-        pem, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()))
-
-
 @pytest.fixture(scope="session")
 def tls_broker() -> Iterator[TlsBroker]:
     """Start the TLS node for the session (as the rabbitmq user, like the system's own
@@ -302,7 +267,7 @@ def tls_broker() -> Iterator[TlsBroker]:
 
     home = Path(tempfile.mkdtemp(prefix="mf-tls-"))
     port, dist = free_ports(2)
-    _test_ca(home)
+    test_ca(home)
     (home / "rabbitmq.conf").write_text("\n".join([
         "listeners.tcp = none", f"listeners.ssl.default = 127.0.0.1:{port}",
         *(f"ssl_options.{k} = {home / v}" for k, v in (
