@@ -484,3 +484,14 @@ def test_log_format_json_writes_one_json_object_per_line(tmp_path):
     assert any(r["logger"] == "murano_flow.app.settings" and r["level"] == "debug" and
                r["message"].startswith("journal sqlite:///") for r in logged), run.stderr
     assert all(set(r) >= {"time", "level", "logger", "message"} for r in logged)
+
+
+def test_a_deploy_on_the_in_memory_journal_recaps_from_that_journal(tmp_path, write_blueprint):
+    # the recap used to open the store URL again: a second, empty memory:// journal, and
+    # a successful run exited 2 ("no deployment ... in the journal")
+    path = write_blueprint("format: 1\nname: m\nentities:\n  a:\n    states:\n"
+                           "      Deployed: {action: echo hi}\n")
+    result = CliRunner().invoke(cli, ["--store", "memory://", "--home", str(tmp_path / "h"),
+                                      "deploy", str(path), "--id", "m1"])
+    assert result.exit_code == 0, result.output
+    assert "m1: succeeded" in result.output

@@ -18,7 +18,7 @@ from ..app.documents import deployment_dict, node_dict
 from ..blueprint import Blueprint, load_blueprint
 from ..engine import Verdict
 from ..engine.engine import DEFAULT_WORKERS
-from ..store.base import DeploymentRecord
+from ..store.base import DeploymentRecord, Store
 from .common import Settings, command, duration, format_option, given_params, params_options
 from .progress import Dashboard, LinePrinter
 from .render import RECAP_COLUMNS, console, emit, recap_counts, recap_rows, styled, table
@@ -182,7 +182,7 @@ def _follow(settings: Settings, started: Drive | Submitted | Requested, fmt: str
         click.echo(note, err=True)
     since = time.time()
     final = _drive(started, fmt)
-    _report(settings, final.deployment, fmt, since)
+    _report(started.engine.store, final.deployment, fmt, since)  # the run's own journal
     sys.exit(exit_code(final, started.what))
 
 
@@ -209,9 +209,8 @@ def _drive(drive: Drive, fmt: str) -> Verdict:
             signal.signal(s, h)
 
 
-def _report(settings: Settings, dep: DeploymentRecord, fmt: str, since: float) -> None:
-    with settings.store() as store:
-        nodes = store.nodes(dep.id)
+def _report(store: Store, dep: DeploymentRecord, fmt: str, since: float) -> None:
+    nodes = store.nodes(dep.id)
     if fmt != "table":
         emit({"deployment": deployment_dict(dep), "nodes": [node_dict(n) for n in nodes]}, fmt)
         return
