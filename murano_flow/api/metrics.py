@@ -11,11 +11,12 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from ..states import ACTIVE
 from ..store.base import Event, Store
+from ..wire.tally import TALLY
 
 #: Deployments looked at per scrape (the newest); older ones are finished history.
 SCRAPED = 10_000
@@ -67,6 +68,32 @@ def exposition(store: Store) -> tuple[bytes, str]:
     return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
+class WireCollector(Collector):
+    """This process's wire counts (:mod:`murano_flow.wire.tally`) as counters."""
+
+    #: tally name -> (metric, help, label)
+    METRICS = {
+        "broker_reconnects": ("murano_flow_broker_reconnects",
+                              "Broker connections made again after one was lost or refused",
+                              "client"),
+        "agent_notices": ("murano_flow_agent_notices",
+                          "Notices from guest agents, by kind (accepted, heartbeat, result)",
+                          "kind"),
+        "agent_messages_ignored": ("murano_flow_agent_messages_ignored",
+                                   "Messages on the results queue not from a known agent",
+                                   "why"),
+    }
+
+    def collect(self) -> Iterator[Metric]:
+        counts = TALLY.snapshot()
+        for name, (metric, text, label) in self.METRICS.items():
+            family = CounterMetricFamily(metric, text, labels=[label])
+            for (counted, labels), n in sorted(counts.items()):
+                if counted == name:
+                    family.add_metric(list(labels), n)
+            yield family
+
+
 #: Node statuses that end an attempt, an undo or a wait.
 _ENDS = {"reached", "failed", "in_doubt", "skipped", "undone", "undo_failed", "pending",
          "interrupted"}
@@ -75,7 +102,8 @@ _ENDS = {"reached", "failed", "in_doubt", "skipped", "undone", "undo_failed", "p
 class EngineMetrics:
     """What one engine service does, as Prometheus metrics (``engine serve --metrics``):
     deployments driven and taken over, actions running, action durations by outcome,
-    leases lost. An :class:`~murano_flow.app.service.Observer`."""
+    leases lost, and the wire's counts (broker reconnects, agents' notices). An
+    :class:`~murano_flow.app.service.Observer`."""
 
     def __init__(self) -> None:
         from prometheus_client import Counter as Count
@@ -99,6 +127,7 @@ class EngineMetrics:
                                  registry=self.registry)
         self._started: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
+        self.registry.register(WireCollector())
 
     def taken(self, deployment: str, previous: str) -> None:
         self.driving.inc()

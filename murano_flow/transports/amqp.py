@@ -50,6 +50,7 @@ from ..wire.broker import connection_lost, keep_connected
 from ..wire.masking import masked_url
 from ..wire.protocol import RESULTS_EXCHANGE, Notice, Plan, Result
 from ..wire.signing import AGENT, ReplayGuard, agent_key, decrypt, encrypt, new_key, sign, verify
+from ..wire.tally import TALLY
 from .base import Transport
 
 log = logging.getLogger(__name__)
@@ -312,6 +313,7 @@ class Broker:
         except SignatureError as exc:
             log.warning("IGNORED a message claiming to come from agent '%s': %s (%s)",
                         agent, exc.reason, exc.cause)
+            TALLY.add("agent_messages_ignored", "unauthenticated")
             return
         except DecodeError as exc:
             log.warning("ignored a malformed message from agent '%s': %s", agent, exc)
@@ -327,6 +329,7 @@ class Broker:
                         notice.kind, notice.plan_id, agent, call.queue)
             return
         self._heard.add(call.queue)
+        TALLY.add("agent_notices", notice.kind)
         if notice.kind == "result":
             call.finish(result=notice.result)
             return

@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from ..errors import BrokerUnreachable
 from .masking import masked_url
+from .tally import TALLY
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,7 @@ def keep_connected(url: str, session: Callable[[Any, float], bool], *, what: str
     client's own log), and so is its end.
     """
     backoff = backoff or Backoff()
-    down_since, noted = time.monotonic(), False
+    down_since, noted, connected = time.monotonic(), False, False
     while not until():
         try:
             conn = connect(url)
@@ -155,6 +156,9 @@ def keep_connected(url: str, session: Callable[[Any, float], bool], *, what: str
             wait(delay)
             continue
         backoff.reset()
+        if connected:  # not the first connection: one was lost or refused before it
+            TALLY.add("broker_reconnects", what)
+        connected = True
         if noted:
             noted = False
             logger.warning("%s: the broker at %s is reachable again", what, masked_url(url))
