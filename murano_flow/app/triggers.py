@@ -20,6 +20,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from ..engine.rows import check_id
 from ..errors import MuranoFlowError, UsageError
 from ..store.base import Store, Trigger
 from ..store.sealing import seal, unseal
@@ -50,6 +51,8 @@ def register(settings: Settings, store: Store, trigger_id: str, *, blueprint: st
                          "'.', '_' or '-', starting with a letter or digit")
     if (cron is None) == (on_message is None):
         raise UsageError("a trigger has a cron expression or a message address (one of them)")
+    if deployment:
+        check_id(deployment)
     bp = library.bound(store.blueprint(blueprint, version), given)
     secret = {p.name: bp.values[p.name] for p in bp.parameters.values()
               if p.secret and p.name in given}

@@ -96,6 +96,7 @@ def test_bad_triggers_are_refused_and_nothing_is_journaled(tmp_path, env):
         (["--on-message", "no-key"], "EXCHANGE:ROUTING_KEY"),
         ([], "a cron expression or a message address"),
         (["--cron", "* * * * *", "--blueprint", "nope"], "no stored blueprint 'nope'"),
+        (["--cron", "* * * * *", "--deployment", "../x"], "bad deployment id"),
     ]:
         run = _mf(env, "trigger", "add", "t", "--blueprint", "tick", "-p", "out=x",
                   "-p", "pw=y", *args)
