@@ -69,7 +69,17 @@ def execute(done: queue.SimpleQueue[Any], i: int, transport: Transport,
     plan an earlier engine started is collected instead of run again.
     """
     def run(plan: Plan) -> Result:
-        return (transport.reattach(plan) if reattach else None) or transport.send(plan)
+        return (collect(plan) if reattach else None) or transport.send(plan)
+
+    def collect(plan: Plan) -> Result | None:
+        try:
+            return transport.reattach(plan)
+        except InDoubt:
+            raise
+        except TransportError as exc:  # an earlier engine sent it: it may have run
+            raise InDoubt(f"asking for {plan.node}'s plan {plan.id} failed ({exc.message}); "
+                          "the engine before sent it, so it may have run", host=exc.host,
+                          hint="resume asks for it again by its plan id") from exc
 
     try:
         if check is not None:

@@ -283,3 +283,32 @@ def test_resume_rerun_runs_a_state_in_doubt_afresh_only_when_asked(tmp_path, age
     attempts = [line.split(" ")[2] for line in counter.read_text().splitlines()
                 if line.startswith("start ")]
     assert attempts == ["1", "2"]  # the operator's choice: a new attempt, a new plan id
+
+
+def test_a_plan_an_earlier_engine_sent_is_in_doubt_when_the_broker_cannot_be_reached(
+        tmp_path, forwarder):
+    # Seen in a fault run: a resumed engine re-attaching to plans in flight met a broker
+    # that refused the connection; the plans failed ("cannot reach the broker") though the
+    # dead engine had sent them, and an agent may have run them. Unknown is not failed.
+    import queue as queues
+
+    from murano_flow.engine.executor import execute
+
+    with forwarder.outage():
+        broker = Broker(forwarder.url, AGENT_SECRET, connect_timeout=0.5)
+        transport = AgentTransport(broker, "mf-test.nobody", Limits())
+        plan = Plan(id="t/job.Done/action/1", deployment="t", node="job.Done",
+                    kind="action", attempt=1, script_type="sh", body="true")
+        done: queues.SimpleQueue[object] = queues.SimpleQueue()
+        execute(done, 0, transport, None, plan, reattach=True)
+        outcome = done.get(timeout=300)
+        transport.close()
+    assert outcome.failure_kind == "in_doubt", outcome.error
+    assert "may have run" in outcome.error
+    fresh: queues.SimpleQueue[object] = queues.SimpleQueue()  # a plan never sent: it fails
+    with forwarder.outage():
+        broker = Broker(forwarder.url, AGENT_SECRET, connect_timeout=0.5)
+        transport = AgentTransport(broker, "mf-test.nobody", Limits())
+        execute(fresh, 0, transport, None, plan, reattach=False)
+        assert fresh.get(timeout=300).failure_kind == "unreachable"
+        transport.close()
