@@ -91,14 +91,20 @@ def connect(url: str) -> Any:
         raise BrokerUnreachable(f"the broker URL {masked_url(url)} is not usable: {exc}",
                                 reason=str(exc), refused=True,
                                 hint="fix --broker / MURANO_FLOW_BROKER") from exc
-    try:  # not ValueError here: an untrusted certificate is one (SSLCertVerificationError)
-        return pika.BlockingConnection(params)
-    except connection_lost() as exc:
-        reason = broker_error(exc)
-        raise BrokerUnreachable(f"cannot reach the broker at {masked_url(url)}: {reason}",
-                                reason=reason, refused=is_refusal(exc),
-                                hint="start RabbitMQ (rabbitmq-server -detached) or fix "
-                                     "--broker / MURANO_FLOW_BROKER") from exc
+    attempt = 1
+    while True:
+        try:  # not ValueError here: an untrusted certificate is one (SSLCertVerificationError)
+            return pika.BlockingConnection(params)
+        except connection_lost() as exc:
+            if _guessed(exc) and attempt < GUESSES:
+                attempt += 1
+                time.sleep(0.2)  # a refusal guessed from a closed socket: ask again
+                continue
+            reason = broker_error(exc)
+            raise BrokerUnreachable(f"cannot reach the broker at {masked_url(url)}: {reason}",
+                                    reason=reason, refused=is_refusal(exc),
+                                    hint="start RabbitMQ (rabbitmq-server -detached) or fix "
+                                         "--broker / MURANO_FLOW_BROKER") from exc
 
 
 def close_quietly(conn: Any) -> None:
@@ -176,6 +182,19 @@ def keep_connected(url: str, session: Callable[[Any, float], bool], *, what: str
             logger.warning("%s: broker connection lost (%s); reconnecting in %.1f s", what,
                            broker_error(lost), delay)
             wait(delay)
+
+
+#: Attempts before a refusal that pika only guesses is believed (see :func:`_guessed`).
+GUESSES = 3
+
+
+def _guessed(exc: BaseException) -> bool:
+    """Whether pika guessed a refusal from a connection closed during the handshake (it
+    calls any such close "access denied" or "authentication"), which a network cut or an
+    overloaded broker causes too: only a repeated one is taken for a refusal."""
+    import pika.exceptions as pe
+
+    return isinstance(exc, pe.ProbableAuthenticationError | pe.ProbableAccessDeniedError)
 
 
 def is_refusal(exc: BaseException) -> bool:

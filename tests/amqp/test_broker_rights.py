@@ -96,3 +96,20 @@ def test_an_agent_with_its_own_login_runs_its_plans(tmp_path, own_logins, broker
             got, agent.log_text()[-2000:])
     finally:
         agent.stop()
+
+
+def test_a_handshake_cut_is_not_taken_for_a_refusal_unless_it_repeats(forwarder):
+    # Seen in a fault run: a connection cut while the virtual host was being opened made
+    # pika report "access denied", which we took for a refusal for good: the plans
+    # waiting failed at once, re-attached ones included.
+    from murano_flow.errors import BrokerUnreachable
+    from murano_flow.wire.broker import GUESSES, connect
+
+    forwarder.break_handshakes = 1
+    conn = connect(forwarder.url)  # one cut: asked again, and it was not a refusal
+    assert conn.is_open and forwarder.break_handshakes == 0
+    conn.close()
+    forwarder.break_handshakes = GUESSES  # every attempt cut: believed, as a refusal
+    with pytest.raises(BrokerUnreachable) as refused:
+        connect(forwarder.url)
+    assert refused.value.refused and forwarder.break_handshakes == 0

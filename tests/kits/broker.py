@@ -42,6 +42,10 @@ def broker_url() -> str:
     return BROKER
 
 
+#: AMQP 0-9-1 Connection.Open: class 10, method 40, at the start of a method frame's payload.
+OPEN_METHOD = b"\x00\x0a\x00\x28"
+
+
 class Forwarder:
     """A TCP forwarder in front of the broker whose connections the test can cut."""
 
@@ -59,6 +63,9 @@ class Forwarder:
         self.down = threading.Event()
         #: Every byte that crossed the forwarder, both ways (what a capture would see).
         self.wire = bytearray()
+        #: How many of the next connections to drop when the client opens the virtual
+        #: host (Connection.Open): pika then guesses "access denied" from the closed socket.
+        self.break_handshakes = 0
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -73,12 +80,17 @@ class Forwarder:
             upstream = socket.create_connection(self.target)
             with self._lock:
                 self._live.update((client, upstream))
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+                breaks = self.break_handshakes > 0
+                self.break_handshakes -= breaks
+            threading.Thread(target=self._pump, args=(client, upstream, breaks),
+                             daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
 
-    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+    def _pump(self, src: socket.socket, dst: socket.socket, breaks: bool = False) -> None:
         try:
             while data := src.recv(65536):
+                if breaks and OPEN_METHOD in data:
+                    break  # the connection dies as the virtual host is opened
                 with self._lock:
                     self.wire += data
                 dst.sendall(data)
