@@ -518,3 +518,13 @@ def test_plain_tables_show_control_characters_escaped_and_cells_on_one_line():
 
     lines = PlainTable("t\x1b]0;x", ("a", "b"), [["\x1b[31mred", "two\nlines"]]).lines()
     assert lines == ["t\\x1b]0;x", "a            b", "\\x1b[31mred  two lines"]
+
+
+def test_yaml_documents_write_shared_values_in_full():
+    # documents share nested values with the records they show (copying them all was
+    # most of 'status -f json' of 10,000 nodes): YAML must not turn them into anchors
+    from murano_flow.cli.render import dumps
+
+    shared = {"url": "http://x"}
+    text = dumps([{"outputs": shared}, {"outputs": shared}], "yaml")
+    assert "&" not in text and "*" not in text and text.count("url: http://x") == 2

@@ -3,7 +3,7 @@ what ``notify`` publishes and what the HTTP API serves (docs/cli.md documents th
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from dataclasses import fields
 from typing import Any
 
 from ..store.base import DeploymentRecord, Event, NodeRecord
@@ -17,19 +17,23 @@ EVENT_FIELDS = tuple(f.name for f in fields(Event))
 
 def deployment_dict(dep: DeploymentRecord) -> dict[str, Any]:
     """The stable JSON form of a deployment (without its stored source)."""
-    out = asdict(dep)
-    out.pop("source", None)
-    return out
+    return _shallow(dep, DEPLOYMENT_FIELDS)
 
 
 def node_dict(node: NodeRecord) -> dict[str, Any]:
     """The stable JSON form of a node (outputs masked, without their sealed copy)."""
-    out = asdict(node)
-    out.pop("deployment", None)
+    out = _shallow(node, NODE_FIELDS)
     out["outputs"] = shown_outputs(node.outputs)
     return out
 
 
 def event_dict(event: Event) -> dict[str, Any]:
     """The stable JSON form of an event."""
-    return asdict(event)
+    return _shallow(event, EVENT_FIELDS)
+
+
+def _shallow(record: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    """``record``'s fields as a dict sharing its values: documents are read, never changed,
+    and copying every nested value (``asdict``) was most of ``status -f json``'s time."""
+    values = vars(record)
+    return {name: values[name] for name in names}

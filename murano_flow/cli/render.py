@@ -64,7 +64,15 @@ def dumps(data: Any, fmt: str) -> str:
     """``data`` as JSON or YAML text."""
     if fmt == "json":
         return json.dumps(data, indent=2, sort_keys=False, default=str)
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Writes a value met twice in full both times: documents share values with the
+    records they show, and ``&id001`` anchors would mean nothing to a reader."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 def emit(data: Any, fmt: str) -> None:
