@@ -10,6 +10,7 @@ from ..app import library
 from ..store.base import BlueprintVersion
 from .models import BLUEPRINT_NAME, PROBLEMS, Stored, Upload, Validated, Version, VersionText
 from .security import READ, Operator
+from .state import journal
 
 router = APIRouter(prefix="/v1/blueprints", tags=["blueprints"], responses=PROBLEMS)
 Name = Annotated[str, Path(pattern=BLUEPRINT_NAME, max_length=128)]
@@ -24,7 +25,7 @@ def _version(v: BlueprintVersion) -> Version:
 @router.get("", response_model=list[Version], dependencies=[Depends(READ)])
 def list_blueprints(request: Request) -> list[Version]:
     """The newest version of every stored blueprint."""
-    return [_version(v) for v in request.app.state.store.blueprints()]
+    return [_version(v) for v in journal(request).blueprints()]
 
 
 @router.post("", response_model=Stored, status_code=201,
@@ -34,7 +35,7 @@ def upload(body: Upload, request: Request, response: Response,
            token: Operator) -> Stored:
     """Validate a blueprint (every problem as path:line) and store it as the next version
     of its name; an upload identical to the newest version returns that version (200)."""
-    stored, new = library.upload(request.app.state.store, body.path, body.text, body.files,
+    stored, new = library.upload(journal(request), body.path, body.text, body.files,
                                  token.name)
     if not new:
         response.status_code = 200
@@ -52,9 +53,9 @@ def validate(body: Upload) -> Validated:
 @router.get("/{name}/versions", response_model=list[Version], dependencies=[Depends(READ)])
 def versions(name: Name, request: Request) -> list[Version]:
     """Every version of a stored blueprint, oldest first (404 if it has none)."""
-    found = request.app.state.store.blueprint_versions(name)
+    found = journal(request).blueprint_versions(name)
     if not found:
-        request.app.state.store.blueprint(name)  # raises NotFound, saying so
+        journal(request).blueprint(name)  # raises NotFound, saying so
     return [_version(v) for v in found]
 
 
@@ -62,5 +63,5 @@ def versions(name: Name, request: Request) -> list[Version]:
             dependencies=[Depends(READ)])
 def version(name: Name, version: Number, request: Request) -> VersionText:
     """One stored version with its text and files."""
-    v = request.app.state.store.blueprint(name, version)
+    v = journal(request).blueprint(name, version)
     return VersionText(**_version(v).model_dump(), text=v.text, texts=v.files)

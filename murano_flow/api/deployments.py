@@ -38,6 +38,7 @@ from .models import (
     Stop,
 )
 from .security import ADMIN, OPERATE, READ, Operator
+from .state import journal
 
 router = APIRouter(prefix="/v1/deployments", tags=["deployments"], responses=PROBLEMS)
 Id = Annotated[str, Path(pattern=DEPLOYMENT_ID, max_length=128)]
@@ -49,10 +50,6 @@ def document(dep: DeploymentRecord) -> Deployment:
     """A deployment as the API shows it (secrets masked, its source left out)."""
     return Deployment(**deployment_dict(dep), stored=(dep.source or {}).get("stored"))
 
-
-def _store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
 
 
 def _accepted(result: use.Submitted | use.Requested, what: str) -> Accepted:
@@ -81,14 +78,14 @@ def _deadline(text: str | None) -> float | None:
 def list_deployments(request: Request,
                      limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> list[Deployment]:
     """Deployments, newest first."""
-    return [document(d) for d in _store(request).deployments(limit)]
+    return [document(d) for d in journal(request).deployments(limit)]
 
 
 @router.post("", response_model=Accepted, status_code=202, dependencies=[Depends(OPERATE)])
 def create(body: NewDeployment, request: Request) -> Accepted:
     """Deploy a stored blueprint version; with the id of an existing deployment, converge
     it to that version (only what is new, changed or failing its check runs)."""
-    store = _store(request)
+    store = journal(request)
     version = store.blueprint(body.blueprint, body.version)
     bp = library.bound(version, body.params)
     what = "converge" if body.id and exists(store, body.id) else "deploy"
@@ -103,7 +100,7 @@ def create(body: NewDeployment, request: Request) -> Accepted:
 @router.get("/{deployment}", response_model=DeploymentDetail, dependencies=[Depends(READ)])
 def read(deployment: Id, request: Request) -> DeploymentDetail:
     """A deployment with its nodes (outputs masked)."""
-    store = _store(request)
+    store = journal(request)
     dep = store.deployment(deployment)
     nodes = [Node(**node_dict(n)) for n in store.nodes(dep.id)]
     return DeploymentDetail(**document(dep).model_dump(), nodes=nodes)
@@ -112,7 +109,7 @@ def read(deployment: Id, request: Request) -> DeploymentDetail:
 @router.delete("/{deployment}", status_code=204, dependencies=[Depends(ADMIN)])
 def delete(deployment: Id, request: Request) -> Response:
     """Delete a finished deployment with its events and action logs."""
-    history.delete(request.app.state.settings, _store(request), deployment)
+    history.delete(request.app.state.settings, journal(request), deployment)
     return Response(status_code=204)
 
 
@@ -120,7 +117,7 @@ def delete(deployment: Id, request: Request) -> Response:
 def dry_run_deployment(deployment: Id, body: DryRunRequest, request: Request) -> DryRun:
     """What deploying a stored version to this deployment id would do now, per state, with
     the rendered inputs that changed (secrets masked); nothing runs, nothing is written."""
-    store = _store(request)
+    store = journal(request)
     version = _version_for(store, deployment, body.blueprint, body.version)
     bp = library.bound(version, body.params)
     plan = dry_run(request.app.state.settings, store, bp, body.params, deployment)
@@ -144,7 +141,7 @@ def _version_for(store: Store, deployment: str, name: str | None, number: int | 
 def resume(deployment: Id, body: Continue, request: Request) -> Accepted:
     """Continue an interrupted, paused, cancelled or failed deployment (a paused one its
     live engine continues)."""
-    result = use.resume(request.app.state.settings, _store(request), deployment, body.params,
+    result = use.resume(request.app.state.settings, journal(request), deployment, body.params,
                         detach=True)
     return _accepted(_handed(result), "resume")
 
@@ -153,7 +150,7 @@ def resume(deployment: Id, body: Continue, request: Request) -> Accepted:
              dependencies=[Depends(OPERATE)])
 def rollback(deployment: Id, body: Continue, request: Request) -> Accepted:
     """Undo a deployment: its undo actions in reverse dependency order."""
-    result = use.rollback(request.app.state.settings, _store(request), deployment,
+    result = use.rollback(request.app.state.settings, journal(request), deployment,
                           body.params, detach=True)
     return _accepted(_handed(result), "rollback")
 
@@ -168,7 +165,7 @@ def _handed(result: use.Drive | use.Submitted | use.Requested
              dependencies=[Depends(OPERATE)])
 def pause(deployment: Id, body: Stop, request: Request) -> Accepted:
     """Ask the engine driving it to pause (running actions finish, unless ``now``)."""
-    asked = control.pause(_store(request), deployment, now=body.now)
+    asked = control.pause(journal(request), deployment, now=body.now)
     return Accepted(deployment=deployment, what="pause", engines=1,
                     message=f"pause requested; the engine reports '{asked.goal}' once done")
 
@@ -178,7 +175,7 @@ def pause(deployment: Id, body: Stop, request: Request) -> Accepted:
 def cancel(deployment: Id, body: Stop, request: Request) -> Accepted:
     """Give up on a deployment (its live engine is asked; one no engine drives is
     cancelled at once)."""
-    result = control.cancel(_store(request), deployment, now=body.now)
+    result = control.cancel(journal(request), deployment, now=body.now)
     if isinstance(result, control.Asked):
         return Accepted(deployment=deployment, what="cancel", engines=1,
                         message=f"cancel requested; the engine reports '{result.goal}' "
@@ -191,7 +188,7 @@ def cancel(deployment: Id, body: Stop, request: Request) -> Accepted:
 def signal(deployment: Id, body: SignalRequest, request: Request,
            token: Operator) -> Accepted:
     """Signal a state that waits for one, with its outputs as ``data``."""
-    sent = control.signal(_store(request), deployment, body.state, body.data,
+    sent = control.signal(journal(request), deployment, body.state, body.data,
                           f"signal by API token {token.name} ({token.id})")
     live = "its engine applies it" if sent.live else "applied when an engine drives it"
     return Accepted(deployment=deployment, what="signal", engines=int(sent.live),
@@ -203,7 +200,7 @@ def check(deployment: Id, body: Continue, request: Request) -> CheckDoc:
     """Ask every reached state's check probe of a succeeded deployment whether it still
     holds (run from this process, as ``murano-flow check``; the verdicts are journaled).
     Repairing drift is a converge: ``murano-flow check --fix`` or a deploy of its version."""
-    _, _, probes = drift.look(request.app.state.settings, _store(request), deployment,
+    _, _, probes = drift.look(request.app.state.settings, journal(request), deployment,
                               body.params, PROBE_WORKERS)
     return CheckDoc(deployment=deployment, drifted=drift.drifted(probes),
                     probes=[ProbeDoc(**vars(p)) for p in probes])
@@ -216,7 +213,7 @@ def graph(deployment: Id, request: Request,
           format: Literal["svg", "dot"] = "svg") -> Response:  # noqa: A002 - the query name
     """The deployment's state graph coloured by each state's status; parts of composed
     blueprints are clusters; each SVG node's id is its state's name."""
-    dot = deployment_dot(_store(request), deployment)
+    dot = deployment_dot(journal(request), deployment)
     if format == "dot":
         return Response(dot, media_type="text/vnd.graphviz")
     return Response(rendered(dot, "svg"), media_type="image/svg+xml")

@@ -26,6 +26,7 @@ from .deployments import Id
 from .models import PROBLEMS
 from .models import Event as EventDoc
 from .security import READ
+from .state import journal
 
 router = APIRouter(tags=["events"], dependencies=[Depends(READ)], responses=PROBLEMS)
 
@@ -42,10 +43,6 @@ STREAM = {200: {"content": {"text/event-stream": {}},
                 "description": "One SSE message per event: id = seq, event = kind, "
                                "data = the event as JSON"}}
 
-
-def _store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
 
 
 def cursor(store: Store, after: int, last_event_id: str | None) -> int:
@@ -69,7 +66,7 @@ def cursor(store: Store, after: int, last_event_id: str | None) -> int:
 def deployment_events(deployment: Id, request: Request, after: After = 0,
                       limit: Limit = 1000) -> list[EventDoc]:
     """A page of a deployment's events, oldest first."""
-    store = _store(request)
+    store = journal(request)
     cursor(store, after, None)
     return [EventDoc(**event_dict(e)) for e in store.events(deployment, after, limit)]
 
@@ -77,7 +74,7 @@ def deployment_events(deployment: Id, request: Request, after: After = 0,
 @router.get("/v1/events", response_model=list[EventDoc])
 def feed(request: Request, after: After = 0, limit: Limit = 1000) -> list[EventDoc]:
     """A page of every deployment's events, in journal order."""
-    store = _store(request)
+    store = journal(request)
     cursor(store, after, None)
     return [EventDoc(**event_dict(e)) for e in store.feed(after, limit)]
 
@@ -89,7 +86,7 @@ async def follow_deployment(deployment: Id, request: Request, after: After = 0,
                             close_when_finished: bool = False) -> StreamingResponse:
     """Follow a deployment's events live; with ``close_when_finished`` the stream ends
     once it has finished and every event was sent."""
-    store = _store(request)
+    store = journal(request)
     await run_in_threadpool(store.deployment, deployment)  # 404 for an unknown one
     start = await run_in_threadpool(cursor, store, after, last_event_id)
 
@@ -108,7 +105,7 @@ async def follow_deployment(deployment: Id, request: Request, after: After = 0,
 async def follow_feed(request: Request, after: After = 0,
                       last_event_id: LastEventId = None) -> StreamingResponse:
     """Follow every deployment's events live, in journal order."""
-    store = _store(request)
+    store = journal(request)
     start = await run_in_threadpool(cursor, store, after, last_event_id)
     return _stream(request, lambda seq: store.feed(seq, BATCH), start, lambda: False)
 

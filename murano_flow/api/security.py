@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..app import tokens
 from ..store.base import ApiToken
+from .state import journal
 
 #: Largest request body accepted by default (a blueprint with its scripts fits easily).
 MAX_BODY = 8 << 20
@@ -29,7 +30,7 @@ def needs(scope: str) -> Callable[..., ApiToken]:
     """A dependency admitting requests whose token has ``scope`` (or a wider one)."""
     def check(request: Request, credentials: Credentials) -> ApiToken:
         presented = credentials.credentials if credentials else None
-        token = tokens.authenticate(request.app.state.store, presented, scope)
+        token = tokens.authenticate(journal(request), presented, scope)
         request.state.token = token
         return token
     return check
