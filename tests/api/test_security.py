@@ -165,3 +165,20 @@ def test_serve_speaks_https_with_the_certificate_given(tmp_path):
                            "--tls-cert", str(tmp_path / "server.pem")],
                           capture_output=True, text=True, check=False)
     assert half.returncode == 2 and "go together" in half.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["serve", "--listen", "nowhere"], "give HOST:PORT"),
+    (["serve", "--listen", "127.0.0.1:99999"], "give HOST:PORT"),
+    (["token", "create", "bad name!", "--scope", "read"], "token name 'bad name!'"),
+    (["token", "create", "ci", "--scope", "root"], "Invalid value for '--scope'"),
+    (["token", "revoke", "nope"], "no API token 'nope'"),
+])
+def test_bad_serve_and_token_arguments_exit_2_saying_why(tmp_path, args, message):
+    store = f"sqlite:///{tmp_path}/j.db"
+    subprocess.run([*MF, "--store", store, "token", "create", "seed", "--scope", "read"],
+                   capture_output=True, check=True)  # a journal, so that revoke reads it
+    run = subprocess.run([*MF, "--store", store, *args],
+                         capture_output=True, text=True, check=False)
+    assert run.returncode == 2 and message in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr
