@@ -101,6 +101,11 @@ def test_engine_metrics_count_agents_notices_and_broker_reconnects(tmp_path, age
                        "the plan running")
             assert store.nodes("m1")[0].status == "running", (tmp_path / "engine.log"
                                                                ).read_text()
+        # The node is journaled running before its plan goes out: the cut must come after
+        # the transport's connection exists (the agent took the plan), or its first
+        # connection would be made after the cut and no reconnect would be counted.
+        wait_until(lambda: scraped().get('murano_flow_agent_notices_total{kind="accepted"}',
+                                         0) >= 1, "the agent taking the plan")
         assert forwarder.cut() > 0  # the engine's broker connection breaks mid-plan ...
         wait_until(lambda: scraped().get(
             'murano_flow_broker_reconnects_total{client="amqp transport"}', 0) >= 1,
