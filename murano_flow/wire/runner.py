@@ -13,8 +13,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -24,6 +22,7 @@ from typing import Any
 
 from ..errors import DecodeError, InDoubt
 from . import supervise
+from .launcher import LAUNCHER, Launched
 from .masking import Masker
 from .protocol import NEVER_STARTED, OUTPUTS_NOT_KEPT, Plan, Result
 
@@ -121,7 +120,7 @@ class ProcessRunner:
         self.workdir = root / "hosts" / safe_name(host)
         self.runs = root / "runs"
         self.host = host
-        self._procs: set[subprocess.Popen[bytes]] = set()
+        self._running: set[Launched] = set()
         self._lock = threading.Lock()
         self._closed = False
 
@@ -143,13 +142,15 @@ class ProcessRunner:
         script = str(rundir / f"script{SUFFIX[plan.script_type]}")
         (rundir / SPAWNED).touch()  # from here on, a re-attach must not assume it never ran
         try:
-            proc = self._spawn([sys.executable, "-I", "-S", supervise.__file__, str(rundir),
-                                str(plan.timeout), *argv, script, *plan.args],
-                               self._env(plan, rundir))
+            launched = self._launch(rundir, plan, [*argv, script, *plan.args])
         except OSError as exc:
             return Result(plan.id, "error", started=started, finished=time.time(),
                           message=f"cannot start the supervisor: {exc}", log_dir=str(rundir))
-        self._wait(proc)
+        launched.ended.wait()  # the supervisor enforces the plan's timeout itself
+        with self._lock:
+            self._running.discard(launched)
+        if launched.orphaned:  # the server died first: the supervisor may still run
+            self._await_end(plan, rundir)
         return self._collect(plan, rundir, started)
 
     def reattach(self, plan: Plan) -> Result | None:
@@ -169,15 +170,7 @@ class ProcessRunner:
             return collected
         if not (rundir / SPAWNED).exists() and not (rundir / supervise.LOCK).exists():
             return None
-        deadline = time.monotonic() + supervise.STARTUP_GRACE
-        while supervise.read_exit(rundir) is None:
-            if self._closed:
-                raise InDoubt(f"stopped waiting for {plan.node}: it goes on running",
-                                host=self.host)
-            if not supervise.running(rundir) and time.monotonic() > deadline:
-                break  # spawned long ago, holds no lock, recorded no end: it died
-            time.sleep(0.1 if supervise.running(rundir) else 0.05)
-        if supervise.read_exit(rundir) is None:
+        if not self._await_end(plan, rundir):
             if plan.idempotent or not (rundir / supervise.STARTED).exists():
                 return None
             return Result(plan.id, "error", started=time.time(), finished=time.time(),
@@ -188,9 +181,9 @@ class ProcessRunner:
         """Stop every running plan (used on Ctrl-C and shutdown)."""
         with self._lock:
             self._closed = True
-            procs = list(self._procs)
-        for proc in procs:
-            _stop(proc)
+            running = list(self._running)
+        for launched in running:
+            launched.stop()
 
     # -- helpers ---------------------------------------------------------------
 
@@ -223,23 +216,34 @@ class ProcessRunner:
         })
         return env
 
-    def _spawn(self, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    def _launch(self, rundir: Path, plan: Plan, argv: list[str]) -> Launched:
         with self._lock:
             if self._closed:
                 raise OSError("the transport is shutting down")
-            # A new session: its own process group, so a timeout or Ctrl-C can kill the
+            # Its supervisor gets a session of its own: a timeout or Ctrl-C can kill the
             # whole tree, the terminal's Ctrl-C does not reach it directly, and the run
             # outlives us if we are killed (a restarted engine or agent re-attaches).
-            proc = subprocess.Popen(argv, cwd=self.workdir, env=env, stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                    start_new_session=True)
-            self._procs.add(proc)
-        return proc
+            launched = LAUNCHER.start(rundir, plan.timeout, argv, self.workdir,
+                                      self._env(plan, rundir))
+            self._running.add(launched)
+        return launched
 
-    def _wait(self, proc: subprocess.Popen[bytes]) -> None:
-        proc.wait()  # the supervisor enforces the plan's timeout itself
-        with self._lock:
-            self._procs.discard(proc)
+    def _await_end(self, plan: Plan, rundir: Path) -> bool:
+        """Wait until the run in ``rundir`` records its end, or is known never to (no
+        supervisor holds its lock past the start-up grace); whether it recorded one.
+
+        Raises:
+            InDoubt: the transport was closed while waiting (the run goes on).
+        """
+        deadline = time.monotonic() + supervise.STARTUP_GRACE
+        while supervise.read_exit(rundir) is None:
+            if self._closed:
+                raise InDoubt(f"stopped waiting for {plan.node}: it goes on running",
+                                host=self.host)
+            if not supervise.running(rundir) and time.monotonic() > deadline:
+                break  # spawned long ago, holds no lock, recorded no end: it died
+            time.sleep(0.1 if supervise.running(rundir) else 0.05)
+        return supervise.read_exit(rundir) is not None
 
     def _collect(self, plan: Plan, rundir: Path, started: float) -> Result:
         end = supervise.read_exit(rundir) or {
@@ -331,12 +335,3 @@ def _read_outputs(path: Path) -> tuple[dict[str, Any], str]:
         return {}, f"the action wrote invalid JSON to MURANO_FLOW_OUTPUT: {exc}"
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """Ask a supervisor to stop its script (it records the end), then make sure."""
-    try:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=supervise.KILL_GRACE + 10)
-    except subprocess.TimeoutExpired:
-        supervise.stop_group(proc)
-    except ProcessLookupError:
-        pass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -198,3 +199,52 @@ def test_closing_while_waiting_on_a_reattached_run_abandons_it(tmp_path):
         second.reattach(plan("sleep 2"))
     started.join()
     assert json.loads((rundir / "exit.json").read_text())["status"] == "ok"  # it did go on
+
+
+def test_supervisors_are_forked_by_one_server_not_an_interpreter_each(tmp_path):
+    """Every plan of the process, whatever its host, gets its own supervisor (holding its
+    own lock), forked by the one supervisor server: no interpreter start per plan."""
+    from murano_flow.wire.launcher import LAUNCHER
+
+    supervisors: set[int] = set()
+    parents: set[int] = set()
+    for host in ("web-0", "web-1"):
+        t = LocalTransport(tmp_path, host)
+        for n in range(2):
+            # the script's parent is its supervisor; whose child is that?
+            p = plan('echo "$PPID $(cut -d" " -f4 /proc/$PPID/stat)"', timeout=30)
+            res = t.send(replace(p, id=f"d/n/action/{n}", attempt=n + 1))
+            assert res.ok, res.stderr_tail
+            supervisor, parent = map(int, res.stdout_tail.split())
+            assert supervisor not in supervisors
+            supervisors.add(supervisor)
+            parents.add(parent)
+        t.close()
+    server = LAUNCHER._proc
+    assert server is not None and parents == {server.pid}
+
+
+def test_a_run_outlives_its_supervisor_server_and_is_collected(transport, tmp_path):
+    """The server dies mid-run (killed): the run's own supervisor goes on, and the waiting
+    send collects its end from the run directory: once, with its outputs."""
+    import signal
+    import threading
+
+    from murano_flow.wire.launcher import LAUNCHER
+
+    gate, marker = tmp_path / "gate", tmp_path / "ran"
+    body = (f'echo once >> "{marker}"; while [ ! -e "{gate}" ]; do sleep 0.05; done; '
+            'printf \'{"v": 2}\' > "$MURANO_FLOW_OUTPUT"')
+    results = []
+    thread = threading.Thread(target=lambda: results.append(transport.send(plan(body))))
+    thread.start()
+    wait_until(marker.exists, "the plan running")
+    server = LAUNCHER._proc
+    assert server is not None
+    os.kill(server.pid, signal.SIGKILL)
+    server.wait()
+    gate.touch()
+    thread.join(60)
+    assert results and results[0].ok and results[0].outputs == {"v": 2}
+    assert marker.read_text() == "once\n"
+    assert transport.send(replace(plan("true"), id="d/n/action/2", attempt=2)).ok  # a new one
