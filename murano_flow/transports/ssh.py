@@ -3,13 +3,15 @@
 A plan's script, params file and environment file are uploaded over SFTP into a
 private run directory on the host (mode 0700), and run there under the same
 supervisor the local transport uses (``supervise.py``, uploaded once per
-connection; the host needs Python 3, as for Ansible). The supervisor is started as
-a daemon, so the run outlives the connection: it enforces the timeout on the host
-(killing the script's process group), and records how the run ended. A second
-command streams the run's logs back while it runs (into the engine's local run
-directory, so output of any size cannot stall the channel) and returns when the
-end is recorded. If the connection drops, the transport reconnects and resumes
-streaming from where it was; a restarted engine re-attaches the same way.
+connection; the host needs Python 3, as for Ansible). One command per action
+(``supervise.py --run``: one interpreter start) starts the supervisor as a daemon, so
+the run outlives the connection - it enforces the timeout on the host (killing the
+script's process group) and records how the run ended - and streams the run's logs
+back while it runs (into the engine's local run directory, so output of any size
+cannot stall the channel), returning as soon as the supervisor exits. If the
+connection drops, the transport reconnects and resumes streaming from where it was
+(``--follow``); a restarted engine re-attaches the same way. The connection, with
+TCP_NODELAY set, and its SFTP session serve every action of the host.
 
 The secret-bearing files (script, params, environment) are removed as soon as the
 result is collected, the rest of the run directory when the transport closes (by
@@ -91,10 +93,10 @@ class SSHTransport(Transport):
             self._upload(sftp, plan, rundir)
         argv = [*_INTERPRETERS[plan.script_type], posixpath.join(rundir, _script(plan)),
                 *plan.args]
-        start = shlex.join([self.host.python, "-I", "-S", self._helper(), "--detach", rundir,
-                            f"{plan.timeout:g}", *argv])
-        result = self._follow(plan, rundir, started, first=f"cd {shlex.quote(self._work())} "
-                                                            f"&& {start} && ")
+        run = shlex.join([self.host.python, "-I", "-S", self._helper(), "--run", rundir,
+                          f"{plan.timeout:g}", *argv])
+        result = self._follow(plan, rundir, started,
+                              first=f"cd {shlex.quote(self._work())} && {run}")
         return reboots.after_step(plan, result, self._reboot)
 
     def reattach(self, plan: Plan) -> Result | None:
@@ -104,7 +106,7 @@ class SSHTransport(Transport):
             if not any(_exists(sftp, posixpath.join(rundir, f))
                        for f in (supervise.EXIT, supervise.SPAWNED, supervise.LOCK)):
                 return None
-        result = self._follow(plan, rundir, time.time(), first="")
+        result = self._follow(plan, rundir, time.time(), first=None)
         if result.message.startswith(NEVER_STARTED) or (result.lost and plan.idempotent):
             return None
         return result
@@ -253,14 +255,15 @@ class SSHTransport(Transport):
         with sftp.open(posixpath.join(rundir, supervise.SPAWNED), "w"):
             pass
 
-    def _follow(self, plan: Plan, rundir: str, started: float, first: str) -> Result:
+    def _follow(self, plan: Plan, rundir: str, started: float, first: str | None) -> Result:
         """Stream the run's logs into the local run directory until its end is recorded;
-        across dropped connections (reconnecting) until ``reconnect_timeout``."""
+        across dropped connections (reconnecting) until ``reconnect_timeout``. ``first``
+        is the command that starts the run and follows it, if it is yet to start."""
         local = run_path(self.runs, plan, make=True)
         written = [0, 0]
         with (local / "stdout.log").open("wb") as out, (local / "stderr.log").open("wb") as err:
             while True:
-                command = first + shlex.join(
+                command = first or shlex.join(
                     [self.host.python, "-I", "-S", self._helper(), "--follow", rundir,
                      *map(str, written)])
                 launched: list[bool] = []
@@ -274,7 +277,7 @@ class SSHTransport(Transport):
                     log.warning("lost %s while following %s: %s", self.host.where, plan.id, exc)
                     self._reconnect(plan, exc)
                 if launched:
-                    first = ""  # the host has the command: from now on only follow
+                    first = None  # the host has the command: from now on only follow
         return self._collect(plan, rundir, local, code, started)
 
     def _stream(self, command: str, sinks: tuple[BinaryIO, BinaryIO], written: list[int],

@@ -16,18 +16,21 @@ every secret in its logs is overwritten with as many ``*`` (offsets stay valid f
 ``--follow``) and ``params.json`` is removed. While the script runs, its logs are
 as it wrote them, in the private (0700) run directory.
 
-Over SSH the same file runs on the remote host: ``--detach`` starts the supervisor
-as a daemon (the run must outlive the connection), and ``--follow RUNDIR [OUT ERR]``
-copies the run's logs to its own stdout/stderr from those byte offsets until the end
-is recorded (exit 0), or until it is clear the run died without a record (exit 3).
+Over SSH the same file runs on the remote host: ``--run`` starts the supervisor as a
+daemon (the run must outlive the connection) and follows it; ``--follow RUNDIR [OUT
+ERR]`` copies the run's logs to its own stdout/stderr from those byte offsets until the
+end is recorded (exit 0), or until it is clear the run died without a record (exit 3).
+Locally (engine or agent), ``--serve`` forks supervisors on request (``launcher.py``).
 
 Standard library only: it runs with ``python -I`` next to the guest agent too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -202,8 +205,9 @@ def mask_file(path: Path, secrets: list[str]) -> None:
         return
 
 
-def detach(rundir: Path, timeout: float, argv: list[str]) -> int:
-    """Start ``supervise`` as a daemon in a new session and return at once."""
+def detach(rundir: Path, timeout: float, argv: list[str], drop: tuple[int, ...] = ()) -> int:
+    """Start ``supervise`` as a daemon in a new session and return at once; the daemon
+    closes the file descriptors ``drop`` (any other stays open until it exits)."""
     child = os.fork()
     if child:
         os.waitpid(child, 0)  # the intermediate child exits as soon as it forked again
@@ -214,12 +218,25 @@ def detach(rundir: Path, timeout: float, argv: list[str]) -> int:
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
+    for fd in drop:
+        os.close(fd)
     os._exit(supervise(rundir, timeout, argv))
 
 
-def follow(rundir: Path, offsets: list[int]) -> int:
+def run_and_follow(rundir: Path, timeout: float, argv: list[str]) -> int:
+    """``--run``: :func:`detach` and :func:`follow` in one process (over SSH, one
+    interpreter start per action). The daemon holds a pipe's write end: its exit, once
+    the end is recorded, wakes the follower at once instead of at its next look."""
+    gone, held = os.pipe()
+    detach(rundir, timeout, argv, drop=(gone,))
+    os.close(held)
+    return follow(rundir, [0, 0], gone)
+
+
+def follow(rundir: Path, offsets: list[int], gone: int = -1) -> int:
     """Copy the run's logs to our stdout/stderr as they grow; 0 once its end is recorded,
-    ``LOST`` or ``NEVER_STARTED`` if no supervisor runs it and none will."""
+    ``LOST`` or ``NEVER_STARTED`` if no supervisor runs it and none will. ``gone``, if
+    given, is a pipe that reaches its end when the supervisor exits."""
     sinks = [(rundir / "stdout.log", sys.stdout.buffer), (rundir / "stderr.log", sys.stderr.buffer)]
     try:
         grace_end = (rundir / SPAWNED).stat().st_mtime + STARTUP_GRACE
@@ -246,16 +263,86 @@ def follow(rundir: Path, offsets: list[int]) -> int:
             return 0
         if time.time() > grace_end and not running(rundir) and not (rundir / EXIT).exists():
             return LOST if (rundir / STARTED).exists() else NEVER_STARTED
-        time.sleep(0.05)
+        if gone < 0:
+            time.sleep(0.05)
+        elif select.select([gone], [], [], 0.05)[0] and not os.read(gone, 1):
+            os.close(gone)  # the supervisor exited: its end is recorded, or never will be
+            gone, grace_end = -1, 0.0
+
+
+def serve() -> int:
+    """``--serve``: start supervisors on request without an interpreter start (and this
+    file's imports) each time: one JSON request per line on stdin, ``{"id", "rundir",
+    "timeout", "argv", "cwd", "env"}``, each forked into a supervisor of its own session
+    that runs as :func:`supervise` would. On stdout, one JSON line ``{"id", "pid"}`` when
+    it is forked and ``{"id", "end"}`` (its exit status) when it exits. Returns at the end
+    of stdin; supervisors still running go on (each holds its own run's lock and records
+    its own end: this process dying loses nothing of theirs)."""
+    wake_r, wake_w = os.pipe()
+    for fd in (wake_r, wake_w):
+        os.set_blocking(fd, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda signum, frame: None)  # wakes the select
+    children: dict[int, Any] = {}
+    pending = b""
+
+    def say(message: dict[str, Any]) -> None:
+        os.write(1, json.dumps(message).encode() + b"\n")
+
+    while True:
+        ready = select.select([0, wake_r], [], [])[0]
+        if wake_r in ready:
+            with contextlib.suppress(BlockingIOError):
+                while len(os.read(wake_r, 4096)) == 4096:
+                    pass
+        while children:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+            if not pid:
+                break
+            say({"id": children.pop(pid), "end": os.waitstatus_to_exitcode(status)})
+        if 0 not in ready:
+            continue
+        data = os.read(0, 1 << 16)
+        if not data:
+            return 0
+        *lines, pending = (pending + data).split(b"\n")
+        for line in lines:
+            request = json.loads(line)
+            pid = os.fork()
+            if not pid:
+                os._exit(_forked(request, (wake_r, wake_w)))
+            children[pid] = request["id"]
+            say({"id": request["id"], "pid": pid})
+
+
+def _forked(request: dict[str, Any], inherited: tuple[int, ...]) -> int:
+    """In a child of :func:`serve`: become the supervisor ``request`` asks for."""
+    try:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        for fd in inherited:
+            os.close(fd)
+        os.setsid()  # as a spawned supervisor: a session of its own, outliving its parent
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):  # never the server's pipes: its reader sees it end by EOF
+            os.dup2(null, fd)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        return supervise(Path(request["rundir"]), float(request["timeout"]), request["argv"])
+    except BaseException:  # noqa: BLE001 - a child must never return into the server loop
+        return 70
 
 
 def main(args: list[str]) -> int:
-    """``RUNDIR TIMEOUT ARGV...``, ``--detach RUNDIR TIMEOUT ARGV...`` or
-    ``--follow RUNDIR [OUT_OFFSET ERR_OFFSET]``."""
+    """``RUNDIR TIMEOUT ARGV...``, ``--run RUNDIR TIMEOUT ARGV...``, ``--follow RUNDIR
+    [OUT_OFFSET ERR_OFFSET]`` or ``--serve``."""
+    if args[0] == "--serve":
+        return serve()
+    if args[0] == "--run":
+        return run_and_follow(Path(args[1]), float(args[2]), args[3:])
     if args[0] == "--follow":
         return follow(Path(args[1]), [int(a) for a in args[2:4]] or [0, 0])
-    if args[0] == "--detach":
-        return detach(Path(args[1]), float(args[2]), args[3:])
     return supervise(Path(args[0]), float(args[1]), args[2:])
 
 

@@ -361,3 +361,30 @@ def _send_all(transports: list[SSHTransport]) -> dict[int, object]:
     for t in transports:
         t.close()
     return results
+
+
+def test_each_action_is_one_command_starting_one_interpreter_on_one_nodelay_connection(
+        open_ssh, monkeypatch):
+    """Per action: one command on the host's one connection, starting the helper once
+    (it starts the supervisor and follows it), over a socket without Nagle's delay."""
+    import socket
+
+    import paramiko
+
+    from murano_flow.transports import ssh
+
+    t = open_ssh()
+    assert t.send(plan("true")).ok  # first contact: login, workdir, helper uploaded
+    transport = t._client.get_transport() if t._client else None
+    assert transport is not None
+    assert transport.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    commands: list[str] = []
+    real = paramiko.Channel.exec_command
+    monkeypatch.setattr(paramiko.Channel, "exec_command",
+                        lambda chan, command: commands.append(command) or real(chan, command))
+    for attempt in (2, 3, 4):
+        res = t.send(plan("echo $MURANO_FLOW_ATTEMPT", attempt=attempt))
+        assert res.ok and res.stdout_tail.strip() == str(attempt)
+    assert len(commands) == 3
+    assert all(c.count(ssh._HELPER_NAME) == 1 for c in commands), commands
+    assert (t._client.get_transport() if t._client else None) is transport  # no reconnect
