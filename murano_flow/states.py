@@ -62,6 +62,24 @@ FINISHED = frozenset(
     }
 )
 
+#: How the reason of a deployment rolled back after a failure begins (``on_failure:
+#: rollback``), as opposed to a rollback an operator asked for ("rolled back").
+ROLLED_BACK_AFTER = "rolled back after: "
+#: Exit code for each final deployment state (DESIGN.md section 3).
+EXIT_BY_STATE = {"succeeded": 0, "failed": 1, "rolled_back": 0, "cancelled": 1,
+                 "interrupted": 130}
+
+
+def recorded_exit_code(state: str, reason: str) -> int:
+    """The exit code a finished deployment's journaled ``state`` and ``reason`` stand for,
+    as the run that ended it gave it: 0 succeeded, or rolled back as asked; 1 failed,
+    cancelled, or rolled back after a failure; 130 interrupted. (Whether a failure was the
+    infrastructure's, exit code 3, only the run itself knows.)"""
+    if state == DeploymentState.ROLLED_BACK:
+        return 1 if reason.startswith(ROLLED_BACK_AFTER) else 0
+    return EXIT_BY_STATE.get(state, 1)
+
+
 N = NodeState
 #: (source, event, dest) for nodes.
 NODE_TRANSITIONS: tuple[tuple[str | list[str], str, str], ...] = (

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 
 import click
 
-from murano_flow.cli.agent import agent
 from murano_flow.cli.commands import cli
 from murano_flow.cli.config import name_variables
 
@@ -48,13 +47,15 @@ def _rows(cmd: click.Command, path: list[str]) -> Iterator[str]:
                 and "UNSET" not in repr(value)  # click's marker of "no default"
             default = f"`{value}`" if shown else ""
             yield f"| {flags} | `{o.envvar}` | {default} | {_cell(o.help or '')} |"
-    for name, sub in sorted(getattr(cmd, "commands", {}).items()):
-        yield from _rows(sub, [*path, name])
+    if isinstance(cmd, click.Group):
+        for name in cmd.list_commands(ctx):
+            sub = cmd.get_command(ctx, name)
+            assert sub is not None
+            yield from _rows(sub, [*path, name])
 
 
 def reference() -> str:
     """The reference's text, as the CLI defines it now."""
-    cli.add_command(agent)
     name_variables(cli)
     return HEAD + "\n".join(_rows(cli, ["murano-flow"])) + "\n"
 

@@ -20,18 +20,13 @@ from typing import Any
 
 from ..blueprint import Blueprint
 from ..engine import DEFAULT_WORKERS, Engine, Verdict, identity, targeting
-from ..engine.verdict import ROLLED_BACK_AFTER
 from ..errors import UsageError
 from ..lifecycle import allowed
-from ..states import ACTIVE
+from ..states import ACTIVE, EXIT_BY_STATE
 from ..store.base import DeploymentRecord, Event, Store
 from ..store.sealing import seal
 from ..transports.amqp import agent_secret
 from .settings import Settings, exists, journaled_blueprint
-
-#: Exit code for each final deployment state (DESIGN.md section 3).
-EXIT_BY_STATE = {"succeeded": 0, "failed": 1, "rolled_back": 0, "cancelled": 1,
-                 "interrupted": 130}
 
 
 @dataclass
@@ -92,16 +87,6 @@ def exit_code(verdict: Verdict, what: str) -> int:
     if verdict.state == "failed" and verdict.infrastructure:
         code = 3
     return code
-
-
-def recorded_exit_code(dep: DeploymentRecord) -> int:
-    """The exit code a finished deployment's journal record stands for, as ``exit_code``
-    gives it to the run that ended it: 0 succeeded, or rolled back as asked; 1 failed,
-    cancelled, or rolled back after a failure; 130 interrupted. (Whether a failure was the
-    infrastructure's, exit code 3, only the run itself knows.)"""
-    if dep.state == "rolled_back":
-        return 1 if dep.reason.startswith(ROLLED_BACK_AFTER) else 0
-    return EXIT_BY_STATE.get(dep.state, 1)
 
 
 def deploy(settings: Settings, store: Store, bp: Blueprint, given: dict[str, Any], *,

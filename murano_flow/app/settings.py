@@ -6,15 +6,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..blueprint import Blueprint, parse_blueprint
 from ..errors import ConnectError, NotFound, UsageError
 from ..store import Store, open_store, sqlite_path
 from ..store.base import DeploymentRecord
-from ..transports import open_transport
-from ..transports.amqp import Broker, agent_secret
 from ..wire.masking import masked_url
+
+if TYPE_CHECKING:  # imported where used: commands that only read the journal skip them
+    from ..blueprint import Blueprint
+    from ..transports.amqp import Broker
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,8 @@ class Settings:
 
     def transports(self, kind: str, fields: dict[str, Any]) -> Any:
         """Transport factory handed to the engine (agent hosts share one connection)."""
+        from ..transports import open_transport
+
         return open_transport(kind, fields, root=self.home, broker=self.broker)
 
     def message_waits(self, store: Store, wake: Callable[[], None]) -> Any:
@@ -69,10 +72,14 @@ class Settings:
 
     def secret(self) -> str:
         """The engines' shared secret (agents' keys, sealed secrets): see agent_secret."""
+        from ..transports.amqp import agent_secret
+
         return agent_secret(self.home)
 
     def broker(self) -> Broker:
         """The broker connection of the current run, opened on first use."""
+        from ..transports.amqp import Broker, agent_secret
+
         if self._broker is None or self._broker.closed:
             try:
                 self._broker = Broker(self.broker_url, agent_secret(self.home))
@@ -97,6 +104,8 @@ def journaled_blueprint(dep: DeploymentRecord, given: dict[str, Any], *,
 
     Without ``strict``, placeholders stand in for them (to read its shape only).
     """
+    from ..blueprint import parse_blueprint
+
     values = {k: v for k, v in dep.params.items() if v != "******"}
     values.update(given)
     src = dep.source or {}

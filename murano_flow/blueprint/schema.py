@@ -6,15 +6,15 @@ import difflib
 import json
 from functools import cache
 from importlib import resources
-from typing import Any
-
-import fastjsonschema
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
+from typing import TYPE_CHECKING, Any
 
 from ..errors import Diagnostic
 from .source import SourceMap
 from .spec import WAIT_KINDS
+
+if TYPE_CHECKING:  # jsonschema is imported only to explain an invalid document (slow import)
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 _TYPE_NAMES = {
     dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
@@ -31,6 +31,8 @@ def schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(schema())
 
 
@@ -83,6 +85,8 @@ def _one_of(err: ValidationError) -> ValidationError | str:
         return err
     # Prefer the branch that matched the instance's type (mapping vs. string shorthand):
     # its errors lie deeper, or at least are not type/enum mismatches.
+    from jsonschema.exceptions import best_match
+
     deeper = [e for e in err.context if len(e.absolute_path) > len(err.absolute_path)]
     typed = [e for e in err.context if e.validator not in ("type", "enum", "const")]
     return best_match(deeper or typed or err.context)
@@ -118,10 +122,10 @@ def _unknown_key(key: Any, allowed: list[str]) -> str:
     return f"unknown key '{key}'{suggest(str(key), allowed)}"
 
 
-@cache
-def _fast_check() -> Any:
-    # The schema uses nothing beyond draft 7, so fastjsonschema can compile it to Python.
-    return fastjsonschema.compile({**schema(), "$schema": "http://json-schema.org/draft-07/schema#"})
+def fast_schema() -> dict[str, Any]:
+    """The schema as fastjsonschema compiles it (it uses nothing beyond draft 7) into
+    ``schema_check.py`` (scripts/schema_check.py)."""
+    return {**schema(), "$schema": "http://json-schema.org/draft-07/schema#"}
 
 
 def check_schema(data: Any, smap: SourceMap) -> list[Diagnostic]:
@@ -130,8 +134,12 @@ def check_schema(data: Any, smap: SourceMap) -> list[Diagnostic]:
     A compiled validator answers "valid" quickly; only an invalid document pays for
     jsonschema's full walk, which finds every error with its path.
     """
+    import fastjsonschema
+
+    from . import schema_check
+
     try:
-        _fast_check()(data)
+        schema_check.validate(data)  # type: ignore[no-untyped-call]
         return []
     except fastjsonschema.JsonSchemaException:
         pass
@@ -143,6 +151,8 @@ def check_schema(data: Any, smap: SourceMap) -> list[Diagnostic]:
 
 @cache
 def _library_validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     library = schema()["$defs"]["library"]  # the blueprint schema, rooted at a library
     return Draft202012Validator({**schema(), **library, "title": "murano-flow library"})
 

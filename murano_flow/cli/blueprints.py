@@ -10,11 +10,9 @@ from typing import Any
 
 import click
 
-from ..app.report import deployment_dot
 from ..blueprint import Blueprint, load_blueprint
 from ..engine import plans
 from ..errors import MuranoFlowError, UsageError
-from ..graph.render import rendered
 from ..graph.stategraph import StateGraph
 from ..wire.masking import Masker
 from .common import Settings, command, exists, format_option, given_params, params_options
@@ -145,6 +143,8 @@ def graph(settings: Settings, blueprint: str, params: tuple[str, ...], params_fi
         return
     if not output:
         raise UsageError(f"--format {fmt} writes a binary file: give -o FILE")
+    from ..graph.render import rendered
+
     Path(output).write_bytes(rendered(dot, fmt))
     click.echo(f"wrote {output}")
 
@@ -154,6 +154,8 @@ def _journaled_dot(settings: Settings, name: str) -> str | None:
     but a deployment in the journal; else None."""
     if name == "-" or Path(name).exists() or settings.missing_journal() is not None:
         return None
+    from ..app.report import deployment_dot
+
     with settings.existing_store() as store:
         return deployment_dot(store, name) if exists(store, name) else None
 

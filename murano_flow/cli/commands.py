@@ -10,39 +10,60 @@ murano-flow, never a verdict on the deployment); 130 interrupted (resumable).
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+from collections.abc import Callable
 
 import click
 
 from .. import __version__
 from ..errors import MuranoFlowError
-from ..store import DEFAULT_STORE
-from ..wire.broker import DEFAULT_BROKER
 from . import logs
-from .api import serve, token
-from .blueprints import bundle, graph, plan, validate
-from .common import Settings
+from .catalogue import COMMANDS
 from .config import default_map, name_variables
-from .deploying import deploy, resume, rollback
-from .examples import examples, init
-from .history import delete, prune
-from .hosts import hosts
-from .journal import events, list_, report, status, wait
-from .notify import notify
-from .observe import check, observe_command
-from .ops import cancel, fsck, pause
-from .render import printable
-from .schedule import schedule
-from .service import db, engine
-from .signal import signal as signal_command
-from .triggers import push, trigger
 
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported when one is used (:data:`COMMANDS`)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        #: Called with each command's name and the command once it is imported.
+        self.on_load: list[Callable[[str, click.Command], None]] = []
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module, attr, _ = COMMANDS[cmd_name]
+            command = getattr(importlib.import_module(f"{__package__}.{module}"), attr)
+            self.add_command(command, cmd_name)
+            for hook in self.on_load:
+                hook(cmd_name, command)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """As click lists commands, from the table's short help (nothing imported)."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(map(len, names))
+        # A stand-in with the table's help shortens it exactly as the command would.
+        rows = [(name, (self.commands.get(name) or click.Command(name, help=COMMANDS[name][2]))
+                 .get_short_help_str(limit)) for name in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+#: The journal used when neither --store nor MURANO_FLOW_STORE says otherwise.
+DEFAULT_STORE = "sqlite:///.murano-flow/journal.db"
+#: The broker used when neither --broker nor MURANO_FLOW_BROKER says otherwise.
+DEFAULT_BROKER = "amqp://guest:guest@127.0.0.1:5672/%2F"
 #: Exit code of an internal error (sysexits' EX_SOFTWARE): 1 means "the deployment failed".
 EXIT_INTERNAL = 70
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="murano-flow")
 @click.option("--store", envvar="MURANO_FLOW_STORE", default=DEFAULT_STORE, show_default=True,
               help="Journal URL.")
@@ -58,27 +79,21 @@ EXIT_INTERNAL = 70
 def cli(ctx: click.Context, store: str, home: str, broker: str, verbose: int,
         log_format: str) -> None:
     """murano-flow: deploy multi-host services from blueprint state graphs."""
+    from .common import Settings
+
     logs.configure(verbose, log_format)
     ctx.obj = Settings(store, home, broker)
 
 
-for _command in (validate, plan, graph, deploy, resume, rollback, list_, status, events, wait,
-                 delete, prune, cancel, pause, fsck, signal_command, check, observe_command,
-                 notify, schedule, engine, db, hosts, examples, init, serve, token, bundle,
-                 report, push, trigger):
-    cli.add_command(_command)
-
-
 def main() -> None:
     """Console-script entry point."""
-    from .agent import agent
-
-    cli.add_command(agent)
     name_variables(cli)
     try:
         try:
             defaults = default_map(cli)
         except MuranoFlowError as exc:
+            from .render import printable
+
             click.echo(printable(f"error: {exc}"), err=True)
             sys.exit(exc.exit_code)
         cli.main(prog_name="murano-flow", standalone_mode=True, default_map=defaults)
@@ -88,6 +103,8 @@ def main() -> None:
     except Exception as exc:  # a bug: say so plainly, without a wall of traceback
         if os.environ.get("MURANO_FLOW_DEBUG"):
             raise
+        from .render import printable
+
         click.echo(printable(f"internal error: {type(exc).__name__}: {exc}\n"
                              "  (set MURANO_FLOW_DEBUG=1 for the traceback, and please report "
                              "it)"), err=True)

@@ -9,10 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 
 from ..app.settings import Settings, exists, journaled_blueprint
-from ..blueprint import parse_cli_params
 from ..durations import seconds
 from ..errors import MuranoFlowError, UsageError
 from .render import ROW_FORMATS, printable
@@ -34,6 +32,10 @@ def params_options(f: Callable[..., Any]) -> Callable[..., Any]:
 def given_params(params: tuple[str, ...], params_file: str | None,
                  blueprint: str | None = None) -> dict[str, Any]:
     """The parameter values given by ``-p`` and ``--params-file`` (``-p`` wins)."""
+    import yaml
+
+    from ..blueprint import parse_cli_params
+
     if blueprint == "-" and params_file == "-":
         raise UsageError("the blueprint and --params-file cannot both be read from stdin '-'")
     given: dict[str, Any] = {}

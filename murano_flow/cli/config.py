@@ -37,8 +37,14 @@ def name_variables(cmd: click.Command, prefix: str = ENV_PREFIX) -> None:
             if not param.envvar:
                 param.envvar = f"{prefix}_{_key(param).upper().replace('-', '_')}"
             param.show_envvar = True
-    for name, sub in getattr(cmd, "commands", {}).items():
+    def named(name: str, sub: click.Command) -> None:
         name_variables(sub, f"{prefix}_{name.upper().replace('-', '_')}")
+
+    for name, sub in getattr(cmd, "commands", {}).items():
+        named(name, sub)
+    hooks = getattr(cmd, "on_load", None)  # a group importing its commands when used
+    if hooks is not None:
+        hooks.append(named)
 
 
 def config_files() -> list[Path]:
@@ -73,7 +79,8 @@ def default_map(root: click.Group) -> dict[str, Any]:
 
 def _checked(cmd: click.Command, table: dict[str, Any], path: Path,
              where: list[str]) -> dict[str, Any]:
-    commands = cmd.commands if isinstance(cmd, click.Group) else {}
+    ctx = click.Context(cmd)
+    commands = cmd.list_commands(ctx) if isinstance(cmd, click.Group) else []
     options = {_key(p): p for p in cmd.params
                if isinstance(p, click.Option) and p.name not in ("help", "version")}
     section = f"[{'.'.join(where)}]" if where else "the top level"
@@ -83,14 +90,15 @@ def _checked(cmd: click.Command, table: dict[str, Any], path: Path,
             if not isinstance(value, dict):
                 raise UsageError(f"{path}: {key} is a command: give its options as a table "
                                  f"[{'.'.join([*where, key])}]")
-            out[key] = _checked(commands[key], value, path, [*where, key])
+            sub = cmd.get_command(ctx, key)  # type: ignore[attr-defined]
+            out[key] = _checked(sub, value, path, [*where, key])
             continue
         option = options.get(key.replace("_", "-"))
         if option is None or option.name is None:
             known = ", ".join(sorted(options) + sorted(f"[{c}]" for c in commands)) or "none"
             raise UsageError(f"{path}: {section} has no option {key!r} (known: {known})")
         try:
-            option.type_cast_value(click.Context(cmd), value)
+            option.type_cast_value(ctx, value)
         except click.BadParameter as exc:
             raise UsageError(f"{path}: {section} {key}: {exc.message}") from None
         out[option.name] = value

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import click
 
-from ..app.deployments import recorded_exit_code
 from ..app.documents import (
     DEPLOYMENT_FIELDS,
     EVENT_FIELDS,
@@ -18,9 +17,8 @@ from ..app.documents import (
     event_dict,
     node_dict,
 )
-from ..app.report import report as make_report
 from ..engine import identity
-from ..states import ACTIVE, FINISHED
+from ..states import ACTIVE, FINISHED, recorded_exit_code
 from ..store import Store
 from .common import Settings, command, duration, rows_format_options
 from .progress import event_line
@@ -189,6 +187,8 @@ def report(settings: Settings, deployment: str, output: str) -> None:
     """Write one self-contained HTML file about a deployment: its graph coloured by state,
     the timeline of every action per host, the failures with their log tails, the events
     (secrets masked; opens offline, to attach to a ticket)."""
+    from ..app.report import report as make_report
+
     with settings.existing_store() as store:
         page = make_report(store, deployment)
     Path(output).write_text(page, "utf-8")
@@ -198,7 +198,7 @@ def report(settings: Settings, deployment: str, output: str) -> None:
 def _verdict_code(store: Store, deployment: str) -> int:
     """A finished deployment's exit code; 130 for one no engine drives any more."""
     dep = store.deployment(deployment)
-    return recorded_exit_code(dep) if dep.state in FINISHED else 130
+    return recorded_exit_code(dep.state, dep.reason) if dep.state in FINISHED else 130
 
 
 def _nothing_more(store: Store, deployment: str) -> bool:

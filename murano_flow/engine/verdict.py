@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..states import SATISFIED, DeploymentState, NodeState
+from ..states import ROLLED_BACK_AFTER, SATISFIED, DeploymentState, NodeState
 from ..store.base import DeploymentRecord
 from .resolver import handles_failure
 from .run import IN_FLIGHT, Run, failures, in_doubt
@@ -47,11 +47,6 @@ class Verdict:
     def state(self) -> str:
         """The deployment's state when the run ended (``DeploymentState``)."""
         return self.deployment.state
-
-
-#: How the reason of a deployment rolled back after a failure begins (``on_failure:
-#: rollback``), as opposed to a rollback an operator asked for ("rolled back").
-ROLLED_BACK_AFTER = "rolled back after: "
 
 
 def conclude(run: Run) -> None:

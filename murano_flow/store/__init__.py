@@ -13,10 +13,6 @@ from .sqlite import SqliteStore
 __all__ = ["DeploymentRecord", "Event", "MemoryStore", "NodeRecord", "SqliteStore", "Store",
            "open_store", "sqlite_path"]
 
-#: The journal used when neither --store nor MURANO_FLOW_STORE says otherwise.
-DEFAULT_STORE = "sqlite:///.murano-flow/journal.db"
-
-
 def sqlite_path(url: str) -> Path | None:
     """The file an ``sqlite:///...`` store URL names; None for another URL or none."""
     parts = urlsplit(url)

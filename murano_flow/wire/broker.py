@@ -33,8 +33,6 @@ from .tally import TALLY
 
 log = logging.getLogger(__name__)
 
-#: Default broker when neither --broker nor MURANO_FLOW_BROKER says otherwise.
-DEFAULT_BROKER = "amqp://guest:guest@127.0.0.1:5672/%2F"
 #: Query parameters of an amqps:// URL that murano-flow reads itself (pika's own way is a
 #: Python dict literal in ``ssl_options=``): the CA bundle, and a client certificate.
 TLS_QUERY = ("cafile", "certfile", "keyfile")
