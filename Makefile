@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 MF     := $(BIN)/murano-flow
 
-.PHONY: install demo test test-fast lint bench bench-quick bench-amqp bench-engines clean
+.PHONY: install demo test test-fast lint bench bench-quick bench-amqp bench-engines bench-transports clean
 
 install: $(VENV)/.installed
 
@@ -43,6 +43,12 @@ bench-amqp: install  ## plan round trips through the real broker vs raw pika (1 
 bench-engines: install  ## 1, 2 and 3 engine services on PostgreSQL + RabbitMQ; journal cost
 	sh scripts/services.sh
 	$(BIN)/python -m bench.engines
+
+bench-transports: install  ## per action over SSH and local processes vs OpenSSH, Ansible raw; agent round trips
+	sh scripts/services.sh
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench.transports | tee bench/results/transports.txt
+	$(BIN)/python -m bench.amqp | tee bench/results/amqp.txt
 
 clean:
 	rm -rf $(VENV) .murano-flow .pytest_cache .mypy_cache .ruff_cache *.egg-info

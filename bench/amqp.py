@@ -31,8 +31,8 @@ from typing import Any
 
 import pika
 
+from murano_flow.cli.commands import DEFAULT_BROKER
 from murano_flow.transports.amqp import Broker, Limits
-from murano_flow.wire.broker import DEFAULT_BROKER
 from murano_flow.wire.protocol import Plan
 from murano_flow.wire.signing import agent_key
 

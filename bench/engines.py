@@ -32,10 +32,10 @@ import pika
 
 from bench.amqp import SECRET, run_agents
 from murano_flow.blueprint import parse_blueprint
+from murano_flow.cli.commands import DEFAULT_BROKER
 from murano_flow.engine.engine import Engine
 from murano_flow.store import open_store
 from murano_flow.store.base import DeploymentRecord, Event, NodeRecord, Store
-from murano_flow.wire.broker import DEFAULT_BROKER
 
 RESULTS = Path(__file__).parent / "results"
 PG_SERVER = os.environ.get("MURANO_FLOW_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
