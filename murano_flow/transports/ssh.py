@@ -77,6 +77,7 @@ class SSHTransport(Transport):
         self.runs = Path(root).resolve() / "runs"
         self._client: paramiko.SSHClient | None = None
         self._base = ""  # absolute remote workdir, known once connected
+        self._python = self.host.python or "python3"  # the host's, once connected
         self._lock = threading.Lock()
         self._sftp: tuple[paramiko.SSHClient, paramiko.SFTPClient] | None = None
         self._sftp_lock = threading.Lock()
@@ -93,7 +94,7 @@ class SSHTransport(Transport):
             self._upload(sftp, plan, rundir)
         argv = [*_INTERPRETERS[plan.script_type], posixpath.join(rundir, _script(plan)),
                 *plan.args]
-        run = shlex.join([self.host.python, "-I", "-S", self._helper(), "--run", rundir,
+        run = shlex.join([self._python, "-I", "-S", self._helper(), "--run", rundir,
                           f"{plan.timeout:g}", *argv])
         result = self._follow(plan, rundir, started,
                               first=f"cd {shlex.quote(self._work())} && {run}")
@@ -172,6 +173,7 @@ class SSHTransport(Transport):
             for d in (self._base, *(posixpath.join(self._base, sub)
                                     for sub in ("runs", "hosts")), self._work()):
                 _mkdir(sftp, d)
+            self._python = h.python or _platform_python(sftp)
             if not _exists(sftp, self._helper()):  # written aside, then renamed: atomic
                 part = f"{self._helper()}.{secrets.token_hex(4)}.part"
                 sftp.putfo(io.BytesIO(_HELPER), part)
@@ -264,7 +266,7 @@ class SSHTransport(Transport):
         with (local / "stdout.log").open("wb") as out, (local / "stderr.log").open("wb") as err:
             while True:
                 command = first or shlex.join(
-                    [self.host.python, "-I", "-S", self._helper(), "--follow", rundir,
+                    [self._python, "-I", "-S", self._helper(), "--follow", rundir,
                      *map(str, written)])
                 launched: list[bool] = []
                 try:
@@ -356,7 +358,7 @@ class SSHTransport(Transport):
             elif code == supervise.NEVER_STARTED:
                 message = "never started: its supervisor did not start on the host"
             elif code == 127:
-                message = (f"{self.host.python} not found on {self.host.where}: the ssh "
+                message = (f"{self._python} not found on {self.host.where}: the ssh "
                            "transport needs Python 3 on the host (or set options.python)")
             else:
                 message = f"the host could not start the run (exit {code}): {logs[1][-300:]}"
@@ -371,6 +373,17 @@ class SSHTransport(Transport):
 
 def _script(plan: Plan) -> str:
     return "script" + SUFFIX[plan.script_type]
+
+
+#: Where a host's own Python 3 usually is, in order: found first, before the PATH's (which
+#: may be a version manager's shim, one more process at every action).
+_PLATFORM_PYTHONS = ("/usr/bin/python3", "/usr/local/bin/python3")
+
+
+def _platform_python(sftp: paramiko.SFTPClient) -> str:
+    """The host's Python 3 when ``options.python`` is not set, as Ansible's interpreter
+    discovery: the platform's, else ``python3`` on the login's PATH."""
+    return next((p for p in _PLATFORM_PYTHONS if _exists(sftp, p)), "python3")
 
 
 def _run(client: paramiko.SSHClient, command: str, timeout: float) -> int:

@@ -40,7 +40,7 @@ class SSHHost:
     connect_timeout: float = 15.0
     keepalive: float = 15.0
     agent: bool = True
-    python: str = "python3"
+    python: str = ""  # the host's: /usr/bin/python3, /usr/local/bin/python3, else python3
     workdir: str = ".murano-flow"
     reconnect_timeout: float = 60.0
     reboot_command: tuple[str, ...] = ()  # default: shutdown -r now, with sudo -n unless root

@@ -387,4 +387,8 @@ def test_each_action_is_one_command_starting_one_interpreter_on_one_nodelay_conn
         assert res.ok and res.stdout_tail.strip() == str(attempt)
     assert len(commands) == 3
     assert all(c.count(ssh._HELPER_NAME) == 1 for c in commands), commands
+    # the host's own Python, found once per connection, not a PATH lookup (here a shim)
+    platform = next(p for p in ("/usr/bin/python3", "/usr/local/bin/python3")
+                    if Path(p).exists())
+    assert all(f"&& {platform} -I -S " in c for c in commands), commands
     assert (t._client.get_transport() if t._client else None) is transport  # no reconnect
