@@ -61,10 +61,36 @@ def stamp(ts: float | None) -> str:
 
 
 def dumps(data: Any, fmt: str) -> str:
-    """``data`` as JSON or YAML text."""
+    """``data`` as JSON or YAML text. JSON holding a list of more than :data:`LARGE`
+    items is indented two levels deep and each deeper value written on one line."""
     if fmt == "json":
+        if _large(data):
+            return _outline(data, 0) + "\n"
         return json.dumps(data, indent=2, sort_keys=False, default=str)
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+
+
+#: JSON on one line with the C encoder (``indent`` makes json use its pure-Python one,
+#: which took 0.9 s of the 1.3 s of ``status -f json`` of 10,000 nodes).
+_json_line = json.JSONEncoder(separators=(", ", ": "), default=str).encode
+
+
+def _large(data: Any) -> bool:
+    lists = data.values() if isinstance(data, dict) else [data]
+    return any(isinstance(v, list) and len(v) > LARGE for v in lists)
+
+
+def _outline(value: Any, level: int) -> str:
+    """``value`` as JSON, indented as ``json.dumps(indent=2)`` down to two levels."""
+    pad = "  " * (level + 1)
+    if level < 2 and isinstance(value, dict) and value:
+        items = [f"{pad}{_json_line(str(k))}: {_outline(v, level + 1)}" for k, v in value.items()]
+    elif level < 2 and isinstance(value, list) and value:
+        items = [pad + _outline(v, level + 1) for v in value]
+    else:
+        return str(_json_line(value))
+    brackets = "{}" if isinstance(value, dict) else "[]"
+    return brackets[0] + "\n" + ",\n".join(items) + "\n" + "  " * level + brackets[1]
 
 
 class _Dumper(yaml.SafeDumper):
