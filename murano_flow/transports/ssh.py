@@ -240,6 +240,11 @@ class SSHTransport(Transport):
             parent = posixpath.dirname(parent)
         for d in reversed(missing):
             _mkdir(sftp, d)
+        # A run of this plan id sent again (it never started, or was lost and is idempotent)
+        # starts afresh: the supervisor refuses a run directory marked started.
+        for stale in () if missing else (supervise.STARTED, supervise.EXIT, *supervise.LOGS,
+                                         "output.json"):
+            _remove(sftp, posixpath.join(rundir, stale))
         env = {**plan.env,
                "MURANO_FLOW_PARAMS": posixpath.join(rundir, "params.json"),
                "MURANO_FLOW_OUTPUT": posixpath.join(rundir, "output.json"),

@@ -115,7 +115,10 @@ class Launcher:
     def _read(self, proc: subprocess.Popen[bytes], waiting: dict[int, Launched]) -> None:
         assert proc.stdout is not None
         for line in proc.stdout:
-            message = json.loads(line)
+            try:
+                message = json.loads(line)
+            except ValueError:  # cut off as the server died: as good as gone
+                break
             with self._lock:
                 launched = waiting.get(message["id"])
                 if launched is not None and "end" in message:

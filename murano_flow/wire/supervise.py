@@ -131,6 +131,10 @@ def supervise(rundir: Path, timeout: float, argv: list[str]) -> int:
             print(f"another supervisor is running {rundir}", file=sys.stderr)
             return 2
         time.sleep(0.01)
+    if (rundir / STARTED).exists():  # its starter prepares a run afresh: this is a repeat
+        # (a command sent again after a dropped connection, the first having run): never twice
+        print(f"{rundir} was started already", file=sys.stderr)
+        return 2
     stopped: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, frame: stopped.append(signum))
     env = None

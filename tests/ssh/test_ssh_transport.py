@@ -392,3 +392,35 @@ def test_each_action_is_one_command_starting_one_interpreter_on_one_nodelay_conn
                     if Path(p).exists())
     assert all(f"&& {platform} -I -S " in c for c in commands), commands
     assert (t._client.get_transport() if t._client else None) is transport  # no reconnect
+
+
+def test_the_start_command_arriving_twice_runs_the_action_once(open_ssh, tmp_path,
+                                                              monkeypatch):
+    """The host took the start command, but the connection dropped before we heard it did,
+    so the command goes again - here at the worst moment: the first run has ended, and is
+    not collected yet. The second supervisor sees the run started and leaves it; its
+    follower reports the first run's end."""
+    import paramiko
+
+    from murano_flow.transports import ssh
+
+    counter = tmp_path / "ran"
+    t = open_ssh()
+    sent: list[str] = []
+    real_exec = paramiko.Channel.exec_command
+    monkeypatch.setattr(paramiko.Channel, "exec_command",
+                        lambda chan, command: sent.append(command) or real_exec(chan, command))
+    real_collect = ssh.SSHTransport._collect
+    again: list[int] = []
+
+    def collect(self, plan, rundir, local, code, started):
+        if not again:  # the start command once more, before the first run is collected
+            _, out, _ = self._connect().exec_command(sent[-1])
+            again.append(out.channel.recv_exit_status())
+        return real_collect(self, plan, rundir, local, code, started)
+
+    monkeypatch.setattr(ssh.SSHTransport, "_collect", collect)
+    res = t.send(plan(f'echo x >> "{counter}"; echo "$MURANO_FLOW_ATTEMPT"'))
+    assert "--run" in sent[0] and again == [0]
+    assert res.ok and res.stdout_tail.strip() == "1"
+    assert counter.read_text() == "x\n"

@@ -248,3 +248,16 @@ def test_a_run_outlives_its_supervisor_server_and_is_collected(transport, tmp_pa
     assert results and results[0].ok and results[0].outputs == {"v": 2}
     assert marker.read_text() == "once\n"
     assert transport.send(replace(plan("true"), id="d/n/action/2", attempt=2)).ok  # a new one
+
+
+def test_a_server_cut_off_mid_line_leaves_its_runs_to_the_run_directory():
+    """A server that dies while writing a line: the runs it told nothing of are watched
+    on disk (orphaned), never waited for forever."""
+    import subprocess
+
+    from murano_flow.wire.launcher import Launched, Launcher
+
+    launched = Launched()
+    cut = subprocess.Popen(["printf", '{"id": 1, "pid": 4'], stdout=subprocess.PIPE)
+    Launcher()._read(cut, {1: launched})
+    assert launched.ended.is_set() and launched.orphaned
