@@ -242,9 +242,9 @@ class SSHTransport(Transport):
             _mkdir(sftp, d)
         # A run of this plan id sent again (it never started, or was lost and is idempotent)
         # starts afresh: the supervisor refuses a run directory marked started.
-        for stale in () if missing else (supervise.STARTED, supervise.EXIT, *supervise.LOGS,
-                                         "output.json"):
-            _remove(sftp, posixpath.join(rundir, stale))
+        if not missing:  # the directory was there already
+            for stale in (supervise.STARTED, supervise.EXIT, *supervise.LOGS, "output.json"):
+                _remove(sftp, posixpath.join(rundir, stale))
         env = {**plan.env,
                "MURANO_FLOW_PARAMS": posixpath.join(rundir, "params.json"),
                "MURANO_FLOW_OUTPUT": posixpath.join(rundir, "output.json"),
