@@ -43,8 +43,9 @@ class Completer:
             run.work.runnable.append(key)
         rec, node = run.records[i], run.graph.nodes[i]
         res = out.result
-        log.debug("%s: %s%s", node.name, out.kind if res is None else
-                  f"exit {res.exit_code}", " (check passed)" if out.satisfied else "")
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s: %s%s", node.name, out.kind if res is None else
+                      f"exit {res.exit_code}", " (check passed)" if out.satisfied else "")
         if out.kind == "in_doubt" or (res is not None and res.lost):
             # Nobody knows how it ended (a host that lost the run knows it started): kept
             # in doubt for a later run to ask again; only the operator runs it afresh.
@@ -59,12 +60,14 @@ class Completer:
             # a state that waited keeps its event's data; what its action publishes is added
             waited = run.outputs[i] or {}
             published = {**waited, **res.outputs} if node.wait else dict(res.outputs)
-            missing = ", ".join(o for o in node.outputs if o not in published)
+            missing = [o for o in node.outputs if o not in published] if node.outputs else ()
             if missing:
                 who = "check passed but" if out.satisfied else "the action"
-                self.failed(run, i, f"{who} did not publish declared outputs: {missing}")
+                self.failed(run, i, f"{who} did not publish declared outputs: "
+                                    f"{', '.join(missing)}")
                 return False
-            run.publish(i, published)
+            if published or rec.outputs or run.outputs[i] != {}:
+                run.publish(i, published)  # else nothing to publish, and none was before
         if out.satisfied:
             run.node(rec, "satisfy", "skipped", "check passed: in place, its action not run")
         elif res is not None and res.ok:

@@ -246,9 +246,11 @@ class Dispatcher:
             crash_point("engine.dispatched")
         if self.share is not None:
             self.share.give(run.dep.id, slots - len(batch))  # taken, but nothing to start
+        debug = log.isEnabledFor(logging.DEBUG)
         for i, transport, check, action in batch:
-            log.debug("%s: plan %s (%s%s) to %s", action.node, action.id, action.kind,
-                      f" after check {check.id}" if check else "", run.records[i].host)
+            if debug:
+                log.debug("%s: plan %s (%s%s) to %s", action.node, action.id, action.kind,
+                          f" after check {check.id}" if check else "", run.records[i].host)
             pool.submit(execute, run.done, i, transport, check, action, False)
         return len(batch)
 

@@ -68,29 +68,31 @@ def execute(done: queue.SimpleQueue[Any], i: int, transport: Transport,
     With ``reattach`` each plan is first asked of the transport by its id, so a
     plan an earlier engine started is collected instead of run again.
     """
-    def run(plan: Plan) -> Result:
-        return (collect(plan) if reattach else None) or transport.send(plan)
-
-    def collect(plan: Plan) -> Result | None:
-        try:
-            return transport.reattach(plan)
-        except InDoubt:
-            raise
-        except TransportError as exc:  # an earlier engine sent it: it may have run
-            raise InDoubt(f"asking for {plan.node}'s plan {plan.id} failed ({exc.message}); "
-                          "the engine before sent it, so it may have run", host=exc.host,
-                          hint="resume asks for it again by its plan id") from exc
-
     try:
         if check is not None:
-            probe = run(check)
+            probe = _run(transport, check, reattach)
             if probe.ok or probe.status == "error":
                 done.put(Outcome(i, probe, satisfied=probe.ok))
                 return
-        done.put(Outcome(i, run(action)))
+        done.put(Outcome(i, _run(transport, action, reattach)))
     except MuranoFlowError as exc:
         done.put(Outcome.of_error(i, exc))
     except Exception as exc:  # a bug in a transport must not hang the engine
         log.exception("transport failed on %s", action.node)
         done.put(Outcome(i, error=f"internal error: {type(exc).__name__}: {exc}",
                          kind="error"))
+
+
+def _run(transport: Transport, plan: Plan, reattach: bool) -> Result:
+    """The plan's result: collected by its id first when re-attaching, else sent."""
+    if not reattach:
+        return transport.send(plan)
+    try:
+        collected = transport.reattach(plan)
+    except InDoubt:
+        raise
+    except TransportError as exc:  # an earlier engine sent it: it may have run
+        raise InDoubt(f"asking for {plan.node}'s plan {plan.id} failed ({exc.message}); "
+                      "the engine before sent it, so it may have run", host=exc.host,
+                      hint="resume asks for it again by its plan id") from exc
+    return collected or transport.send(plan)

@@ -103,13 +103,12 @@ def plan(node: Node, spec: ActionSpec, kind: str, attempt: int, ctx: dict[str, A
     """The Plan running ``spec`` (the node's action, check or undo) for ``attempt``;
     ``secrets`` are the values its host masks in what it writes of the run."""
     deployment = ctx["deployment"]
-    env = {k: _env_value(render(v, ctx)) for k, v in spec.env}
-    env.update({
-        "MURANO_FLOW_ENTITY": node.instance,
-        "MURANO_FLOW_STATE": node.state,
-        "MURANO_FLOW_INDEX": "" if node.index is None else str(node.index),
-        **(extra_env or {}),
-    })
+    env = {k: _env_value(render(v, ctx)) for k, v in spec.env} if spec.env else {}
+    env["MURANO_FLOW_ENTITY"] = node.instance
+    env["MURANO_FLOW_STATE"] = node.state
+    env["MURANO_FLOW_INDEX"] = "" if node.index is None else str(node.index)
+    if extra_env:
+        env.update(extra_env)
     params = {
         "deployment": deployment, "node": node.name, "entity": node.instance,
         "index": node.index, "state": node.state, "parameters": ctx["params"],
@@ -119,7 +118,7 @@ def plan(node: Node, spec: ActionSpec, kind: str, attempt: int, ctx: dict[str, A
     return Plan(
         id=f"{deployment}/{node.name}/{kind}/{attempt}", deployment=deployment, node=node.name,
         kind=kind, attempt=attempt, script_type=spec.shell, body=spec.body,
-        args=tuple(_env_value(render(a, ctx)) for a in spec.args), env=env, params=params,
+        args=tuple([_env_value(render(a, ctx)) for a in spec.args]), env=env, params=params,
         timeout=spec.timeout, reboot=node.reboot and kind == "action",
         # an undo may ask too (leaving a domain takes a reboot); a probe never reboots
         reboot_if_asked=node.reboot_if_asked and kind in ("action", "undo"), stamp=time.time(),

@@ -65,11 +65,12 @@ class Forward:
         """Record that ``node`` is satisfied; return the nodes that became ready."""
         ready = []
         self.settled.add(node)
+        missing, let_go = self.missing, self.let_go
         for s in self.succ[node]:
-            if (node, s) in self.let_go:
+            if let_go and (node, s) in let_go:
                 continue  # already let go when its member failed
-            self.missing[s] -= 1
-            if self.missing[s] == 0 and self._go(s):
+            missing[s] -= 1
+            if missing[s] == 0 and self._go(s):
                 ready.append(s)
         return ready
 
