@@ -66,8 +66,10 @@ class Completer:
                 self.failed(run, i, f"{who} did not publish declared outputs: "
                                     f"{', '.join(missing)}")
                 return False
+            # Nothing published over nothing: skipped here, not in Run.publish, whose other
+            # caller (waits) relies on it to journal the row; the move below journals this one.
             if published or rec.outputs or run.outputs[i] != {}:
-                run.publish(i, published)  # else nothing to publish, and none was before
+                run.publish(i, published)
         if out.satisfied:
             run.node(rec, "satisfy", "skipped", "check passed: in place, its action not run")
         elif res is not None and res.ok:
