@@ -1,10 +1,11 @@
 """Run plans on hosts without an agent, over SSH (paramiko).
 
-A plan's script, params file and environment file are uploaded over SFTP into a
-private run directory on the host (mode 0700), and run there under the same
-supervisor the local transport uses (``supervise.py``, uploaded once per
-connection; the host needs Python 3, as for Ansible). One command per action
-(``supervise.py --run``: one interpreter start) starts the supervisor as a daemon, so
+A plan's script, params file and environment file go on the stdin of its one command
+(``supervise.py --run``: one interpreter start, no file transfer round trips, no secret
+on a command line), which writes them into a private run directory on the host (mode
+0700) and runs them there under the same supervisor the local transport uses
+(``supervise.py``, uploaded once per connection; the host needs Python 3, as for
+Ansible). That command starts the supervisor as a daemon, so
 the run outlives the connection - it enforces the timeout on the host (killing the
 script's process group) and records how the run ended - and streams the run's logs
 back while it runs (into the engine's local run directory, so output of any size
@@ -89,15 +90,15 @@ class SSHTransport(Transport):
     def send(self, plan: Plan) -> Result:
         """Upload and start ``plan``, stream its logs until it ends, collect its result."""
         started = time.time()
-        with self._files() as sftp:  # connects first: the paths depend on the remote home
-            rundir = self._rundir(plan)
-            self._upload(sftp, plan, rundir)
+        self._connect()  # first: the paths depend on the remote home
+        rundir = self._rundir(plan)
         argv = [*_INTERPRETERS[plan.script_type], posixpath.join(rundir, _script(plan)),
                 *plan.args]
         run = shlex.join([self._python, "-I", "-S", self._helper(), "--run", rundir,
                           f"{plan.timeout:g}", *argv])
         result = self._follow(plan, rundir, started,
-                              first=f"cd {shlex.quote(self._work())} && {run}")
+                              first=(f"cd {shlex.quote(self._work())} && {run}",
+                                     self._inputs(plan, rundir)))
         return reboots.after_step(plan, result, self._reboot)
 
     def reattach(self, plan: Plan) -> Result | None:
@@ -121,8 +122,12 @@ class SSHTransport(Transport):
         if client is None:
             return
         try:
-            if done:
-                _run(client, shlex.join(["rm", "-rf", "--", *done]), timeout=30)
+            if done:  # over the open SFTP session: a command would start a login shell
+                with self._sftp_lock:
+                    sftp = (self._sftp[1] if self._sftp and self._sftp[0] is client
+                            else client.open_sftp())
+                    for rundir in done:
+                        _remove_tree(sftp, rundir)
         except (OSError, paramiko.SSHException) as exc:
             log.warning("could not remove run directories on %s: %s", self.host.where, exc)
         client.close()
@@ -232,50 +237,37 @@ class SSHTransport(Transport):
     def _rundir(self, plan: Plan) -> str:
         return posixpath.join(self._base, "runs", run_name(plan))
 
-    def _upload(self, sftp: paramiko.SFTPClient, plan: Plan, rundir: str) -> None:
-        parent = rundir
-        missing = []
-        while parent != self._base and not _exists(sftp, parent):
-            missing.append(parent)
-            parent = posixpath.dirname(parent)
-        for d in reversed(missing):
-            _mkdir(sftp, d)
-        # A run of this plan id sent again (it never started, or was lost and is idempotent)
-        # starts afresh: the supervisor refuses a run directory marked started.
-        if not missing:  # the directory was there already
-            for stale in (supervise.STARTED, supervise.EXIT, *supervise.LOGS, "output.json"):
-                _remove(sftp, posixpath.join(rundir, stale))
+    def _inputs(self, plan: Plan, rundir: str) -> bytes:
+        """The run's input files for ``supervise.prepare``, under a token of this send
+        (a run sent again starts afresh; the same command arriving twice does not)."""
         env = {**plan.env,
                "MURANO_FLOW_PARAMS": posixpath.join(rundir, "params.json"),
                "MURANO_FLOW_OUTPUT": posixpath.join(rundir, "output.json"),
                "MURANO_FLOW_DEPLOYMENT": plan.deployment, "MURANO_FLOW_NODE": plan.node,
                "MURANO_FLOW_ATTEMPT": str(plan.attempt), "MURANO_FLOW_HOST_DIR": self._work()}
-        inputs = [(_script(plan), script_text(plan)), (supervise.PARAMS, json.dumps(plan.params)),
-                  (supervise.ENV, json.dumps(env))]
+        files = {_script(plan): script_text(plan), supervise.PARAMS: json.dumps(plan.params),
+                 supervise.ENV: json.dumps(env)}
         if plan.secrets:
-            inputs.append((supervise.SECRETS, json.dumps(list(plan.secrets))))
-        for name, data in inputs:
-            with sftp.open(posixpath.join(rundir, name), "w") as f:
-                f.chmod(0o600)
-                f.write(data.encode())
-        # From here on the plan may have run: a re-attach must not assume it never did.
-        with sftp.open(posixpath.join(rundir, supervise.SPAWNED), "w"):
-            pass
+            files[supervise.SECRETS] = json.dumps(list(plan.secrets))
+        return json.dumps({"token": secrets.token_hex(8), "files": files}).encode()
 
-    def _follow(self, plan: Plan, rundir: str, started: float, first: str | None) -> Result:
+    def _follow(self, plan: Plan, rundir: str, started: float,
+                first: tuple[str, bytes] | None) -> Result:
         """Stream the run's logs into the local run directory until its end is recorded;
         across dropped connections (reconnecting) until ``reconnect_timeout``. ``first``
-        is the command that starts the run and follows it, if it is yet to start."""
+        is the command that starts the run and follows it, and its stdin, if it is yet to
+        start."""
         local = run_path(self.runs, plan, make=True)
         written = [0, 0]
         with (local / "stdout.log").open("wb") as out, (local / "stderr.log").open("wb") as err:
             while True:
-                command = first or shlex.join(
+                command, stdin = first or (shlex.join(
                     [self._python, "-I", "-S", self._helper(), "--follow", rundir,
-                     *map(str, written)])
+                     *map(str, written)]), b"")
                 launched: list[bool] = []
                 try:
-                    code = self._stream(command, (out, err), written, plan.timeout, launched)
+                    code = self._stream(command, stdin, (out, err), written, plan.timeout,
+                                        launched)
                     break
                 except (OSError, EOFError, paramiko.SSHException) as exc:
                     if self._closed:
@@ -287,16 +279,19 @@ class SSHTransport(Transport):
                     first = None  # the host has the command: from now on only follow
         return self._collect(plan, rundir, local, code, started)
 
-    def _stream(self, command: str, sinks: tuple[BinaryIO, BinaryIO], written: list[int],
-                timeout: float, launched: list[bool]) -> int:
-        """Run ``command``, copying its stdout and stderr as they come; its exit status.
-        ``launched`` gets an item once the host accepted the command."""
+    def _stream(self, command: str, stdin: bytes, sinks: tuple[BinaryIO, BinaryIO],
+                written: list[int], timeout: float, launched: list[bool]) -> int:
+        """Run ``command`` with ``stdin``, copying its stdout and stderr as they come; its
+        exit status. ``launched`` gets an item once the host has the command and its
+        whole stdin."""
         client = self._connect()
         transport = client.get_transport()
         assert transport is not None
         chan = transport.open_session()
         try:
             chan.exec_command(command)
+            chan.sendall(stdin)
+            chan.shutdown_write()
             launched.append(True)
             silent_since = time.monotonic()
             while True:
@@ -362,6 +357,8 @@ class SSHTransport(Transport):
                 message = lost_message(plan.idempotent)
             elif code == supervise.NEVER_STARTED:
                 message = "never started: its supervisor did not start on the host"
+            elif code == supervise.BAD_INPUTS:
+                message = f"never started: {logs[1][-300:].strip()}"
             elif code == 127:
                 message = (f"{self._python} not found on {self.host.where}: the ssh "
                            "transport needs Python 3 on the host (or set options.python)")
@@ -418,6 +415,21 @@ def _mkdir(sftp: paramiko.SFTPClient, path: str) -> None:
 def _remove(sftp: paramiko.SFTPClient, path: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         sftp.remove(path)
+
+
+def _remove_tree(sftp: paramiko.SFTPClient, path: str) -> None:
+    """Remove the remote directory ``path`` and what it holds (gone already is fine)."""
+    try:
+        entries = sftp.listdir_attr(path)
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        child = posixpath.join(path, entry.filename)
+        if stat.S_ISDIR(entry.st_mode or 0):
+            _remove_tree(sftp, child)
+        else:
+            _remove(sftp, child)
+    sftp.rmdir(path)
 
 
 def _read_text(sftp: paramiko.SFTPClient, path: str) -> str | None:

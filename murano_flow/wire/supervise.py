@@ -16,10 +16,12 @@ every secret in its logs is overwritten with as many ``*`` (offsets stay valid f
 ``--follow``) and ``params.json`` is removed. While the script runs, its logs are
 as it wrote them, in the private (0700) run directory.
 
-Over SSH the same file runs on the remote host: ``--run`` starts the supervisor as a
-daemon (the run must outlive the connection) and follows it; ``--follow RUNDIR [OUT
-ERR]`` copies the run's logs to its own stdout/stderr from those byte offsets until the
-end is recorded (exit 0), or until it is clear the run died without a record (exit 3).
+Over SSH the same file runs on the remote host: ``--run`` reads the run's inputs from
+its stdin (:func:`prepare`: no file transfer round trips, no secret on a command line),
+starts the supervisor as a daemon (the run must outlive the connection) and follows it;
+``--follow RUNDIR [OUT ERR]`` copies the run's logs to its own stdout/stderr from those
+byte offsets until the end is recorded (exit 0), or until it is clear the run died
+without a record (exit 3).
 Locally (engine or agent), ``--serve`` forks supervisors on request (``launcher.py``).
 
 Standard library only: it runs with ``python -I`` next to the guest agent too.
@@ -253,10 +255,54 @@ def detach(rundir: Path, timeout: float, argv: list[str], drop: tuple[int, ...] 
     os._exit(supervise(rundir, timeout, argv))
 
 
+#: Exit code of ``--run`` when its stdin holds no readable inputs (nothing was written).
+BAD_INPUTS = 5
+
+
+def prepare(rundir: Path, inputs: dict[str, Any]) -> None:
+    """Write a run's input files into ``rundir`` (private, made with its parents) and mark
+    it spawned, ``inputs`` being ``{"token": T, "files": {NAME: TEXT}}``. A run sent again
+    (a new token) starts afresh: what an earlier run left is removed (the supervisor
+    refuses a run directory marked started). The same start command arriving twice (the
+    same token: the connection dropped before the sender heard it arrive) changes
+    nothing: the supervisor it starts finds the run started and leaves it."""
+    token, files = str(inputs["token"]), dict(inputs["files"])
+    for name in files:
+        if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
+            raise ValueError(f"not a plain file name: {name!r}")
+    with contextlib.suppress(OSError):
+        if (rundir / SPAWNED).read_text("utf-8") == token:
+            return
+    missing = [d for d in (rundir, *rundir.parents) if not d.exists()]
+    for d in reversed(missing):
+        d.mkdir(mode=0o700)
+        d.chmod(0o700)  # whatever the umask
+    for stale in (STARTED, EXIT, *LOGS, "output.json", SPAWNED):
+        (rundir / stale).unlink(missing_ok=True)
+    for name, text in files.items():
+        fd = os.open(rundir / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(fd, "w", encoding="utf-8") as f:
+            os.fchmod(fd, 0o600)
+            f.write(str(text))
+    # From here on the plan may have run: a re-attach must not assume it never did.
+    tmp = rundir / f".{SPAWNED}.tmp"
+    tmp.write_text(token, "utf-8")
+    os.replace(tmp, rundir / SPAWNED)
+
+
 def run_and_follow(rundir: Path, timeout: float, argv: list[str]) -> int:
-    """``--run``: :func:`detach` and :func:`follow` in one process (over SSH, one
-    interpreter start per action). The daemon holds a pipe's write end: its exit, once
-    the end is recorded, wakes the follower at once instead of at its next look."""
+    """``--run``: :func:`prepare` from stdin, then :func:`detach` and :func:`follow` in one
+    process (over SSH, one interpreter start and no file transfer per action). The daemon
+    holds a pipe's write end: its exit, once the end is recorded, wakes the follower at
+    once instead of at its next look."""
+    try:
+        prepare(rundir, json.loads(sys.stdin.buffer.read()))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        print(f"no usable run inputs on stdin ({exc}): nothing was started", file=sys.stderr)
+        return BAD_INPUTS
+    except OSError as exc:
+        print(f"cannot write the run's inputs into {rundir}: {exc}", file=sys.stderr)
+        return BAD_INPUTS
     gone, held = os.pipe()
     detach(rundir, timeout, argv, drop=(gone,))
     os.close(held)

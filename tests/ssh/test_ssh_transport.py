@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -188,14 +189,17 @@ def test_a_new_engine_reattaches_to_a_run_instead_of_running_it_again(open_ssh, 
     assert second.reattach(plan("true", node="db.Never")) is None  # never started: send it
 
 
-def test_a_run_uploaded_but_never_started_is_sent_once_on_reattach(open_ssh, sshd):
-    """The engine died between uploading a plan (marked spawned) and starting it."""
+def test_a_run_prepared_but_never_started_is_sent_once_on_reattach(open_ssh, sshd):
+    """The host's helper died between writing a plan's inputs (marked spawned) and
+    starting its supervisor."""
+    from murano_flow.wire import supervise
+
     first = open_ssh()
     p = plan("echo ran >> once.txt", node="db.Half")
-    with first._files() as sftp:
-        rundir = first._rundir(p)
-        first._upload(sftp, p, rundir)
-    marker = Path(rundir) / "spawned"  # the "host" is this machine
+    first._connect()
+    rundir = first._rundir(p)
+    supervise.prepare(Path(rundir), json.loads(first._inputs(p, rundir)))  # the "host" is here
+    marker = Path(rundir) / "spawned"
     os.utime(marker, (time.time() - 60, time.time() - 60))  # long ago: past the grace
     second = open_ssh()
     assert second.reattach(p) is None
@@ -407,15 +411,20 @@ def test_the_start_command_arriving_twice_runs_the_action_once(open_ssh, tmp_pat
     counter = tmp_path / "ran"
     t = open_ssh()
     sent: list[str] = []
-    real_exec = paramiko.Channel.exec_command
+    stdins: list[bytes] = []
+    real_exec, real_sendall = paramiko.Channel.exec_command, paramiko.Channel.sendall
     monkeypatch.setattr(paramiko.Channel, "exec_command",
                         lambda chan, command: sent.append(command) or real_exec(chan, command))
+    monkeypatch.setattr(paramiko.Channel, "sendall",
+                        lambda chan, data: stdins.append(data) or real_sendall(chan, data))
     real_collect = ssh.SSHTransport._collect
     again: list[int] = []
 
     def collect(self, plan, rundir, local, code, started):
         if not again:  # the start command once more, before the first run is collected
-            _, out, _ = self._connect().exec_command(sent[-1])
+            stdin, out, _ = self._connect().exec_command(sent[-1])
+            stdin.write(stdins[-1])
+            stdin.channel.shutdown_write()
             again.append(out.channel.recv_exit_status())
         return real_collect(self, plan, rundir, local, code, started)
 
@@ -424,3 +433,40 @@ def test_the_start_command_arriving_twice_runs_the_action_once(open_ssh, tmp_pat
     assert "--run" in sent[0] and again == [0]
     assert res.ok and res.stdout_tail.strip() == "1"
     assert counter.read_text() == "x\n"
+
+
+def test_the_hosts_helper_writes_nothing_from_unusable_inputs(tmp_path):
+    """``--run`` takes a run's inputs on stdin: cut off or malformed, nothing is written and
+    the run is reported never started; a file name that would leave the run directory is
+    refused."""
+    import sys
+
+    from murano_flow.wire import supervise
+
+    rundir = tmp_path / "runs" / "d" / "n"
+    for stdin in (b"", b'{"token": "t", "files": {"script.sh": "tr', b'["not", "a", "map"]',
+                  b'{"token": "t", "files": {"../escape": "x"}}'):
+        done = subprocess.run([sys.executable, "-I", "-S", supervise.__file__, "--run",
+                               str(rundir), "10", "/bin/sh", str(rundir / "script.sh")],
+                              input=stdin, capture_output=True, check=False)
+        assert done.returncode == supervise.BAD_INPUTS, done.stderr
+        assert b"nothing was started" in done.stderr
+        assert not rundir.exists() and not (tmp_path / "runs" / "d" / "escape").exists()
+
+
+def test_the_hosts_helper_prepares_a_private_run_directory_afresh_for_a_new_send(tmp_path):
+    from murano_flow.wire import supervise
+
+    rundir = tmp_path / "runs" / "d" / "n"
+    supervise.prepare(rundir, {"token": "one", "files": {"params.json": "{}"}})
+    for d in (tmp_path / "runs", tmp_path / "runs" / "d", rundir):
+        assert d.stat().st_mode & 0o777 == 0o700
+    assert (rundir / "params.json").stat().st_mode & 0o777 == 0o600
+    for left in ("started", "exit.json", "stdout.log"):  # what the first run left
+        (rundir / left).write_text("x")
+    supervise.prepare(rundir, {"token": "one", "files": {"params.json": "{}"}})
+    assert (rundir / "exit.json").exists()  # the same command twice: the run is left alone
+    supervise.prepare(rundir, {"token": "two", "files": {"params.json": '{"a": 1}'}})
+    assert not any((rundir / left).exists() for left in ("started", "exit.json", "stdout.log"))
+    assert (rundir / "params.json").read_text() == '{"a": 1}'
+    assert (rundir / "spawned").read_text() == "two"
