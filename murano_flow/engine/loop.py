@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import queue
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,9 +75,6 @@ class Loop:
                  dispatcher: Dispatcher, *, workers: int, share: FairShare | None) -> None:
         self.control, self.completer, self.waits = control, completer, waits
         self.dispatcher, self.workers, self.share = dispatcher, workers, share
-        self._steps = {REATTACH: self._reattach, RELEASE: self._release,
-                       DISPATCH: self._dispatch, HOLD: self._hold, WAIT: self._wait,
-                       ANALYZE: self._analyze}
 
     def drive(self, run: Run, resolver: Flow, previous: str) -> str:
         """Drive ``run`` until END or HANDED_OVER (which it returns); ``previous`` is the
@@ -91,7 +89,7 @@ class Loop:
         state = REATTACH
         try:
             while state not in (END, HANDED_OVER):
-                state = self._steps[state](p)
+                state = _STEPS[state](self, p)
         except KeyboardInterrupt:  # no signal handler installed: same clean stop
             self._interrupted(p)
             state = END
@@ -212,3 +210,11 @@ class Loop:
         close_transports(p.run, detach=detach)
         crash_point("engine.closed")
         self.waits.close(p.run)
+
+
+#: Each state's step, as the class's own functions: a dict of bound methods on the
+#: instance would be a reference cycle, leaving every finished engine (and its whole
+#: in-memory journal) to the cyclic collector instead of freeing it at once.
+_STEPS: dict[str, Callable[[Loop, _Pass], str]] = {
+    REATTACH: Loop._reattach, RELEASE: Loop._release, DISPATCH: Loop._dispatch,
+    HOLD: Loop._hold, WAIT: Loop._wait, ANALYZE: Loop._analyze}
