@@ -4,7 +4,11 @@ Three contenders, same broker, same run, same message size, 1 and N agents:
 
 * ``raw-pika`` (the floor): echo servers that take a message from their queue and publish
   it back to ``reply_to``; clients publish with confirms + persistent delivery and wait
-  for the echo. No signing, no spool, no process: what the broker itself costs.
+  for the echo, on an exclusive reply queue. No signing, no spool, no process: what the
+  broker itself costs.
+* ``raw-pika-durable``: the same with a durable reply queue, as the engine's results queue
+  is: both messages persistent on durable queues and confirmed, as ours are. The no-op
+  target is stated against this one (a like-for-like durable request/reply).
 * ``murano-noop``: real guest agents (signing, spool with fsyncs, notices) whose
   executor returns at once: the cost of the protocol and its durability.
 * ``murano-sh``: real guest agents running the plan ``true`` under their supervisor:
@@ -66,11 +70,15 @@ def echo_server(url: str, queue: str) -> None:
     ch.start_consuming()
 
 
-def raw_client(url: str, queue: str, body: bytes, count: int) -> None:
+def raw_client(url: str, queue: str, body: bytes, count: int, durable: bool) -> None:
     conn = pika.BlockingConnection(pika.URLParameters(url))
     ch = conn.channel()
     ch.confirm_delivery()
-    replies = ch.queue_declare("", exclusive=True).method.queue
+    if durable:  # like the engine's results queue: durable, removed when unused
+        replies = ch.queue_declare(f"{queue}.replies", durable=True,
+                                   arguments={"x-expires": 60_000}).method.queue
+    else:
+        replies = ch.queue_declare("", exclusive=True).method.queue
     ch.queue_declare(queue, durable=True)
     for _ in range(count):
         ch.basic_publish("", queue, body, pika.BasicProperties(delivery_mode=2,
@@ -137,16 +145,17 @@ def measure(kind: str, url: str, agents: int, plans: int) -> dict[str, Any]:
     queues = [f"bench.{kind}.{uuid.uuid4().hex[:6]}.{i}" for i in range(agents)]
     per_client = plans // agents
     with tempfile.TemporaryDirectory(prefix="mf-bench-") as tmp:
-        if kind == "raw-pika":
+        raw = kind.startswith("raw-pika")
+        if raw:
             procs = [subprocess.Popen([sys.executable, "-m", "bench.amqp", "--echo", q])
                      for q in queues]
         else:
             procs = run_agents(url, queues, Path(tmp), noop=kind == "murano-noop")
         try:
-            if kind == "raw-pika":
-                body = _plan(0).encode()
+            if raw:
+                body, durable = _plan(0).encode(), kind == "raw-pika-durable"
                 wall, cpu = _warm_then_time(
-                    lambda i, q, n: raw_client(url, q, body, n), queues, per_client)
+                    lambda i, q, n: raw_client(url, q, body, n, durable), queues, per_client)
             else:
                 with Broker(url, SECRET).acquire() as broker:
                     def loop(i: int, q: str, n: int) -> None:
@@ -162,6 +171,7 @@ def measure(kind: str, url: str, agents: int, plans: int) -> dict[str, Any]:
                 ch = conn.channel()
                 for q in queues:
                     ch.queue_delete(q)
+                    ch.queue_delete(f"{q}.replies")
     done = per_client * agents
     return {"contender": kind, "agents": agents, "plans": done, "seconds": round(wall, 3),
             "plans_per_s": round(done / wall, 1),
@@ -183,18 +193,21 @@ def main() -> None:
         return agent_main(args.agent, args.noop)
     rows = []
     for n in (int(a) for a in args.agents.split(",")):
-        for kind in ("raw-pika", "murano-noop", "murano-sh"):
+        for kind in ("raw-pika", "raw-pika-durable", "murano-noop", "murano-sh"):
             plans = args.plans if kind != "murano-sh" else max(n * 20, args.plans // 4)
             row = measure(kind, args.broker, n, plans)
             rows.append(row)
             print(json.dumps(row), flush=True)
-    print(f"\n{'agents':>6} {'contender':<12} {'plans/s':>9} {'vs raw':>7} {'engine µs/plan':>15}")
+    print(f"\n{'agents':>6} {'contender':<16} {'plans/s':>9} {'vs raw':>7} {'vs durable':>10} "
+          f"{'engine µs/plan':>15}")
     for row in rows:
-        floor = next(r for r in rows if r["agents"] == row["agents"]
-                     and r["contender"] == "raw-pika")
-        ratio = row["plans_per_s"] / floor["plans_per_s"]
-        print(f"{row['agents']:>6} {row['contender']:<12} {row['plans_per_s']:>9.1f} "
-              f"{ratio:>6.2f}x {row['engine_cpu_us_per_plan']:>15.1f}")
+        def rate(contender: str, agents: int = row["agents"]) -> float:
+            return float(next(r["plans_per_s"] for r in rows
+                              if r["agents"] == agents and r["contender"] == contender))
+        print(f"{row['agents']:>6} {row['contender']:<16} {row['plans_per_s']:>9.1f} "
+              f"{row['plans_per_s'] / rate('raw-pika'):>6.2f}x "
+              f"{row['plans_per_s'] / rate('raw-pika-durable'):>9.2f}x "
+              f"{row['engine_cpu_us_per_plan']:>15.1f}")
     RESULTS.mkdir(exist_ok=True)
     with (RESULTS / "amqp.jsonl").open("w") as f:
         for row in rows:
