@@ -1,8 +1,10 @@
 """The guest agent: plans from its own durable queue, run one at a time, answered durably.
 
 Two threads. The main thread owns the pika connection (pika is not thread-safe):
-it receives plans, journals them to the spool, acks them, and publishes notices
-(accepted, heartbeat, result) with publisher confirms. The runner thread executes
+it receives plans, journals them to the spool, acks them, and publishes notices:
+results with publisher confirms, "accepted" and heartbeats on a second channel without
+(they only tell the engine the agent is alive, and the next heartbeat repeats what a
+lost one said; waiting for their confirms doubled a round trip). The runner thread executes
 plans one at a time and records each result in the spool before handing it to the
 main thread for publishing. Every step is on disk before the next one is visible
 to anyone, so a crash, a broker restart or a cut connection loses nothing:
@@ -92,6 +94,8 @@ class Agent:
         self._lock = threading.Lock()
         self.stopping = threading.Event()
         self._channel: BlockingChannel | None = None
+        #: Unconfirmed channel for "accepted" and heartbeats.
+        self._advisory: BlockingChannel | None = None
         self._conn: pika.BlockingConnection | None = None
         self._last_beat = 0.0
 
@@ -114,6 +118,8 @@ class Agent:
 
     def _recover(self) -> None:
         self.guard.load(self.spool.nonces())
+        if self.spool.drop_published_bodies():
+            log.info("dropped the bodies of answered plans that a crash had left in the spool")
         gone = self.spool.prune(time.time() - self.cfg.max_age)
         if gone:
             log.info("forgot %d finished plans older than the signature window", gone)
@@ -136,6 +142,7 @@ class Agent:
             channel.basic_qos(prefetch_count=1)
             channel.queue_declare(self.cfg.queue, durable=True)
             channel.basic_consume(self.cfg.queue, self._on_plan)
+            self._advisory = conn.channel()
             self._channel, self._conn = channel, conn
             log.info("connected to %s; waiting for plans on queue %s",
                      masked_url(self.cfg.broker), self.cfg.queue)
@@ -146,7 +153,7 @@ class Agent:
                 if self._flush(conn, reboot_allowed=True):
                     return False  # the host reboots: reconnect once it is back
         finally:
-            self._channel = self._conn = None
+            self._channel = self._advisory = self._conn = None
         return False
 
     def _wake(self) -> None:
@@ -287,6 +294,8 @@ class Agent:
     def _forget_secrets(self, plan_id: str, result: Result) -> None:
         """Once the engine has the result, the spool keeps no secret: outputs that carry one
         are replaced by a 'lost' answer for a later asking (the plan body goes next)."""
+        if not result.outputs:  # nothing that could carry a secret
+            return
         body = self.spool.plan(plan_id)[0]
         if not body:  # already dropped (a result published again)
             return
@@ -296,16 +305,19 @@ class Agent:
                                                message=OUTPUTS_NOT_KEPT).encode())
 
     def _notify(self, reply_to: str, notice: Notice) -> bool:
-        """Publish a signed notice; True once the broker confirmed it."""
-        channel = self._channel
+        """Publish a signed notice; True once the broker confirmed it (a result), or once
+        it is handed to the connection (any other notice: never confirmed, see above)."""
+        confirmed = notice.kind == "result"
+        channel = self._channel if confirmed else self._advisory
         if channel is None:
             return False
         body = encrypt(self.cfg.key, notice.encode())
         headers = {**sign(self.cfg.key, reply_to, body), AGENT: self.cfg.queue}
-        props = pika.BasicProperties(delivery_mode=2, content_type="application/octet-stream",
+        props = pika.BasicProperties(delivery_mode=2 if confirmed else 1,
+                                     content_type="application/octet-stream",
                                      type=notice.kind, headers=headers)
         try:
-            channel.basic_publish(RESULTS_EXCHANGE, reply_to, body, props, mandatory=True)
+            channel.basic_publish(RESULTS_EXCHANGE, reply_to, body, props, mandatory=confirmed)
         except pika.exceptions.UnroutableError:
             # a heartbeat for an engine that has gone is of no use to anyone
             log.log(logging.DEBUG if notice.kind == "heartbeat" else logging.WARNING,

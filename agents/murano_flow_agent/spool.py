@@ -12,8 +12,12 @@ Layout under the spool directory (mode 0700), one file per plan id (hashed name)
     rebooting/ID        the host reboots before the result may be published
     published/ID        the broker confirmed the result
 
-Every file is written to a temporary name, fsynced, renamed into place, and the
-directory fsynced: after a crash a file is either whole or absent.
+Every file with content is written to a temporary name, fsynced, renamed into place,
+and the directory fsynced: after a crash a file is either whole or absent. An empty
+marker cannot be torn: it is created in place and fsynced with its directory. What a
+power loss may undo without harm is not fsynced: the ``published`` marker (the result
+is published again, and the engine drops the duplicate) and the dropping of a published
+plan's body (done again, durably, when the agent restarts).
 """
 
 from __future__ import annotations
@@ -44,9 +48,23 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
-    if not durable:
-        return
-    dirfd = os.open(path.parent, os.O_RDONLY)
+    if durable:
+        _sync_dir(path.parent)
+
+
+def mark(path: Path) -> None:
+    """Create the empty marker ``path`` so that it survives a power loss (one journal
+    commit, where a temporary file and a rename take two)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    _sync_dir(path.parent)
+
+
+def _sync_dir(path: Path) -> None:
+    dirfd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(dirfd)
     finally:
@@ -89,12 +107,13 @@ class Spool:
             self._write_plan(path, {**record, "reply_to": reply_to})
 
     @staticmethod
-    def _write_plan(path: Path, record: dict[str, Any]) -> None:
-        atomic_write(path, json.dumps(record).encode())
+    def _write_plan(path: Path, record: dict[str, Any], *, durable: bool = True) -> None:
+        atomic_write(path, json.dumps(record).encode(), durable=durable)
 
     def start(self, plan_id: str) -> None:
-        """Record that the plan's script is about to run."""
-        atomic_write(self._path("running", plan_id), b"")
+        """Record that the plan's script is about to run (on disk before it does: after a
+        power loss, a plan that may have run is never taken for one that waits)."""
+        mark(self._path("running", plan_id))
 
     def finish(self, plan_id: str, result: bytes) -> None:
         """Record the plan's result (before publishing it)."""
@@ -104,19 +123,33 @@ class Spool:
         """Mark (or clear) that the host must reboot before the result is published."""
         path = self._path("rebooting", plan_id)
         if pending:
-            atomic_write(path, b"")
+            mark(path)
         else:
             path.unlink(missing_ok=True)
 
     def published(self, plan_id: str) -> None:
         """Record that the broker confirmed the result, and drop the plan's body (its
-        secrets): nothing runs it again. The marker is not fsynced: if a crash loses it,
-        the result is published again, and the engine drops duplicates."""
+        secrets): nothing runs it again. Neither write is fsynced: if a power loss undoes
+        the marker, the result is published again (the engine drops duplicates); if it
+        undoes the drop, :meth:`drop_published_bodies` does it again at the restart."""
         atomic_write(self._path("published", plan_id), b"", durable=False)
         path = self._path("plans", plan_id)
         record = json.loads(path.read_text())
         if record.get("body"):
-            self._write_plan(path, {**record, "body": ""})
+            self._write_plan(path, {**record, "body": ""}, durable=False)
+
+    def drop_published_bodies(self) -> int:
+        """Durably drop the body still kept by any plan whose result was confirmed (a crash
+        lost :meth:`published`'s rewrite); how many."""
+        dropped = 0
+        for path in (self.root / "plans").glob("*.json"):
+            if not self._file("published", path.stem).exists():
+                continue
+            record = json.loads(path.read_text())
+            if record.get("body"):
+                self._write_plan(path, {**record, "body": ""})
+                dropped += 1
+        return dropped
 
     def prune(self, before: float) -> int:
         """Forget finished plans last touched before ``before`` (epoch seconds); how many.

@@ -78,3 +78,37 @@ def test_prune_forgets_only_old_published_plans(tmp_path):
     assert spool.prune(time.time() - 24 * 3600) == 1
     assert not spool.known("old-done") and spool.result("old-done") is None
     assert spool.known("old-unpublished") and spool.known("new-done")
+
+
+def test_a_body_whose_drop_a_crash_undid_is_dropped_at_the_restart(tmp_path):
+    # published() does not fsync its rewrite of the plan without its body: a power loss may
+    # bring the body (the plan's secrets, encrypted) back; the restarting agent drops it.
+    from murano_flow_agent.agent import Agent
+    from murano_flow_agent.config import AgentConfig
+
+    spool = Spool(tmp_path)
+    for pid in ("answered", "unanswered"):
+        spool.accept(pid, b"sealed plan", {}, "r")
+        spool.start(pid)
+        spool.finish(pid, b'{"status": "ok"}')
+    path = spool._path("plans", "answered")
+    as_received = path.read_bytes()
+    spool.published("answered")
+    assert spool.plan("answered")[0] == b""
+    path.write_bytes(as_received)  # what the disk held after the power loss
+    Agent(AgentConfig(broker="amqp://127.0.0.1:1/", queue="q", key="k" * 64,
+                      spool=tmp_path))._recover()
+    assert spool.plan("answered")[0] == b""
+    assert spool.plan("unanswered")[0] == b"sealed plan"  # kept until its result is confirmed
+    assert spool.drop_published_bodies() == 0
+
+
+def test_markers_are_created_in_place_and_survive_a_restart(tmp_path):
+    spool = Spool(tmp_path)
+    spool.accept("p", b"{}", {}, "r")
+    spool.start("p")
+    spool.start("p")  # a re-attached plan started again: still one marker
+    spool.reboot_pending("p")
+    again = Spool(tmp_path)
+    assert again.interrupted() == ["p"] and again.reboot_is_pending("p")
+    assert not list(tmp_path.rglob(".*.tmp"))
