@@ -33,6 +33,16 @@ def _clone(record: Any) -> Any:
     return new
 
 
+def _copied(record: DeploymentRecord) -> DeploymentRecord:
+    """A deep copy of a deployment record, its list of target names (which may hold
+    tens of thousands) copied as the flat list of strings it is, not item by item."""
+    new: DeploymentRecord = _clone(record)
+    new.targets = list(record.targets)
+    new.params, new.source, new.settings = copy.deepcopy(
+        (record.params, record.source, record.settings))
+    return new
+
+
 class MemoryStore(Store):
     """Keeps everything in dicts; copies on the way in and out, like a database would."""
 
@@ -53,7 +63,7 @@ class MemoryStore(Store):
     def create(self, deployment: DeploymentRecord, nodes: list[NodeRecord],
                events: list[Event]) -> None:
         with self._lock:
-            self._deployments[deployment.id] = copy.deepcopy(deployment)
+            self._deployments[deployment.id] = _copied(deployment)
             self._nodes[deployment.id] = {n.name: _clone(n) for n in nodes}
             self._events[deployment.id] = []
             self._append(events)
@@ -146,18 +156,18 @@ class MemoryStore(Store):
                 events: list[Event]) -> None:
         with self._lock:
             self._get(deployment.id)
-            self._deployments[deployment.id] = copy.deepcopy(deployment)
+            self._deployments[deployment.id] = _copied(deployment)
             self._nodes[deployment.id] = {n.name: _clone(n) for n in nodes}
             self._append(events)
 
     def deployment(self, deployment: str) -> DeploymentRecord:
         with self._lock:
-            return copy.deepcopy(self._get(deployment))
+            return _copied(self._get(deployment))
 
     def deployments(self, limit: int = 100) -> list[DeploymentRecord]:
         with self._lock:
             recs = sorted(self._deployments.values(), key=lambda d: d.created, reverse=True)
-            return [copy.deepcopy(d) for d in recs[:limit]]
+            return [_copied(d) for d in recs[:limit]]
 
     def hosts_in_use(self) -> list[tuple[str, str]]:
         with self._lock:

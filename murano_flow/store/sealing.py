@@ -68,6 +68,8 @@ def journal_outputs(values: dict[str, Any], masked: dict[str, Any], secret: str 
 def clear_outputs(journaled: dict[str, Any], secret: str | None) -> dict[str, Any] | None:
     """The outputs a state reads from a journaled row: unsealed if they were sealed, as
     they are if nothing was masked; None when a secret was masked and cannot be had."""
+    if not journaled:  # most rows: nothing published (no need to look for a mask)
+        return {}
     token = journaled.get(SEALED)
     if token is None:
         return None if MASK in json.dumps(journaled) else dict(journaled)

@@ -52,6 +52,17 @@ class StoreContract:
         assert [n.name for n in nodes] == ["a.Installed", "a.Deployed"]
         assert nodes[0].has_action is True and nodes[1].requires == ["a.Installed"]
 
+    def test_a_deployment_read_back_is_a_copy(self, store):
+        self._create(store)
+        dep = store.deployment("d1")
+        dep.targets.append("b.Deployed")
+        dep.params["n"] = 3
+        dep.source["scripts"]["x.sh"] = "changed"
+        again = store.deployment("d1")
+        assert again.targets == ["a.Deployed"] and again.params["n"] == 2
+        assert again.source["scripts"] == {"x.sh": "echo"}
+        assert store.deployments()[0].targets == ["a.Deployed"]
+
     def test_commit_updates_nodes_events_and_state_atomically(self, store):
         self._create(store)
         node = store.nodes("d1")[0]
