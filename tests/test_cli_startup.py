@@ -95,6 +95,8 @@ def test_read_commands_import_neither_the_blueprint_loader_nor_the_engine(tmp_pa
     # a valid blueprint never needs jsonschema's walk (only an invalid one is explained)
     assert not heavy(modules) - {m for m in modules if m.startswith(("murano_flow.blueprint",
                                                                      "jinja2"))}
+    assert "croniter" not in modules  # only a blueprint with a cron wait needs it
+    assert "rich" not in modules  # nothing of it is printed
 
 
 @pytest.mark.parametrize("script,target", [

@@ -6,8 +6,6 @@ import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
-from croniter import croniter
-
 from ..durations import seconds
 from .actions import walk_templates
 from .source import Path as YPath
@@ -27,6 +25,8 @@ def wait_spec(raw: dict[str, Any] | None, path: YPath, complain: Complain) -> Wa
     if "at" in raw:
         _only_with(raw, path, complain, "at", ("timezone",))
         zone = raw.get("timezone", "UTC")
+        from croniter import croniter  # here: 12 ms of start-up for blueprints without one
+
         if not croniter.is_valid(raw["at"]):
             complain((*path, "at"), f"{raw['at']!r} is not a cron expression: write 5 fields "
                                     "(minute hour day month weekday, e.g. '30 2 * * *'), or 6 "

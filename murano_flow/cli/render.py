@@ -12,16 +12,18 @@ import json
 import re
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import yaml
-from rich.console import Console
-from rich.segment import Segment
-from rich.table import Table
-from rich.text import Text
 
 from ..store.base import NodeRecord
+
+if TYPE_CHECKING:  # rich is imported where a table or a styled line is made (start-up)
+    from rich.console import Console
+    from rich.segment import Segment
+    from rich.table import Table
+    from rich.text import Text
 
 #: Colour of each node or deployment state in tables.
 STYLE = {"reached": "green", "succeeded": "green", "skipped": "cyan", "failed": "red",
@@ -42,6 +44,8 @@ def printable(text: str) -> str:
 
 def styled(*parts: str | tuple[str, str]) -> Text:
     """A line of literal text pieces, each plain or ``(text, style)``; never markup."""
+    from rich.text import Text
+
     return Text.assemble(*[(printable(p[0]), p[1]) if isinstance(p, tuple) else printable(p)
                            for p in parts])
 
@@ -49,6 +53,8 @@ def styled(*parts: str | tuple[str, str]) -> Text:
 def console(err: bool = False) -> Console:
     """A rich console that interprets no markup; plain text (no colour codes) when not
     writing to a terminal."""
+    from rich.console import Console
+
     out = Console(stderr=err, markup=False, highlight=False, soft_wrap=False)
     if not out.is_terminal:  # logs and pipes: do not fold tables to 80 columns
         out.width = max(out.width, 160)
@@ -118,6 +124,8 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any
     rows = list(rows)
     if len(rows) > LARGE:
         return PlainTable(title, columns, rows)
+    from rich.table import Table
+
     t = Table(title=styled(title) if title else None, title_justify="left",
               header_style="bold")
     for c in columns:
@@ -145,6 +153,8 @@ class PlainTable:
         return out
 
     def __rich_console__(self, console: Console, options: Any) -> Iterable[Segment]:
+        from rich.segment import Segment
+
         for line in self.lines():
             yield Segment(line + "\n")
 

@@ -22,8 +22,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
-from croniter import croniter
-
 from ..blueprint.expressions import render
 from ..blueprint.spec import Node, WaitSpec
 from ..errors import MuranoFlowError, UsageError
@@ -61,6 +59,8 @@ def due_at(spec: WaitSpec, since: float) -> float | None:
         assert spec.after is not None
         return since + spec.after
     if spec.kind == "at":
+        from croniter import croniter  # only for timers: 12 ms of imports otherwise
+
         start = datetime.fromtimestamp(since, zoneinfo.ZoneInfo(spec.timezone))
         return float(croniter(spec.cron, start).get_next(float))
     return None
