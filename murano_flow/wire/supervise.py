@@ -275,7 +275,12 @@ def prepare(rundir: Path, inputs: dict[str, Any]) -> None:
             return
     missing = [d for d in (rundir, *rundir.parents) if not d.exists()]
     for d in reversed(missing):
-        d.mkdir(mode=0o700)
+        try:
+            d.mkdir(mode=0o700)
+        except FileExistsError:  # made meanwhile by a run of another host on this machine
+            if not d.is_dir():
+                raise
+            continue
         d.chmod(0o700)  # whatever the umask
     for stale in (STARTED, EXIT, *LOGS, "output.json", SPAWNED):
         (rundir / stale).unlink(missing_ok=True)

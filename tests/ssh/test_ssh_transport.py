@@ -470,3 +470,18 @@ def test_the_hosts_helper_prepares_a_private_run_directory_afresh_for_a_new_send
     assert not any((rundir / left).exists() for left in ("started", "exit.json", "stdout.log"))
     assert (rundir / "params.json").read_text() == '{"a": 1}'
     assert (rundir / "spawned").read_text() == "two"
+
+
+def test_the_hosts_helper_tolerates_a_directory_made_meanwhile(tmp_path, monkeypatch):
+    """Two host names on one machine share its run tree: a parent found missing may exist
+    by the time the helper makes it."""
+    from murano_flow.wire import supervise
+
+    parent = tmp_path / "runs" / "d"
+    parent.mkdir(parents=True)  # made by the other host's run after this one looked
+    real_exists = Path.exists
+    looked: list[Path] = []
+    monkeypatch.setattr(Path, "exists", lambda p: False if p == parent and not looked.append(p)
+                        else real_exists(p))
+    supervise.prepare(parent / "n", {"token": "t", "files": {"params.json": "{}"}})
+    assert looked and (parent / "n" / "params.json").read_text() == "{}"
