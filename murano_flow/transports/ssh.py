@@ -88,7 +88,8 @@ class SSHTransport(Transport):
     # -- the Transport interface ---------------------------------------------------
 
     def send(self, plan: Plan) -> Result:
-        """Upload and start ``plan``, stream its logs until it ends, collect its result."""
+        """Send and start ``plan`` (one command), stream its logs until it ends, collect its
+        result."""
         started = time.time()
         self._connect()  # first: the paths depend on the remote home
         rundir = self._rundir(plan)
