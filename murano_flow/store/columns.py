@@ -3,7 +3,8 @@ apart, and a record's values for them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import operator
+from collections.abc import Callable, Collection
 from typing import Any
 
 from .base import (
@@ -42,48 +43,66 @@ DATA_JSON = {"data"}
 Encode = Callable[[Any], Any]
 
 
-def values(record: Any, cols: tuple[str, ...], json_cols: set[str], encode: Encode
-           ) -> tuple[Any, ...]:
-    """``record``'s values for ``cols``, the ``json_cols`` encoded with ``encode``."""
-    return tuple(encode(getattr(record, c)) if c in json_cols else getattr(record, c)
-                 for c in cols)
+class Row:
+    """Reads a record's values for ``cols`` in one C call (``operator.attrgetter``), then
+    encodes the ``json_cols`` in place: this runs for every row a commit writes."""
+
+    def __init__(self, cols: tuple[str, ...], json_cols: Collection[str] = ()) -> None:
+        self._get = operator.attrgetter(*cols)
+        self._json = tuple(i for i, c in enumerate(cols) if c in json_cols)
+
+    def __call__(self, record: Any, encode: Encode) -> tuple[Any, ...]:
+        row = self._get(record)
+        if not self._json:
+            return tuple(row)
+        out = list(row)
+        for i in self._json:
+            out[i] = encode(out[i])
+        return tuple(out)
+
+
+_DEPLOYMENT, _NODE, _EVENT = Row(DEPLOYMENT, DEPLOYMENT_JSON), Row(NODE, NODE_JSON), Row(
+    EVENT, DATA_JSON)
+_SIGNAL, _PROGRESS, _BLUEPRINT = Row(SIGNAL, DATA_JSON), Row(PROGRESS, NODE_JSON), Row(
+    BLUEPRINT, BLUEPRINT_JSON)
+_TOKEN, _TRIGGER = Row(TOKEN), Row(TRIGGER, TRIGGER_JSON)
 
 
 def deployment_values(d: DeploymentRecord, encode: Encode) -> tuple[Any, ...]:
     """A deployment row."""
-    return values(d, DEPLOYMENT, DEPLOYMENT_JSON, encode)
+    return _DEPLOYMENT(d, encode)
 
 
 def node_values(n: NodeRecord, encode: Encode) -> tuple[Any, ...]:
     """A node row."""
-    return values(n, NODE, NODE_JSON, encode)
+    return _NODE(n, encode)
 
 
 def event_values(e: Event, encode: Encode) -> tuple[Any, ...]:
     """An event row (its number is the database's)."""
-    return values(e, EVENT, DATA_JSON, encode)
+    return _EVENT(e, encode)
 
 
 def signal_values(s: Signal, encode: Encode) -> tuple[Any, ...]:
     """An inbox row (its number is the database's)."""
-    return values(s, SIGNAL, DATA_JSON, encode)
+    return _SIGNAL(s, encode)
 
 
 def progress_values(n: NodeRecord, encode: Encode) -> tuple[Any, ...]:
     """A node's progress, then its deployment and name (for ``UPDATE ... WHERE``)."""
-    return (*values(n, PROGRESS, NODE_JSON, encode), n.deployment, n.name)
+    return (*_PROGRESS(n, encode), n.deployment, n.name)
 
 
 def blueprint_values(b: BlueprintVersion, encode: Encode) -> tuple[Any, ...]:
     """A stored blueprint version's row."""
-    return values(b, BLUEPRINT, BLUEPRINT_JSON, encode)
+    return _BLUEPRINT(b, encode)
 
 
 def token_values(t: ApiToken) -> tuple[Any, ...]:
     """An API token's row."""
-    return tuple(getattr(t, c) for c in TOKEN)
+    return _TOKEN(t, str)
 
 
 def trigger_values(t: Trigger, encode: Encode) -> tuple[Any, ...]:
     """A trigger's row."""
-    return values(t, TRIGGER, TRIGGER_JSON, encode)
+    return _TRIGGER(t, encode)

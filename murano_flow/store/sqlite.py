@@ -231,7 +231,7 @@ class SqliteStore(Store):
     def create(self, deployment: DeploymentRecord, nodes: list[NodeRecord],
                events: list[Event]) -> None:
         with self._tx() as db:
-            db.execute(_INSERT_DEPLOYMENT, col.deployment_values(deployment, json.dumps))
+            db.execute(_INSERT_DEPLOYMENT, col.deployment_values(deployment, _dumps))
             self._insert_nodes(db, nodes)
             self._insert_events(db, events)
 
@@ -240,7 +240,7 @@ class SqliteStore(Store):
         with self._tx() as db:
             db.execute("DELETE FROM nodes WHERE deployment = ?", (deployment.id,))
             db.execute("DELETE FROM deployments WHERE id = ?", (deployment.id,))
-            db.execute(_INSERT_DEPLOYMENT, col.deployment_values(deployment, json.dumps))
+            db.execute(_INSERT_DEPLOYMENT, col.deployment_values(deployment, _dumps))
             self._insert_nodes(db, nodes)
             self._insert_events(db, events)
 
@@ -324,7 +324,7 @@ class SqliteStore(Store):
         db.executemany(
             f"INSERT INTO nodes (seq, {', '.join(col.NODE)}) "
             f"VALUES (?, {', '.join('?' * len(col.NODE))})",
-            ((i, *col.node_values(n, json.dumps)) for i, n in enumerate(nodes)))
+            ((i, *col.node_values(n, _dumps)) for i, n in enumerate(nodes)))
 
     def commit(self, deployment: str, nodes: list[NodeRecord], events: list[Event],
                state: str | None = None, reason: str | None = None, *,
@@ -333,7 +333,7 @@ class SqliteStore(Store):
             if owner:
                 self._fence(db, deployment, owner)
             if nodes:
-                db.executemany(_UPDATE_NODE, (col.progress_values(n, json.dumps) for n in nodes))
+                db.executemany(_UPDATE_NODE, (col.progress_values(n, _dumps) for n in nodes))
             crash_point("store.commit")  # fault injection: die mid-transaction
             self._insert_events(db, events, owner)
             if state is not None or reason is not None:
@@ -356,7 +356,7 @@ class SqliteStore(Store):
             e.engine = engine or e.engine
         db.executemany(
             f"INSERT INTO events ({', '.join(col.EVENT)}) VALUES (?,?,?,?,?,?,?,?,?)",
-            [col.event_values(e, json.dumps) for e in events])
+            [col.event_values(e, _dumps) for e in events])
         # Inside our write transaction no one else inserts, so the new ids are consecutive.
         last = db.execute("SELECT last_insert_rowid()").fetchone()[0]
         for k, e in enumerate(events):
@@ -560,10 +560,25 @@ def _unopenable(path: Path, exc: BaseException) -> StoreError:
                            "sqlite:///PATH")
 
 
+def _dumps(value: Any) -> str:
+    """A JSON column's text; most are empty (no outputs, no waiting), written without
+    the encoder (two a row, for every row a commit writes)."""
+    if not value and isinstance(value, dict | list):
+        return "{}" if isinstance(value, dict) else "[]"
+    return json.dumps(value)
+
+
+def _loads(text: Any) -> Any:
+    """A JSON column's value (the empty ones without the decoder); raises as json.loads."""
+    if text == "{}":
+        return {}
+    return [] if text == "[]" else json.loads(text)
+
+
 def _decode(row: dict[str, Any], json_cols: set[str]) -> dict[str, Any]:
     for name in json_cols:
         try:
-            row[name] = json.loads(row[name])
+            row[name] = _loads(row[name])
         except (TypeError, ValueError) as exc:
             raise CorruptState(f"journal column {name} holds invalid JSON: {exc}") from exc
     return row

@@ -290,6 +290,27 @@ class TestSqliteStore(StoreContract):
         assert store.nodes("d1")[0].status == "pending"
         assert store.deployment("d1").state == "pending"
 
+    def test_json_columns_round_trip_and_a_corrupt_one_is_a_clear_error(self, tmp_path):
+        from murano_flow.errors import CorruptState
+
+        store = SqliteStore(tmp_path / "j.db")
+        self._create(store)
+        empty, full = store.nodes("d1")
+        full.outputs, full.waiting = {"a": [1, None, False]}, {"event": "x"}
+        store.commit("d1", [empty, full], [])
+        again = store.nodes("d1")
+        assert (again[0].outputs, again[0].waiting, again[0].requires) == ({}, {}, [])
+        assert (again[1].outputs, again[1].waiting) == ({"a": [1, None, False]}, {"event": "x"})
+        store.close()
+        db = sqlite3.connect(tmp_path / "j.db")
+        db.execute("UPDATE nodes SET outputs = '{not json' WHERE name = 'a.Installed'")
+        db.commit()
+        db.close()
+        store = SqliteStore(tmp_path / "j.db")
+        with pytest.raises(CorruptState, match="journal column outputs holds invalid JSON"):
+            store.nodes("d1")
+        store.close()
+
     def test_not_a_database_is_a_clear_store_error(self, tmp_path):
         path = tmp_path / "junk.db"
         path.write_bytes(b"this is not sqlite" * 100)
