@@ -33,7 +33,7 @@ import shlex
 import stat
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -97,9 +97,18 @@ class SSHTransport(Transport):
                 *plan.args]
         run = shlex.join([self._python, "-I", "-S", self._helper(), "--run", rundir,
                           f"{plan.timeout:g}", *argv])
-        result = self._follow(plan, rundir, started,
-                              first=(f"cd {shlex.quote(self._work())} && {run}",
-                                     self._inputs(plan, rundir)))
+        forget = self._forgettable(plan)
+        try:
+            result = self._follow(plan, rundir, started,
+                                  first=(f"cd {shlex.quote(self._work())} && {run}",
+                                         self._inputs(plan, rundir, forget)))
+        except BaseException:
+            with self._lock:  # maybe not removed: at close, then
+                self._collected.extend(forget)
+            raise
+        if result.message.startswith(NEVER_STARTED):  # the helper may not have got to them
+            with self._lock:
+                self._collected.extend(forget)
         return reboots.after_step(plan, result, self._reboot)
 
     def reattach(self, plan: Plan) -> Result | None:
@@ -238,9 +247,22 @@ class SSHTransport(Transport):
     def _rundir(self, plan: Plan) -> str:
         return posixpath.join(self._base, "runs", run_name(plan))
 
-    def _inputs(self, plan: Plan, rundir: str) -> bytes:
+    def _forgettable(self, plan: Plan) -> list[str]:
+        """Collected run directories of other states than ``plan``'s: the host's helper
+        removes them as it starts ``plan`` (no round trips at close). The engine journals
+        a state's result before it sends another state's plan to the same host (a run's
+        dispatch commits before its plans leave), so nobody needs them any more; a check's
+        directory stays until then, for its action follows it without a commit between."""
+        node = posixpath.dirname(self._rundir(plan))
+        with self._lock:
+            forget = [d for d in self._collected if posixpath.dirname(d) != node]
+            self._collected = [d for d in self._collected if posixpath.dirname(d) == node]
+        return forget
+
+    def _inputs(self, plan: Plan, rundir: str, forget: Sequence[str] = ()) -> bytes:
         """The run's input files for ``supervise.prepare``, under a token of this send
-        (a run sent again starts afresh; the same command arriving twice does not)."""
+        (a run sent again starts afresh; the same command arriving twice does not), and
+        the collected run directories it removes."""
         env = {**plan.env,
                "MURANO_FLOW_PARAMS": posixpath.join(rundir, "params.json"),
                "MURANO_FLOW_OUTPUT": posixpath.join(rundir, "output.json"),
@@ -250,7 +272,8 @@ class SSHTransport(Transport):
                  supervise.ENV: json.dumps(env)}
         if plan.secrets:
             files[supervise.SECRETS] = json.dumps(list(plan.secrets))
-        return json.dumps({"token": secrets.token_hex(8), "files": files}).encode()
+        return json.dumps({"token": secrets.token_hex(8), "files": files,
+                           "forget": list(forget)}).encode()
 
     def _follow(self, plan: Plan, rundir: str, started: float,
                 first: tuple[str, bytes] | None) -> Result:
@@ -346,7 +369,9 @@ class SSHTransport(Transport):
             end = json.loads(recorded) if recorded is not None else None
             outputs, problem = parse_outputs(
                 _read_text(sftp, posixpath.join(rundir, "output.json")) or "")
-            for name in (_script(plan), *_INPUT_FILES):
+            # A supervisor that recorded the end removed the other inputs itself (before
+            # the script started, and when it ended); without a record they may be there.
+            for name in (_script(plan), *(_INPUT_FILES if end is None else ())):
                 _remove(sftp, posixpath.join(rundir, name))
         with self._lock:
             self._collected.append(rundir)

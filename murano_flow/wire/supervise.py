@@ -150,6 +150,7 @@ def supervise(rundir: Path, timeout: float, argv: list[str]) -> int:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=so, stderr=se,
                                     env=env, start_new_session=True)
         except OSError as exc:
+            scrub(rundir, secrets)  # its end is recorded: its inputs go, as after a run
             _write_exit(rundir, {"status": "error", "code": None,
                                  "message": f"cannot start {argv[0]}: {exc}"})
             return 0
@@ -259,20 +260,28 @@ def detach(rundir: Path, timeout: float, argv: list[str], drop: tuple[int, ...] 
 BAD_INPUTS = 5
 
 
-def prepare(rundir: Path, inputs: dict[str, Any]) -> None:
+def prepare(rundir: Path, inputs: dict[str, Any]) -> list[Path]:
     """Write a run's input files into ``rundir`` (private, made with its parents) and mark
-    it spawned, ``inputs`` being ``{"token": T, "files": {NAME: TEXT}}``. A run sent again
-    (a new token) starts afresh: what an earlier run left is removed (the supervisor
-    refuses a run directory marked started). The same start command arriving twice (the
-    same token: the connection dropped before the sender heard it arrive) changes
-    nothing: the supervisor it starts finds the run started and leaves it."""
+    it spawned, ``inputs`` being ``{"token": T, "files": {NAME: TEXT}, "forget": [DIR]}``;
+    the run directories to remove once the run is started (other states' runs, collected
+    and journaled), which must lie in the same runs tree. A run sent again (a new token)
+    starts afresh: what an earlier run left is removed (the supervisor refuses a run
+    directory marked started). The same start command arriving twice (the same token:
+    the connection dropped before the sender heard it arrive) changes nothing: the
+    supervisor it starts finds the run started and leaves it."""
     token, files = str(inputs["token"]), dict(inputs["files"])
     for name in files:
         if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
             raise ValueError(f"not a plain file name: {name!r}")
+    runs = rundir.parents[2]  # RUNS/DEPLOYMENT/STATE/KIND-ATTEMPT
+    forget = [Path(d) for d in inputs.get("forget", [])]
+    for d in forget:
+        if ".." in d.parts or not d.is_relative_to(runs) or d == runs or d in (
+                rundir, *rundir.parents):
+            raise ValueError(f"not another run's directory: {str(d)!r}")
     with contextlib.suppress(OSError):
         if (rundir / SPAWNED).read_text("utf-8") == token:
-            return
+            return forget
     missing = [d for d in (rundir, *rundir.parents) if not d.exists()]
     for d in reversed(missing):
         try:
@@ -293,6 +302,23 @@ def prepare(rundir: Path, inputs: dict[str, Any]) -> None:
     tmp = rundir / f".{SPAWNED}.tmp"
     tmp.write_text(token, "utf-8")
     os.replace(tmp, rundir / SPAWNED)
+    return forget
+
+
+def remove_tree(path: Path) -> None:
+    """Remove directory ``path`` and what it holds, never following a link (gone is fine)."""
+    try:
+        entries = list(os.scandir(path))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            remove_tree(Path(entry.path))
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
+    with contextlib.suppress(FileNotFoundError):
+        os.rmdir(path)
 
 
 def run_and_follow(rundir: Path, timeout: float, argv: list[str]) -> int:
@@ -301,8 +327,8 @@ def run_and_follow(rundir: Path, timeout: float, argv: list[str]) -> int:
     holds a pipe's write end: its exit, once the end is recorded, wakes the follower at
     once instead of at its next look."""
     try:
-        prepare(rundir, json.loads(sys.stdin.buffer.read()))
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        forget = prepare(rundir, json.loads(sys.stdin.buffer.read()))
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
         print(f"no usable run inputs on stdin ({exc}): nothing was started", file=sys.stderr)
         return BAD_INPUTS
     except OSError as exc:
@@ -311,6 +337,9 @@ def run_and_follow(rundir: Path, timeout: float, argv: list[str]) -> int:
     gone, held = os.pipe()
     detach(rundir, timeout, argv, drop=(gone,))
     os.close(held)
+    for d in forget:  # while the run starts
+        with contextlib.suppress(OSError):
+            remove_tree(d)
     return follow(rundir, [0, 0], gone)
 
 

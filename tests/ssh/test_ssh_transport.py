@@ -445,7 +445,9 @@ def test_the_hosts_helper_writes_nothing_from_unusable_inputs(tmp_path):
 
     rundir = tmp_path / "runs" / "d" / "n"
     for stdin in (b"", b'{"token": "t", "files": {"script.sh": "tr', b'["not", "a", "map"]',
-                  b'{"token": "t", "files": {"../escape": "x"}}'):
+                  b'{"token": "t", "files": {"../escape": "x"}}',
+                  b'{"token": "t", "files": {}, "forget": ["/etc"]}',
+                  b'{"token": "t", "files": {}, "forget": ["%s"]}' % str(rundir).encode()):
         done = subprocess.run([sys.executable, "-I", "-S", supervise.__file__, "--run",
                                str(rundir), "10", "/bin/sh", str(rundir / "script.sh")],
                               input=stdin, capture_output=True, check=False)
@@ -485,3 +487,34 @@ def test_the_hosts_helper_tolerates_a_directory_made_meanwhile(tmp_path, monkeyp
                         else real_exists(p))
     supervise.prepare(parent / "n", {"token": "t", "files": {"params.json": "{}"}})
     assert looked and (parent / "n" / "params.json").read_text() == "{}"
+
+
+def test_a_script_whose_interpreter_cannot_start_leaves_no_input_on_the_host(open_ssh, sshd,
+                                                                           monkeypatch):
+    from murano_flow.transports import ssh
+
+    monkeypatch.setitem(ssh._INTERPRETERS, "sh", ["/no/such/shell"])
+    p = plan("true", node="web[0].Unstartable", params={"inputs": {"password": "s3cret"}},
+             env={"TOKEN": "t0ken"})
+    res = open_ssh().send(p)
+    assert res.status == "error" and "cannot start /no/such/shell" in res.message
+    rundir = remote(sshd) / "runs" / "d" / "web-0.Unstartable" / "action-1"
+    left = {f.name for f in rundir.iterdir()}
+    assert not left & {"script.sh", "params.json", "env.json", "secrets.json"}, left
+
+
+def test_collected_runs_of_other_states_go_with_the_next_command(open_ssh, sshd):
+    """The host's helper removes the run directories collected before (other states',
+    whose results the engine journaled before sending this one); a state's own stay until
+    then: its check's run is followed by its action without a commit between."""
+    t = open_ssh()
+    runs = remote(sshd) / "runs" / "d"
+    assert t.send(plan("true", node="web[0].A")).ok
+    assert t.send(plan("true", node="web[0].A", attempt=2)).ok  # the same state again
+    assert (runs / "web-0.A" / "action-1").exists()
+    assert t.send(plan("true", node="web[0].B")).ok
+    assert not (runs / "web-0.A" / "action-1").exists()
+    assert not (runs / "web-0.A" / "action-2").exists()
+    assert (runs / "web-0.B" / "action-1").exists()
+    t.close()
+    assert not (runs / "web-0.B" / "action-1").exists()  # the last ones go at close
