@@ -14,9 +14,10 @@ connection drops, the transport reconnects and resumes streaming from where it w
 (``--follow``); a restarted engine re-attaches the same way. The connection, with
 TCP_NODELAY set, and its SFTP session serve every action of the host.
 
-The secret-bearing files (script, params, environment) are removed as soon as the
-result is collected, the rest of the run directory when the transport closes (by
-then the engine has journaled the result, so a crash in between still finds it).
+The secret-bearing files (script, params, environment) are gone as soon as the result is
+collected (the supervisor removes params and environment itself), the rest of the run
+directory with the next command for another state, or when the transport closes (by then
+the engine has journaled the result, so a crash in between still finds it).
 """
 
 from __future__ import annotations
