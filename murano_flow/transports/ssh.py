@@ -445,8 +445,12 @@ def _remove(sftp: paramiko.SFTPClient, path: str) -> None:
 
 
 def _remove_tree(sftp: paramiko.SFTPClient, path: str) -> None:
-    """Remove the remote directory ``path`` and what it holds (gone already is fine)."""
+    """Remove the remote directory ``path`` and what it holds, never following a link
+    (gone already is fine)."""
     try:
+        if stat.S_ISLNK(sftp.lstat(path).st_mode or 0):
+            sftp.remove(path)
+            return
         entries = sftp.listdir_attr(path)
     except FileNotFoundError:
         return

@@ -307,6 +307,9 @@ def prepare(rundir: Path, inputs: dict[str, Any]) -> list[Path]:
 
 def remove_tree(path: Path) -> None:
     """Remove directory ``path`` and what it holds, never following a link (gone is fine)."""
+    if path.is_symlink():  # a run's script may have put one there: only the link goes
+        path.unlink()
+        return
     try:
         entries = list(os.scandir(path))
     except (FileNotFoundError, NotADirectoryError):

@@ -518,3 +518,23 @@ def test_collected_runs_of_other_states_go_with_the_next_command(open_ssh, sshd)
     assert (runs / "web-0.B" / "action-1").exists()
     t.close()
     assert not (runs / "web-0.B" / "action-1").exists()  # the last ones go at close
+
+
+def test_removing_a_collected_run_never_follows_a_link_out_of_it(open_ssh, sshd, tmp_path):
+    """A script may leave a link where its run directory was: only the link goes, by the
+    next command's helper and at close."""
+    keep = tmp_path / "precious"
+    keep.mkdir()
+    (keep / "file").write_text("kept")
+    t = open_ssh()
+    runs = remote(sshd) / "runs" / "d"
+    for node in ("web[0].A", "web[0].B"):  # A's goes with B's command, B's at close
+        assert t.send(plan("true", node=node)).ok
+        rundir = runs / node.replace("[", "-").replace("]", "") / "action-1"
+        for f in rundir.iterdir():
+            f.unlink()
+        rundir.rmdir()
+        rundir.symlink_to(keep)
+    t.close()
+    assert (keep / "file").read_text() == "kept"
+    assert not any((runs / n / "action-1").is_symlink() for n in ("web-0.A", "web-0.B"))
