@@ -98,18 +98,16 @@ class SSHTransport(Transport):
                 *plan.args]
         run = shlex.join([self._python, "-I", "-S", self._helper(), "--run", rundir,
                           f"{plan.timeout:g}", *argv])
-        forget = self._forgettable(plan)
+        forget, removed = self._forgettable(plan), False
         try:
             result = self._follow(plan, rundir, started,
                                   first=(f"cd {shlex.quote(self._work())} && {run}",
                                          self._inputs(plan, rundir, forget)))
-        except BaseException:
-            with self._lock:  # maybe not removed: at close, then
-                self._collected.extend(forget)
-            raise
-        if result.message.startswith(NEVER_STARTED):  # the helper may not have got to them
-            with self._lock:
-                self._collected.extend(forget)
+            removed = not result.message.startswith(NEVER_STARTED)
+        finally:
+            if not removed:  # the helper may not have got to them: at close, then
+                with self._lock:
+                    self._collected.extend(forget)
         return reboots.after_step(plan, result, self._reboot)
 
     def reattach(self, plan: Plan) -> Result | None:
